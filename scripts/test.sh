@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Run the test suite against two private Redis servers started here: one with
+# RediSearch + RedisJSON, one plain. Both are stopped on exit, whatever happens.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/redsql-target}
+
+port=$(scripts/free-port.sh)
+plain_port=$(scripts/free-port.sh)
+while [ "$plain_port" = "$port" ]; do plain_port=$(scripts/free-port.sh); done
+cleanup() {
+  scripts/redis-stop.sh "$port" >/dev/null 2>&1 || true
+  scripts/redis-stop.sh "$plain_port" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT INT TERM
+scripts/redis-start.sh "$port"
+scripts/redis-start.sh "$plain_port" --plain
+
+export REDSQL_TEST_REDIS_URL="redis://127.0.0.1:$port"
+export REDSQL_TEST_PLAIN_REDIS_URL="redis://127.0.0.1:$plain_port"
+export REDSQL_REDIS_SERVER="$root/.redis/bin/redis-server"
+cargo test --no-fail-fast "$@" 2>&1
