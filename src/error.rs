@@ -1,0 +1,225 @@
+//! The one place where failures become SQLSTATEs.
+//!
+//! Every layer returns [`Error`]; the session layer turns it into a pgwire
+//! `ErrorResponse` through [`Error::into_pg`]. Polars reports everything as
+//! strings, so [`Error::from_polars`] classifies its messages here and nowhere else.
+
+use pgwire::error::{ErrorInfo, PgWireError, SEVERITY_ERROR};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 42601: the statement does not parse.
+    #[error("{0}")]
+    Syntax(String),
+    /// 42P01: a table that does not exist.
+    #[error("relation \"{0}\" does not exist")]
+    UndefinedTable(String),
+    /// 42703: a column that does not exist.
+    #[error("{0}")]
+    UndefinedColumn(String),
+    /// 42704: an unknown object such as a setting.
+    #[error("{0}")]
+    UndefinedObject(String),
+    /// 42883: an unknown function.
+    #[error("{0}")]
+    UndefinedFunction(String),
+    /// 42804 / 42846: types that do not fit together.
+    #[error("{0}")]
+    DatatypeMismatch(String),
+    /// 0A000: valid SQL that redsql does not do (yet).
+    #[error("{0}")]
+    Unsupported(String),
+    /// 42501: something a query may never do (read server files, ...).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 22xxx: bad data; the code is carried along.
+    #[error("{1}")]
+    Data(&'static str, String),
+    /// 08006: Redis is unreachable or the connection broke.
+    #[error("Redis is unavailable: {0}")]
+    RedisUnavailable(String),
+    /// XX000-class: Redis answered with an error we did not expect.
+    #[error("Redis error: {0}")]
+    Redis(String),
+    /// XX000: a bug or an unexpected engine failure.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The SQLSTATE a client sees for this error.
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            Error::Syntax(_) => "42601",
+            Error::UndefinedTable(_) => "42P01",
+            Error::UndefinedColumn(_) => "42703",
+            Error::UndefinedObject(_) => "42704",
+            Error::UndefinedFunction(_) => "42883",
+            Error::DatatypeMismatch(_) => "42804",
+            Error::Unsupported(_) => "0A000",
+            Error::Forbidden(_) => "42501",
+            Error::Data(code, _) => code,
+            Error::RedisUnavailable(_) => "08006",
+            Error::Redis(_) => "XX000",
+            Error::Internal(_) => "XX000",
+        }
+    }
+
+    /// Classify a Polars error by its message. Polars puts whole plans and AST
+    /// dumps into some messages; only the first meaningful line is kept.
+    pub fn from_polars(err: polars::error::PolarsError) -> Error {
+        let full = err.to_string();
+        let msg = clean_polars_message(&full);
+        let lower = msg.to_ascii_lowercase();
+        if let Some(rest) = lower.strip_prefix("relation '") {
+            let name = rest.split('\'').next().unwrap_or_default();
+            return Error::UndefinedTable(name.to_string());
+        }
+        if lower.contains("unable to find column")
+            || lower.contains("not found: ")
+            || lower.contains("column not found")
+            || lower.contains("no column named")
+            || (lower.contains("column") && lower.contains("not found"))
+        {
+            return Error::UndefinedColumn(rename_column_message(&msg));
+        }
+        if lower.contains("sql parser error") || lower.contains("expected:") {
+            return Error::Syntax(msg);
+        }
+        if lower.starts_with("unsupported function") || lower.contains("unknown function") {
+            return Error::UndefinedFunction(msg);
+        }
+        if lower.contains("not supported")
+            || lower.contains("unsupported")
+            || lower.contains("not (yet) supported")
+            || lower.contains("not yet implemented")
+        {
+            return Error::Unsupported(msg);
+        }
+        if lower.contains("cannot compare")
+            || lower.contains("cannot cast")
+            || lower.contains("invalid comparison")
+            || lower.contains("arithmetic on")
+            || lower.contains("dtype")
+            || lower.contains("datatype")
+        {
+            return Error::DatatypeMismatch(msg);
+        }
+        if lower.contains("conversion from") || lower.contains("strict conversion") {
+            return Error::Data("22P02", msg);
+        }
+        if lower.contains("duplicate") {
+            return Error::Syntax(msg);
+        }
+        Error::Internal(msg)
+    }
+
+    /// The pgwire form, ready to be sent.
+    pub fn to_error_info(&self) -> ErrorInfo {
+        ErrorInfo::new(SEVERITY_ERROR.to_owned(), self.sqlstate().to_owned(), self.to_string())
+    }
+
+    pub fn into_pg(self) -> PgWireError {
+        if matches!(self, Error::Internal(_) | Error::Redis(_)) {
+            tracing::error!(error = %self, "query failed");
+        } else {
+            tracing::debug!(error = %self, sqlstate = self.sqlstate(), "query failed");
+        }
+        PgWireError::UserError(Box::new(self.to_error_info()))
+    }
+}
+
+impl From<Error> for PgWireError {
+    fn from(e: Error) -> Self {
+        e.into_pg()
+    }
+}
+
+impl From<PgWireError> for Error {
+    fn from(e: PgWireError) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
+impl From<polars::error::PolarsError> for Error {
+    fn from(e: polars::error::PolarsError) -> Self {
+        Error::from_polars(e)
+    }
+}
+
+impl From<redis::RedisError> for Error {
+    fn from(e: redis::RedisError) -> Self {
+        if e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+            || e.is_timeout()
+            || e.is_unrecoverable_error()
+        {
+            Error::RedisUnavailable(e.to_string())
+        } else {
+            Error::Redis(e.to_string())
+        }
+    }
+}
+
+/// Keep the first line of a Polars message and drop its "Resolved plan until
+/// failure" appendix and AST dumps, which are noise for a SQL user.
+fn clean_polars_message(full: &str) -> String {
+    let mut msg = full.trim();
+    for marker in ["\n\nResolved plan", "\nResolved plan", "\n\nThis error occurred"] {
+        if let Some(i) = msg.find(marker) {
+            msg = &msg[..i];
+        }
+    }
+    let first = msg.lines().next().unwrap_or(msg).trim();
+    let first = first
+        .strip_prefix("SQLInterface: ")
+        .or_else(|| first.strip_prefix("SQLSyntax: "))
+        .or_else(|| first.strip_prefix("ColumnNotFound: "))
+        .or_else(|| first.strip_prefix("InvalidOperation: "))
+        .or_else(|| first.strip_prefix("ComputeError: "))
+        .or_else(|| first.strip_prefix("SchemaMismatch: "))
+        .unwrap_or(first);
+    let mut out: String = first.chars().take(400).collect();
+    if out.ends_with(':') {
+        out.pop();
+    }
+    out
+}
+
+/// `unable to find column "x"; valid columns: [...]` → `column "x" does not exist`.
+fn rename_column_message(msg: &str) -> String {
+    if let Some(start) = msg.find('"') {
+        if let Some(len) = msg[start + 1..].find('"') {
+            let name = &msg[start + 1..start + 1 + len];
+            return format!("column \"{name}\" does not exist");
+        }
+    }
+    msg.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polars_messages_map_to_sqlstates() {
+        use polars::error::{ErrString, PolarsError};
+        let e = Error::from_polars(PolarsError::SQLInterface(ErrString::from(
+            "relation 'nope' was not found".to_string(),
+        )));
+        assert_eq!(e.sqlstate(), "42P01");
+        assert_eq!(e.to_string(), "relation \"nope\" does not exist");
+        let e = Error::from_polars(PolarsError::ColumnNotFound(ErrString::from(
+            "unable to find column \"zz\"; valid columns: [\"a\"]\n\nResolved plan until failure: ...".to_string(),
+        )));
+        assert_eq!(e.sqlstate(), "42703");
+        assert_eq!(e.to_string(), "column \"zz\" does not exist");
+        let e = Error::from_polars(PolarsError::SQLInterface(ErrString::from(
+            "unsupported function 'nope'".to_string(),
+        )));
+        assert_eq!(e.sqlstate(), "42883");
+    }
+}

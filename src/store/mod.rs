@@ -1,0 +1,216 @@
+//! Redis access. This module is the one place that knows how redsql talks to
+//! Redis: connection management, SCAN over a key prefix with a safely escaped
+//! pattern, and pipelined batch reads. Callers never build SCAN patterns or
+//! pipelines themselves, so a cluster-aware implementation can slot in here.
+
+pub mod embedded;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Pipeline, Value};
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+
+/// Keys fetched per pipelined round trip.
+pub const FETCH_BATCH: usize = 512;
+/// SCAN COUNT hint.
+pub const SCAN_COUNT: usize = 2000;
+
+/// A handle on one Redis server. Cheap to clone; all clones share one
+/// multiplexed connection that reconnects by itself.
+#[derive(Clone)]
+pub struct Store {
+    conn: ConnectionManager,
+    url: String,
+}
+
+impl Store {
+    /// Connect to `url` (`redis://[user:pass@]host:port[/db]`).
+    pub async fn connect(url: &str) -> Result<Store> {
+        let client =
+            redis::Client::open(url).map_err(|e| Error::RedisUnavailable(format!("bad Redis URL {url:?}: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(60)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {url}: {e}")))?;
+        Ok(Store {
+            conn,
+            url: url.to_string(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Run one command.
+    pub async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
+        let mut conn = self.conn.clone();
+        Ok(cmd.query_async(&mut conn).await?)
+    }
+
+    /// Run a pipeline; a failing command inside it comes back as an error value.
+    pub async fn pipeline(&self, pipe: &Pipeline) -> Result<Vec<Value>> {
+        let mut conn = self.conn.clone();
+        Ok(pipe.query_async(&mut conn).await?)
+    }
+
+    /// Whether the RediSearch module is loaded.
+    pub async fn has_search(&self) -> bool {
+        self.query::<Value>(&redis::cmd("FT._LIST")).await.is_ok()
+    }
+
+    /// Stream the distinct keys of one table (`<prefix>:<id>` with no further
+    /// `:` in the id) as batches. Keys of nested tables (`<prefix>:<x>:<id>`)
+    /// are left out. SCAN may repeat a key; each key is sent once.
+    pub fn scan_table_keys(&self, prefix: &str, key_type: &str) -> mpsc::Receiver<Result<Vec<Vec<u8>>>> {
+        let (tx, rx) = mpsc::channel(8);
+        let store = self.clone();
+        let pattern = format!("{}:*", escape_glob(prefix));
+        let plen = prefix.len() + 1;
+        let key_type = key_type.to_string();
+        tokio::spawn(async move {
+            let mut seen: HashSet<Vec<u8>> = HashSet::new();
+            let mut cursor: u64 = 0;
+            loop {
+                let mut cmd = redis::cmd("SCAN");
+                cmd.arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(SCAN_COUNT)
+                    .arg("TYPE")
+                    .arg(&key_type);
+                let reply: Result<(u64, Vec<Vec<u8>>)> = store.query(&cmd).await;
+                let (next, keys) = match reply {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                let batch: Vec<Vec<u8>> = keys
+                    .into_iter()
+                    .filter(|k| k.len() > plen && !k[plen..].contains(&b':'))
+                    .filter(|k| seen.insert(k.clone()))
+                    .collect();
+                if !batch.is_empty() {
+                    for chunk in batch.chunks(FETCH_BATCH) {
+                        if tx.send(Ok(chunk.to_vec())).await.is_err() {
+                            return; // the reader went away
+                        }
+                    }
+                }
+                if next == 0 {
+                    return;
+                }
+                cursor = next;
+            }
+        });
+        rx
+    }
+
+    /// HMGET `fields` of every key in one pipelined round trip. Keys whose
+    /// fields are all absent are checked with EXISTS, so a key deleted since
+    /// the SCAN yields `None` instead of a row of NULLs.
+    pub async fn hmget_batch(&self, keys: &[Vec<u8>], fields: &[String]) -> Result<Vec<Option<Vec<Value>>>> {
+        if fields.is_empty() {
+            return Ok(keys.iter().map(|_| Some(Vec::new())).collect());
+        }
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for key in keys {
+            pipe.cmd("HMGET").arg(key).arg(fields);
+        }
+        let replies = self.pipeline(&pipe).await?;
+        let mut rows = Vec::with_capacity(keys.len());
+        let mut all_nil = Vec::new();
+        for (i, reply) in replies.into_iter().enumerate() {
+            match reply {
+                Value::Array(values) => {
+                    if values.iter().all(|v| matches!(v, Value::Nil)) {
+                        all_nil.push(i);
+                    }
+                    rows.push(Some(values));
+                }
+                // WRONGTYPE: the key changed type since the SCAN; it is no longer a row.
+                Value::ServerError(_) => rows.push(None),
+                other => {
+                    return Err(Error::Redis(format!("unexpected HMGET reply {other:?}")));
+                }
+            }
+        }
+        if !all_nil.is_empty() {
+            let mut pipe = redis::pipe();
+            for &i in &all_nil {
+                pipe.cmd("EXISTS").arg(&keys[i]);
+            }
+            let exists = self.pipeline(&pipe).await?;
+            for (&i, e) in all_nil.iter().zip(exists) {
+                if !matches!(e, Value::Int(1)) {
+                    rows[i] = None;
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// HGETALL of every key in one pipelined round trip (used for sampling).
+    pub async fn hgetall_batch(&self, keys: &[Vec<u8>]) -> Result<Vec<Vec<(Vec<u8>, Vec<u8>)>>> {
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for key in keys {
+            pipe.cmd("HGETALL").arg(key);
+        }
+        let replies = self.pipeline(&pipe).await?;
+        Ok(replies
+            .into_iter()
+            .map(|reply| {
+                let items: Vec<Value> = match reply {
+                    Value::Array(v) => v,
+                    Value::Map(m) => m.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+                    _ => Vec::new(),
+                };
+                let mut pairs = Vec::with_capacity(items.len() / 2);
+                let mut it = items.into_iter();
+                while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    if let (Value::BulkString(k), Value::BulkString(v)) = (k, v) {
+                        pairs.push((k, v));
+                    }
+                }
+                pairs
+            })
+            .collect())
+    }
+}
+
+/// Escape the glob metacharacters of Redis MATCH patterns (`* ? [ ] \`), so a
+/// prefix is matched literally and can never widen a SCAN.
+pub fn escape_glob(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_glob;
+
+    #[test]
+    fn glob_metacharacters_are_escaped() {
+        assert_eq!(escape_glob("sale"), "sale");
+        assert_eq!(escape_glob("a*b?c[d]e\\f"), "a\\*b\\?c\\[d\\]e\\\\f");
+    }
+}
