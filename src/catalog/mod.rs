@@ -1,0 +1,263 @@
+//! The catalog: which tables exist (one per hash key prefix), their inferred
+//! columns and their RediSearch index, kept fresh in the background.
+//!
+//! A hash key `<prefix>:<id>` belongs to table `<prefix>`: the prefix is
+//! everything before the last `:`. Discovery SCANs the whole keyspace for
+//! hashes. It runs at startup, every `refresh_interval`, and at once (at most
+//! once a second) when a query names a table the catalog has not seen.
+
+pub mod infer;
+pub mod system;
+pub mod types;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use redis::Value;
+
+pub use infer::ColumnInfo;
+pub use types::ColType;
+
+use crate::error::{Error, Result};
+use crate::store::{Store, FETCH_BATCH, SCAN_COUNT};
+
+/// Name of the pseudo-column holding a key's id part.
+pub const KEY_COLUMN: &str = "_key";
+
+/// One Redis-backed table.
+#[derive(Clone, Debug)]
+pub struct TableInfo {
+    pub name: String,
+    /// Key prefix without the trailing `:` (equal to the name for discovered tables).
+    pub prefix: String,
+    pub storage: &'static str,
+    pub key_count: u64,
+    /// Columns read from the hash fields (the key column is not among them).
+    pub columns: Vec<ColumnInfo>,
+    /// Number of keys the schema was inferred from.
+    pub sampled: usize,
+    pub index_name: Option<String>,
+}
+
+impl TableInfo {
+    pub fn key_column(&self) -> &str {
+        KEY_COLUMN
+    }
+
+    pub fn column(&self, name: &str) -> Option<&ColumnInfo> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CatalogOptions {
+    /// Keys sampled per table for inference.
+    pub sample_size: usize,
+    /// How often the background task rescans the keyspace.
+    pub refresh_interval: Duration,
+}
+
+impl Default for CatalogOptions {
+    fn default() -> Self {
+        CatalogOptions {
+            sample_size: 1000,
+            refresh_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+pub struct Catalog {
+    store: Store,
+    opts: CatalogOptions,
+    tables: RwLock<Arc<BTreeMap<String, Arc<TableInfo>>>>,
+    /// Serialises refreshes and remembers when the last one finished.
+    refreshing: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// A refresh on a miss happens at most this often.
+const MISS_REFRESH_MIN_GAP: Duration = Duration::from_secs(1);
+
+impl Catalog {
+    pub fn new(store: Store, opts: CatalogOptions) -> Arc<Catalog> {
+        Arc::new(Catalog {
+            store,
+            opts,
+            tables: RwLock::new(Arc::new(BTreeMap::new())),
+            refreshing: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A snapshot of all tables.
+    pub fn snapshot(&self) -> Arc<BTreeMap<String, Arc<TableInfo>>> {
+        self.tables.read().expect("catalog lock").clone()
+    }
+
+    /// Look a table up, rescanning once if it is not known yet.
+    pub async fn get(&self, name: &str) -> Result<Arc<TableInfo>> {
+        if let Some(t) = self.snapshot().get(name) {
+            return Ok(t.clone());
+        }
+        self.refresh_if_older_than(MISS_REFRESH_MIN_GAP).await?;
+        self.snapshot()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UndefinedTable(name.to_string()))
+    }
+
+    /// Refresh unless one finished less than `age` ago (waits for a running one).
+    pub async fn refresh_if_older_than(&self, age: Duration) -> Result<()> {
+        let mut last = self.refreshing.lock().await;
+        if matches!(*last, Some(t) if t.elapsed() < age) {
+            return Ok(());
+        }
+        self.rescan().await?;
+        *last = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Rescan now.
+    pub async fn refresh(&self) -> Result<()> {
+        self.refresh_if_older_than(Duration::ZERO).await
+    }
+
+    /// Keep the catalog fresh until the returned task is aborted.
+    pub fn spawn_refresher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(me.opts.refresh_interval).await;
+                if let Err(e) = me.refresh_if_older_than(me.opts.refresh_interval / 2).await {
+                    tracing::warn!(error = %e, "catalog refresh failed");
+                }
+            }
+        })
+    }
+
+    async fn rescan(&self) -> Result<()> {
+        let started = Instant::now();
+        let mut found: HashMap<String, (u64, Vec<Vec<u8>>)> = HashMap::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let mut cmd = redis::cmd("SCAN");
+            cmd.arg(cursor).arg("COUNT").arg(SCAN_COUNT).arg("TYPE").arg("hash");
+            let (next, keys): (u64, Vec<Vec<u8>>) = self.store.query(&cmd).await?;
+            for key in keys {
+                let Some(colon) = key.iter().rposition(|&b| b == b':') else {
+                    continue;
+                };
+                let Ok(prefix) = std::str::from_utf8(&key[..colon]) else {
+                    continue;
+                };
+                let entry = found.entry(prefix.to_string()).or_default();
+                // SCAN can repeat keys; counts are estimates until a table is read.
+                entry.0 += 1;
+                if entry.1.len() < self.opts.sample_size {
+                    entry.1.push(key);
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let indexes = self.index_prefixes().await;
+        let old = self.snapshot();
+        let mut tables = BTreeMap::new();
+        for (prefix, (count, sample)) in found {
+            let index_name = indexes.get(&format!("{prefix}:")).cloned();
+            let reuse = old.get(&prefix).filter(|t| t.key_count == count);
+            let table = match reuse {
+                Some(t) => TableInfo {
+                    index_name,
+                    ..(**t).clone()
+                },
+                None => self.infer_table(&prefix, count, &sample, index_name).await?,
+            };
+            tables.insert(prefix, Arc::new(table));
+        }
+        tracing::debug!(
+            tables = tables.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "catalog refreshed"
+        );
+        *self.tables.write().expect("catalog lock") = Arc::new(tables);
+        Ok(())
+    }
+
+    async fn infer_table(
+        &self,
+        prefix: &str,
+        count: u64,
+        sample: &[Vec<u8>],
+        index_name: Option<String>,
+    ) -> Result<TableInfo> {
+        let mut rows = Vec::with_capacity(sample.len());
+        for chunk in sample.chunks(FETCH_BATCH) {
+            rows.extend(self.store.hgetall_batch(chunk).await?);
+        }
+        rows.retain(|r| !r.is_empty());
+        Ok(TableInfo {
+            name: prefix.to_string(),
+            prefix: prefix.to_string(),
+            storage: "hash",
+            key_count: count,
+            columns: infer::infer_columns(&rows),
+            sampled: rows.len(),
+            index_name,
+        })
+    }
+
+    /// Map `prefix:` → index name for RediSearch indexes on hashes with exactly
+    /// one prefix. Empty when the module is not loaded.
+    async fn index_prefixes(&self) -> HashMap<String, String> {
+        let mut out = HashMap::new();
+        let Ok(names) = self.store.query::<Vec<String>>(&redis::cmd("FT._LIST")).await else {
+            return out;
+        };
+        for name in names {
+            let Ok(info) = self.store.query::<Value>(redis::cmd("FT.INFO").arg(&name)).await else {
+                continue;
+            };
+            let Some(def) = map_get(&info, "index_definition") else {
+                continue;
+            };
+            let is_hash = map_get(def, "key_type").and_then(as_str).as_deref() == Some("HASH");
+            let prefixes: Vec<String> = match map_get(def, "prefixes") {
+                Some(Value::Array(v)) => v.iter().filter_map(as_str).collect(),
+                _ => Vec::new(),
+            };
+            if is_hash && prefixes.len() == 1 {
+                out.insert(prefixes[0].clone(), name);
+            }
+        }
+        out
+    }
+}
+
+/// Look a key up in a RESP2 flat key/value array or a RESP3 map.
+fn map_get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    match v {
+        Value::Array(items) => items
+            .chunks(2)
+            .find(|kv| kv.len() == 2 && as_str(&kv[0]).as_deref() == Some(key))
+            .map(|kv| &kv[1]),
+        Value::Map(items) => items
+            .iter()
+            .find(|(k, _)| as_str(k).as_deref() == Some(key))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+fn as_str(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}

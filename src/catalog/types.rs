@@ -1,0 +1,236 @@
+//! The SQL types redsql reads Redis values as, and how a stored string parses
+//! into each. The same parsers drive inference (which type fits a sample) and
+//! reading (a value that does not parse reads as NULL and is reported).
+
+use chrono::{NaiveDate, NaiveDateTime};
+use pgwire::api::Type;
+use polars::prelude::{DataType, TimeUnit};
+
+/// A column type of a Redis-backed table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ColType {
+    BigInt,
+    Double,
+    Boolean,
+    Date,
+    Timestamp,
+    Text,
+}
+
+/// Days between 0001-01-01 (CE day 1) and 1970-01-01.
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+impl ColType {
+    /// Candidates for inference, most specific first (ties go to the first).
+    pub const INFERABLE: [ColType; 5] = [
+        ColType::BigInt,
+        ColType::Double,
+        ColType::Boolean,
+        ColType::Date,
+        ColType::Timestamp,
+    ];
+
+    /// The PostgreSQL name shown in `redsql.columns` and `information_schema`.
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            ColType::BigInt => "bigint",
+            ColType::Double => "double precision",
+            ColType::Boolean => "boolean",
+            ColType::Date => "date",
+            ColType::Timestamp => "timestamp without time zone",
+            ColType::Text => "text",
+        }
+    }
+
+    pub fn pg_type(self) -> Type {
+        match self {
+            ColType::BigInt => Type::INT8,
+            ColType::Double => Type::FLOAT8,
+            ColType::Boolean => Type::BOOL,
+            ColType::Date => Type::DATE,
+            ColType::Timestamp => Type::TIMESTAMP,
+            ColType::Text => Type::TEXT,
+        }
+    }
+
+    pub fn polars_type(self) -> DataType {
+        match self {
+            ColType::BigInt => DataType::Int64,
+            ColType::Double => DataType::Float64,
+            ColType::Boolean => DataType::Boolean,
+            ColType::Date => DataType::Date,
+            ColType::Timestamp => DataType::Datetime(TimeUnit::Microseconds, None),
+            ColType::Text => DataType::String,
+        }
+    }
+
+    /// Whether `s` is a valid value of this type.
+    pub fn accepts(self, s: &str) -> bool {
+        match self {
+            ColType::BigInt => parse_bigint(s).is_some(),
+            ColType::Double => parse_double(s).is_some(),
+            ColType::Boolean => parse_bool(s).is_some(),
+            ColType::Date => parse_date(s).is_some(),
+            ColType::Timestamp => parse_timestamp(s).is_some(),
+            ColType::Text => true,
+        }
+    }
+}
+
+/// Decimal integers as written by people and tools: optional sign, digits, no
+/// leading zeros (so "02134" stays text and keeps its zero).
+pub fn parse_bigint(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if digits.len() > 1 && digits.starts_with('0') {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Decimal or scientific floats, plus PostgreSQL's `Infinity`, `-Infinity`
+/// and `NaN` spellings. Hex, leading zeros and surrounding spaces are not numbers.
+pub fn parse_double(s: &str) -> Option<f64> {
+    match s.to_ascii_lowercase().as_str() {
+        "infinity" | "inf" | "+infinity" | "+inf" => return Some(f64::INFINITY),
+        "-infinity" | "-inf" => return Some(f64::NEG_INFINITY),
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let first = body.bytes().next()?;
+    if !(first.is_ascii_digit() || first == b'.') {
+        return None;
+    }
+    if !body
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
+        return None;
+    }
+    let int_part = body.split(['.', 'e', 'E']).next().unwrap_or("");
+    if int_part.len() > 1 && int_part.starts_with('0') {
+        return None;
+    }
+    let v: f64 = s.parse().ok()?;
+    v.is_finite().then_some(v)
+}
+
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "true" | "TRUE" | "True" | "t" => Some(true),
+        "false" | "FALSE" | "False" | "f" => Some(false),
+        _ => None,
+    }
+}
+
+/// `YYYY-MM-DD` → days since 1970-01-01.
+pub fn parse_date(s: &str) -> Option<i32> {
+    if s.len() != 10 {
+        return None;
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    Some(date_to_days(d))
+}
+
+pub fn date_to_days(d: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    d.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+pub fn days_to_date(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE)
+}
+
+/// ISO 8601 timestamps (`T` or space, optional fraction) → microseconds since
+/// the epoch. An offset (`Z`, `+02:00`) is converted to UTC. A bare date is midnight.
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    if s.len() < 10 {
+        return None;
+    }
+    if s.len() == 10 {
+        return parse_date(s).map(|d| d as i64 * 86_400_000_000);
+    }
+    let b = s.as_bytes();
+    if !(b[10] == b'T' || b[10] == b' ') {
+        return None;
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t.and_utc().timestamp_micros());
+        }
+    }
+    let with_z = s.strip_suffix('Z').or_else(|| s.strip_suffix('z'));
+    if let Some(naive) = with_z {
+        return parse_timestamp(naive).filter(|_| !naive.ends_with('Z'));
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+    ] {
+        if let Ok(t) = chrono::DateTime::parse_from_str(s, fmt) {
+            return Some(t.timestamp_micros());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_keep_leading_zero_strings_as_text() {
+        assert_eq!(parse_bigint("42"), Some(42));
+        assert_eq!(parse_bigint("-7"), Some(-7));
+        assert_eq!(parse_bigint("0"), Some(0));
+        assert_eq!(parse_bigint("02134"), None);
+        assert_eq!(parse_bigint("+5"), None);
+        assert_eq!(parse_bigint(" 5"), None);
+        assert_eq!(parse_bigint("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn doubles() {
+        assert_eq!(parse_double("1.5"), Some(1.5));
+        assert_eq!(parse_double("-2e3"), Some(-2000.0));
+        assert_eq!(parse_double(".5"), Some(0.5));
+        assert_eq!(parse_double("0.25"), Some(0.25));
+        assert_eq!(parse_double("Infinity"), Some(f64::INFINITY));
+        assert!(parse_double("NaN").unwrap().is_nan());
+        assert_eq!(parse_double("abc"), None);
+        assert_eq!(parse_double("0x1A"), None);
+        assert_eq!(parse_double("1,5"), None);
+        assert_eq!(parse_double("007.5"), None);
+        assert_eq!(parse_double("1e400"), None);
+    }
+
+    #[test]
+    fn dates_and_timestamps() {
+        assert_eq!(parse_date("1970-01-02"), Some(1));
+        assert_eq!(parse_date("2024-02-30"), None);
+        assert_eq!(days_to_date(1), NaiveDate::from_ymd_opt(1970, 1, 2));
+        assert_eq!(parse_timestamp("1970-01-01T00:00:01"), Some(1_000_000));
+        assert_eq!(parse_timestamp("1970-01-01 00:00:01.5"), Some(1_500_000));
+        assert_eq!(parse_timestamp("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_timestamp("1970-01-02"), Some(86_400_000_000));
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn booleans() {
+        assert_eq!(parse_bool("true"), Some(true));
+        assert_eq!(parse_bool("f"), Some(false));
+        assert_eq!(parse_bool("yes"), None);
+    }
+}
