@@ -1,0 +1,37 @@
+//! Parse and rewrite: SQL text → statements → a query Polars can run.
+//!
+//! * [`parse`]: PostgreSQL-dialect parsing, statement splitting.
+//! * [`analyze`]: resolves tables, folds identifiers, blocks table functions,
+//!   names output columns as PostgreSQL does and finds parameter types.
+//! * [`params`]: binds `$n` parameters as typed literals into the AST.
+
+pub mod analyze;
+pub mod params;
+
+use sqlparser::ast::Statement;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use crate::error::{Error, Result};
+
+/// Parse a query string into statements (none for an empty or comment-only string).
+pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
+        let msg = e.to_string();
+        let msg = msg.strip_prefix("sql parser error: ").unwrap_or(&msg);
+        Error::Syntax(format!("syntax error: {msg}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_and_handles_comments() {
+        assert_eq!(parse("select 1; select 2").unwrap().len(), 2);
+        assert!(parse("-- just a comment").unwrap().is_empty());
+        assert!(parse("/* c */").unwrap().is_empty());
+        assert_eq!(parse("selec 1").unwrap_err().sqlstate(), "42601");
+    }
+}

@@ -1,0 +1,151 @@
+//! Query parameters (`$1`, `$2`, ...). Polars SQL has no placeholders, so each
+//! one is replaced in the AST by a typed literal expression. Values never pass
+//! through the query text: each literal is parsed on its own into one
+//! expression node, so a value cannot change the query's structure.
+
+use std::ops::ControlFlow;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use pgwire::api::Type;
+use sqlparser::ast::{Expr, Query, Value, VisitMut, VisitorMut};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+
+use crate::error::{Error, Result};
+
+/// A bound parameter value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Param {
+    /// NULL of the parameter's type.
+    Null(Type),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Text(String),
+    Date(NaiveDate),
+    Timestamp(NaiveDateTime),
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The SQL type name Polars understands for a parameter type.
+fn cast_name(ty: &Type) -> &'static str {
+    match *ty {
+        Type::INT2 | Type::INT4 | Type::INT8 => "BIGINT",
+        Type::FLOAT4 | Type::FLOAT8 | Type::NUMERIC => "DOUBLE PRECISION",
+        Type::BOOL => "BOOLEAN",
+        Type::DATE => "DATE",
+        Type::TIMESTAMP | Type::TIMESTAMPTZ => "TIMESTAMP",
+        _ => "TEXT",
+    }
+}
+
+impl Param {
+    /// The literal as SQL text, parsed separately into a single expression.
+    fn literal_sql(&self) -> String {
+        match self {
+            Param::Null(ty) => format!("CAST(NULL AS {})", cast_name(ty)),
+            Param::Int(v) => v.to_string(),
+            Param::Float(v) if v.is_finite() => {
+                let s = format!("{v:?}");
+                format!("CAST({s} AS DOUBLE PRECISION)")
+            }
+            Param::Float(v) => format!("CAST({} AS DOUBLE PRECISION)", quote(&v.to_string())),
+            Param::Bool(v) => v.to_string(),
+            Param::Text(s) => quote(s),
+            Param::Date(d) => format!("CAST({} AS DATE)", quote(&d.format("%Y-%m-%d").to_string())),
+            Param::Timestamp(t) => format!("TIMESTAMP {}", quote(&t.format("%Y-%m-%d %H:%M:%S%.f").to_string())),
+        }
+    }
+
+    fn to_expr(&self) -> Result<Expr> {
+        let sql = self.literal_sql();
+        Parser::new(&GenericDialect {})
+            .try_with_sql(&sql)
+            .and_then(|mut p| p.parse_expr())
+            .map_err(|e| Error::Internal(format!("cannot build literal {sql}: {e}")))
+    }
+}
+
+/// The 1-based index of a `$n` placeholder.
+pub fn placeholder_index(expr: &Expr) -> Option<usize> {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::Placeholder(p) => p.strip_prefix('$')?.parse().ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Replace every `$n` in `query` by the literal of `params[n-1]`.
+pub fn bind(query: &mut Query, params: &[Param]) -> Result<()> {
+    struct Binder<'a> {
+        params: &'a [Param],
+        err: Option<Error>,
+    }
+    impl VisitorMut for Binder<'_> {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+            if let Some(i) = placeholder_index(expr) {
+                match self.params.get(i.wrapping_sub(1)).map(Param::to_expr) {
+                    Some(Ok(lit)) => *expr = lit,
+                    Some(Err(e)) => {
+                        self.err = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                    None => {
+                        self.err = Some(Error::Data(
+                            "08P01",
+                            format!("there is no parameter ${i} ({} supplied)", self.params.len()),
+                        ));
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut binder = Binder { params, err: None };
+    let _ = VisitMut::visit(query, &mut binder);
+    binder.err.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlparser::ast::Statement;
+    use sqlparser::dialect::PostgreSqlDialect;
+
+    fn bound(sql: &str, params: &[Param]) -> String {
+        let mut stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap();
+        let Statement::Query(q) = &mut stmts[0] else { panic!() };
+        bind(q, params).unwrap();
+        q.to_string()
+    }
+
+    #[test]
+    fn values_become_literals_not_text() {
+        assert_eq!(
+            bound("SELECT * FROM t WHERE a = $1", &[Param::Int(5)]),
+            "SELECT * FROM t WHERE a = 5"
+        );
+        assert_eq!(
+            bound("SELECT * FROM t WHERE a = $1", &[Param::Text("x' OR '1'='1".into())]),
+            "SELECT * FROM t WHERE a = 'x'' OR ''1''=''1'"
+        );
+        assert_eq!(
+            bound("SELECT $1, $2", &[Param::Null(Type::INT8), Param::Bool(true)]),
+            "SELECT CAST(NULL AS BIGINT), true"
+        );
+    }
+
+    #[test]
+    fn missing_parameter_is_an_error() {
+        let mut stmts = Parser::parse_sql(&PostgreSqlDialect {}, "SELECT $2").unwrap();
+        let Statement::Query(q) = &mut stmts[0] else { panic!() };
+        assert!(bind(q, &[Param::Int(1)]).is_err());
+    }
+}
