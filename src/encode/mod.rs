@@ -1,0 +1,261 @@
+//! Encode rows: Polars columns → PostgreSQL wire types and `DataRow`s,
+//! streamed to the client in batches, text or binary per the client's request.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveTime};
+use futures::{stream, Stream, StreamExt};
+use pgwire::api::portal::Format;
+use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo};
+use pgwire::api::Type;
+use pgwire::error::PgWireResult;
+use pgwire::messages::data::DataRow;
+use polars::prelude::*;
+use rust_decimal::Decimal;
+
+use crate::catalog::types::days_to_date;
+use crate::error::{Error, Result};
+
+/// Rows encoded per step of the stream.
+pub const ROW_BATCH: usize = 1024;
+
+/// The wire type for a Polars type: one exhaustive mapping.
+pub fn pg_type(dt: &DataType) -> Type {
+    match dt {
+        DataType::Boolean => Type::BOOL,
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 => Type::INT2,
+        DataType::Int32 | DataType::UInt16 => Type::INT4,
+        DataType::Int64 | DataType::UInt32 | DataType::UInt64 => Type::INT8,
+        DataType::Float32 => Type::FLOAT4,
+        DataType::Float64 => Type::FLOAT8,
+        DataType::Decimal(_, _) => Type::NUMERIC,
+        DataType::Date => Type::DATE,
+        DataType::Datetime(_, None) => Type::TIMESTAMP,
+        DataType::Datetime(_, Some(_)) => Type::TIMESTAMPTZ,
+        DataType::Time => Type::TIME,
+        DataType::Binary => Type::BYTEA,
+        _ => Type::TEXT,
+    }
+}
+
+/// Row description fields for client-visible names and Polars types.
+pub fn fields(columns: &[(String, DataType)], format: &Format) -> Vec<FieldInfo> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, (name, dt))| FieldInfo::new(name.clone(), None, None, pg_type(dt), format.format_for(i)))
+        .collect()
+}
+
+/// One column, converted once into the physical form its wire type encodes from.
+enum Col {
+    Bool(BooleanChunked),
+    I16(Int16Chunked),
+    I32(Int32Chunked),
+    I64(Int64Chunked),
+    /// Floats carry whether they go out as text, where PostgreSQL's form differs from Rust's.
+    F32(Float32Chunked, bool),
+    F64(Float64Chunked, bool),
+    Numeric(StringChunked),
+    Date(Int32Chunked),
+    /// Microseconds since the epoch (and whether the column goes out as text).
+    Ts(Int64Chunked, bool),
+    TsTz(Int64Chunked, bool),
+    /// Nanoseconds since midnight.
+    Time(Int64Chunked),
+    Bytes(BinaryChunked),
+    Text(StringChunked),
+}
+
+fn cast(c: &Column, dt: &DataType) -> Result<Series> {
+    Ok(c.as_materialized_series().cast(dt)?.rechunk())
+}
+
+impl Col {
+    fn new(c: &Column, field: &FieldInfo) -> Result<Col> {
+        let ty = field.datatype();
+        let text = field.format() == FieldFormat::Text;
+        let us = DataType::Datetime(TimeUnit::Microseconds, None);
+        Ok(match *ty {
+            Type::BOOL => Col::Bool(cast(c, &DataType::Boolean)?.bool()?.clone()),
+            Type::INT2 => Col::I16(cast(c, &DataType::Int16)?.i16()?.clone()),
+            Type::INT4 => Col::I32(cast(c, &DataType::Int32)?.i32()?.clone()),
+            Type::INT8 => Col::I64(cast(c, &DataType::Int64)?.i64()?.clone()),
+            Type::FLOAT4 => Col::F32(cast(c, &DataType::Float32)?.f32()?.clone(), text),
+            Type::FLOAT8 => Col::F64(cast(c, &DataType::Float64)?.f64()?.clone(), text),
+            Type::NUMERIC => Col::Numeric(cast(c, &DataType::String)?.str()?.clone()),
+            Type::DATE => Col::Date(cast(c, &DataType::Date)?.cast(&DataType::Int32)?.i32()?.clone()),
+            Type::TIMESTAMP => Col::Ts(cast(c, &us)?.cast(&DataType::Int64)?.i64()?.clone(), text),
+            Type::TIMESTAMPTZ => {
+                let utc = DataType::Datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC));
+                Col::TsTz(cast(c, &utc)?.cast(&DataType::Int64)?.i64()?.clone(), text)
+            }
+            Type::TIME => Col::Time(cast(c, &DataType::Time)?.cast(&DataType::Int64)?.i64()?.clone()),
+            Type::BYTEA => Col::Bytes(cast(c, &DataType::Binary)?.binary()?.clone()),
+            _ => Col::Text(text_column(c)?),
+        })
+    }
+
+    fn encode(&self, i: usize, enc: &mut DataRowEncoder) -> PgWireResult<()> {
+        match self {
+            Col::Bool(c) => enc.encode_field(&c.get(i)),
+            Col::I16(c) => enc.encode_field(&c.get(i)),
+            Col::I32(c) => enc.encode_field(&c.get(i)),
+            Col::I64(c) => enc.encode_field(&c.get(i)),
+            Col::F32(c, true) => enc.encode_field(&c.get(i).map(float4_text)),
+            Col::F64(c, true) => enc.encode_field(&c.get(i).map(float8_text)),
+            Col::F32(c, false) => enc.encode_field(&c.get(i)),
+            Col::F64(c, false) => enc.encode_field(&c.get(i)),
+            Col::Numeric(c) => enc.encode_field(&c.get(i).and_then(|s| s.parse::<Decimal>().ok())),
+            Col::Date(c) => enc.encode_field(&c.get(i).and_then(days_to_date)),
+            Col::Ts(c, true) => enc.encode_field(&c.get(i).map(|us| timestamp_text(us, ""))),
+            Col::TsTz(c, true) => enc.encode_field(&c.get(i).map(|us| timestamp_text(us, "+00"))),
+            Col::Ts(c, false) => enc.encode_field(
+                &c.get(i)
+                    .and_then(DateTime::from_timestamp_micros)
+                    .map(|t| t.naive_utc()),
+            ),
+            Col::TsTz(c, false) => enc.encode_field(&c.get(i).and_then(DateTime::from_timestamp_micros)),
+            Col::Time(c) => enc.encode_field(&c.get(i).and_then(|ns| {
+                NaiveTime::from_num_seconds_from_midnight_opt((ns / 1_000_000_000) as u32, (ns % 1_000_000_000) as u32)
+            })),
+            Col::Bytes(c) => enc.encode_field(&c.get(i)),
+            Col::Text(c) => enc.encode_field(&c.get(i)),
+        }
+    }
+}
+
+/// PostgreSQL's text form of a float8: the shortest digits that round-trip,
+/// in fixed notation for decimal exponents in [-4, 15) and as `1.5e-05`
+/// otherwise; `NaN`, `Infinity`, `-Infinity`.
+pub fn float8_text(v: f64) -> String {
+    special_float(v).unwrap_or_else(|| pg_float(format!("{v:e}"), || v.to_string(), 15))
+}
+
+/// PostgreSQL's text form of a float4 (fixed notation for exponents in [-4, 6)).
+pub fn float4_text(v: f32) -> String {
+    special_float(v.into()).unwrap_or_else(|| pg_float(format!("{v:e}"), || v.to_string(), 6))
+}
+
+/// PostgreSQL's text form of a timestamp: fractional seconds only when
+/// non-zero, without trailing zeros (`2024-03-01 08:00:00.5`).
+pub fn timestamp_text(micros: i64, zone: &str) -> String {
+    let Some(t) = DateTime::from_timestamp_micros(micros) else {
+        return micros.to_string();
+    };
+    let mut out = t.format("%Y-%m-%d %H:%M:%S").to_string();
+    let frac = micros.rem_euclid(1_000_000);
+    if frac != 0 {
+        let digits = format!(".{frac:06}");
+        out.push_str(digits.trim_end_matches('0'));
+    }
+    out.push_str(zone);
+    out
+}
+
+fn special_float(v: f64) -> Option<String> {
+    if v.is_nan() {
+        Some("NaN".into())
+    } else if v.is_infinite() {
+        Some(if v > 0.0 { "Infinity" } else { "-Infinity" }.into())
+    } else {
+        None
+    }
+}
+
+/// `sci` is Rust's shortest scientific form (`1.5e-5`), `fixed` its shortest fixed form.
+fn pg_float(sci: String, fixed: impl FnOnce() -> String, max_exp: i32) -> String {
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..max_exp).contains(&exp) {
+        fixed()
+    } else {
+        format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+    }
+}
+
+/// Any other type is sent as its text form.
+fn text_column(c: &Column) -> Result<StringChunked> {
+    let s = c.as_materialized_series();
+    if let Ok(t) = s.cast(&DataType::String) {
+        return Ok(t.rechunk().str()?.clone());
+    }
+    let values: Vec<Option<String>> = (0..s.len())
+        .map(|i| match s.get(i) {
+            Ok(AnyValue::Null) | Err(_) => None,
+            Ok(v) => Some(v.to_string()),
+        })
+        .collect();
+    Ok(StringChunked::from_iter_options(s.name().clone(), values.into_iter()))
+}
+
+/// Stream the frame's rows, encoded for `fields` (which fix each column's
+/// wire type and format), `ROW_BATCH` rows at a time.
+pub fn row_stream(
+    frame: DataFrame,
+    fields: Arc<Vec<FieldInfo>>,
+) -> Result<impl Stream<Item = PgWireResult<DataRow>> + Send + 'static> {
+    if frame.width() != fields.len() {
+        return Err(Error::Internal(format!(
+            "result has {} columns but {} were described",
+            frame.width(),
+            fields.len()
+        )));
+    }
+    let cols: Vec<Col> = frame
+        .columns()
+        .iter()
+        .zip(fields.iter())
+        .map(|(c, f)| Col::new(c, f))
+        .collect::<Result<_>>()?;
+    let height = frame.height();
+    let cols = Arc::new(cols);
+    let batches = (0..height).step_by(ROW_BATCH).map(move |start| {
+        let end = (start + ROW_BATCH).min(height);
+        let mut enc = DataRowEncoder::new(fields.clone());
+        let mut rows = Vec::with_capacity(end - start);
+        for i in start..end {
+            for c in cols.iter() {
+                if let Err(e) = c.encode(i, &mut enc) {
+                    rows.push(Err(e));
+                    return rows;
+                }
+            }
+            rows.push(Ok(enc.take_row()));
+        }
+        rows
+    });
+    Ok(stream::iter(batches).flat_map(stream::iter))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{float4_text, float8_text as f8};
+
+    #[test]
+    fn floats_print_like_postgres() {
+        assert_eq!(f8(4.0), "4");
+        assert_eq!(f8(0.1), "0.1");
+        assert_eq!(f8(-2.5), "-2.5");
+        assert_eq!(f8(1e15), "1e+15");
+        assert_eq!(f8(123456789012345.0), "123456789012345");
+        assert_eq!(f8(0.0001), "0.0001");
+        assert_eq!(f8(0.00001), "1e-05");
+        assert_eq!(f8(1.5e-300), "1.5e-300");
+        assert_eq!(f8(f64::INFINITY), "Infinity");
+        assert_eq!(f8(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(f8(f64::NAN), "NaN");
+        assert_eq!(f8(-0.0), "-0");
+        assert_eq!(float4_text(1234567.0), "1.234567e+06");
+        assert_eq!(float4_text(0.1), "0.1");
+    }
+
+    #[test]
+    fn timestamps_print_like_postgres() {
+        use super::timestamp_text;
+        assert_eq!(timestamp_text(0, ""), "1970-01-01 00:00:00");
+        assert_eq!(timestamp_text(1_500_000, ""), "1970-01-01 00:00:01.5");
+        assert_eq!(timestamp_text(123_456, "+00"), "1970-01-01 00:00:00.123456+00");
+        assert_eq!(timestamp_text(-1, ""), "1969-12-31 23:59:59.999999");
+    }
+}

@@ -1,0 +1,229 @@
+//! The scan path: SCAN the table's keys and pipeline HMGET of only the needed
+//! fields, several batches in flight, parsing each reply straight into typed
+//! column builders (no per-row maps, no intermediate strings).
+
+use futures::StreamExt;
+use polars::prelude::*;
+use redis::Value;
+use tokio_stream_shim::ReceiverStream;
+
+use crate::catalog::types::{parse_bigint, parse_bool, parse_date, parse_double, parse_timestamp};
+use crate::catalog::{ColType, TableInfo, KEY_COLUMN};
+use crate::error::Result;
+use crate::store::Store;
+
+/// Pipelined batches in flight at once per table read.
+const IN_FLIGHT: usize = 4;
+
+/// Values of one column that did not parse as its type and were read as NULL.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Messy {
+    pub table: String,
+    pub column: String,
+    pub ty: Option<ColType>,
+    pub count: u64,
+    pub example_key: String,
+    pub example_value: String,
+}
+
+impl Messy {
+    /// The NOTICE text a client sees.
+    pub fn notice(&self) -> String {
+        format!(
+            "{} value{} of column \"{}\" in table \"{}\" {} not valid {} and read as NULL (e.g. key {}: {:?})",
+            self.count,
+            if self.count == 1 { "" } else { "s" },
+            self.column,
+            self.table,
+            if self.count == 1 { "is" } else { "are" },
+            self.ty.map(ColType::sql_name).unwrap_or("text"),
+            self.example_key,
+            self.example_value,
+        )
+    }
+}
+
+enum Builder {
+    Int(Vec<Option<i64>>),
+    Float(Vec<Option<f64>>),
+    Bool(Vec<Option<bool>>),
+    Date(Vec<Option<i32>>),
+    Ts(Vec<Option<i64>>),
+    Text(StringChunkedBuilder),
+}
+
+struct ColumnReader {
+    name: String,
+    ty: ColType,
+    builder: Builder,
+    messy: Messy,
+}
+
+impl ColumnReader {
+    fn new(table: &str, name: &str, ty: ColType) -> Self {
+        let builder = match ty {
+            ColType::BigInt => Builder::Int(Vec::new()),
+            ColType::Double => Builder::Float(Vec::new()),
+            ColType::Boolean => Builder::Bool(Vec::new()),
+            ColType::Date => Builder::Date(Vec::new()),
+            ColType::Timestamp => Builder::Ts(Vec::new()),
+            ColType::Text => Builder::Text(StringChunkedBuilder::new(name.into(), 1024)),
+        };
+        ColumnReader {
+            name: name.to_string(),
+            ty,
+            builder,
+            messy: Messy {
+                table: table.to_string(),
+                column: name.to_string(),
+                ty: Some(ty),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Append one stored value (None when the field is absent).
+    fn push(&mut self, value: Option<&[u8]>, key: &[u8]) {
+        if let Builder::Text(b) = &mut self.builder {
+            match value {
+                Some(v) => match std::str::from_utf8(v) {
+                    Ok(s) => b.append_value(s),
+                    Err(_) => b.append_value(String::from_utf8_lossy(v)),
+                },
+                None => b.append_null(),
+            }
+            return;
+        }
+        // Non-text: absent and empty values are NULL; anything else must parse.
+        let s = match value {
+            None | Some(b"") => None,
+            Some(v) => Some(std::str::from_utf8(v).unwrap_or("\u{fffd}")),
+        };
+        let ok = match (&mut self.builder, s) {
+            (Builder::Int(v), s) => push_parsed(v, s, parse_bigint),
+            (Builder::Float(v), s) => push_parsed(v, s, parse_double),
+            (Builder::Bool(v), s) => push_parsed(v, s, parse_bool),
+            (Builder::Date(v), s) => push_parsed(v, s, parse_date),
+            (Builder::Ts(v), s) => push_parsed(v, s, parse_timestamp),
+            (Builder::Text(_), _) => unreachable!(),
+        };
+        if !ok {
+            self.messy.count += 1;
+            if self.messy.count == 1 {
+                self.messy.example_key = String::from_utf8_lossy(key).into_owned();
+                self.messy.example_value = s.unwrap_or_default().to_string();
+            }
+        }
+    }
+
+    fn finish(self) -> (Column, Messy) {
+        let name: PlSmallStr = self.name.as_str().into();
+        let series = match self.builder {
+            Builder::Int(v) => Series::new(name, v),
+            Builder::Float(v) => Series::new(name, v),
+            Builder::Bool(v) => Series::new(name, v),
+            Builder::Date(v) => Series::new(name, v).cast(&DataType::Date).expect("i32 → date"),
+            Builder::Ts(v) => Series::new(name, v)
+                .cast(&self.ty.polars_type())
+                .expect("i64 → datetime"),
+            Builder::Text(b) => b.finish().into_series(),
+        };
+        (series.into_column(), self.messy)
+    }
+}
+
+/// Push the parsed value; false when a present value did not parse (pushes NULL).
+fn push_parsed<T>(out: &mut Vec<Option<T>>, s: Option<&str>, parse: impl Fn(&str) -> Option<T>) -> bool {
+    match s {
+        None => {
+            out.push(None);
+            true
+        }
+        Some(s) => {
+            let v = parse(s);
+            let ok = v.is_some();
+            out.push(v);
+            ok
+        }
+    }
+}
+
+/// Read `columns` (names of the table's columns, in any order) of every row of
+/// `table` into a DataFrame whose first column is the key column.
+pub async fn read_table(store: &Store, table: &TableInfo, columns: &[String]) -> Result<(DataFrame, Vec<Messy>)> {
+    let fields: Vec<String> = columns.to_vec();
+    let mut readers: Vec<ColumnReader> = fields
+        .iter()
+        .map(|c| {
+            let ty = table.column(c).map(|ci| ci.ty).unwrap_or(ColType::Text);
+            ColumnReader::new(&table.name, c, ty)
+        })
+        .collect();
+    let mut keys = StringChunkedBuilder::new(KEY_COLUMN.into(), 1024);
+    let plen = table.prefix.len() + 1;
+
+    let batches = ReceiverStream(store.scan_table_keys(&table.prefix, "hash"));
+    let mut fetched = batches
+        .map(|batch| {
+            let store = store.clone();
+            let fields = fields.clone();
+            async move {
+                let batch = batch?;
+                let rows = store.hmget_batch(&batch, &fields).await?;
+                Ok::<_, crate::error::Error>((batch, rows))
+            }
+        })
+        .buffer_unordered(IN_FLIGHT);
+
+    while let Some(res) = fetched.next().await {
+        let (batch, rows) = res?;
+        for (key, row) in batch.iter().zip(rows) {
+            let Some(values) = row else { continue };
+            keys.append_value(String::from_utf8_lossy(&key[plen..]));
+            for (reader, v) in readers
+                .iter_mut()
+                .zip(values.iter().chain(std::iter::repeat(&Value::Nil)))
+            {
+                match v {
+                    Value::BulkString(b) => reader.push(Some(b.as_slice()), key),
+                    _ => reader.push(None, key),
+                }
+            }
+        }
+    }
+
+    let mut cols = vec![keys.finish().into_series().into_column()];
+    let mut messy = Vec::new();
+    for r in readers {
+        let (col, m) = r.finish();
+        cols.push(col);
+        if m.count > 0 {
+            messy.push(m);
+        }
+    }
+    Ok((DataFrame::new_infer_height(cols)?, messy))
+}
+
+/// An empty frame with the table's full schema (for describing queries).
+pub fn empty_frame(table: &TableInfo) -> PolarsResult<DataFrame> {
+    let mut cols = vec![Column::new_empty(KEY_COLUMN.into(), &DataType::String)];
+    for c in &table.columns {
+        cols.push(Column::new_empty(c.name.as_str().into(), &c.ty.polars_type()));
+    }
+    DataFrame::new_infer_height(cols)
+}
+
+/// A tiny adapter from a tokio receiver to a `Stream` (avoids a dependency).
+mod tokio_stream_shim {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    pub struct ReceiverStream<T>(pub tokio::sync::mpsc::Receiver<T>);
+
+    impl<T> futures::Stream for ReceiverStream<T> {
+        type Item = T;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            self.0.poll_recv(cx)
+        }
+    }
+}
