@@ -1,0 +1,141 @@
+//! Statements that are not queries: SET, SHOW, transaction control.
+//!
+//! redsql has no multi-statement transactions yet: BEGIN/COMMIT/ROLLBACK
+//! only track the block so clients that wrap work in them keep working, and
+//! each statement takes effect at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::Type;
+use sqlparser::ast::{Expr, Set, Statement, Value};
+
+use crate::error::{Error, Result};
+
+/// Per-connection settings changed with SET.
+#[derive(Default)]
+pub struct Settings(Mutex<HashMap<String, String>>);
+
+impl Settings {
+    pub fn get(&self, name: &str) -> Option<String> {
+        let name = name.to_lowercase();
+        if let Some(v) = self.0.lock().expect("settings").get(&name) {
+            return Some(v.clone());
+        }
+        default_setting(&name).map(str::to_string)
+    }
+
+    fn set(&self, name: &str, value: String) {
+        self.0.lock().expect("settings").insert(name.to_lowercase(), value);
+    }
+}
+
+/// Server defaults for the settings clients commonly read.
+fn default_setting(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "server_version" => "16.6",
+        "server_version_num" => "160006",
+        "server_encoding" | "client_encoding" => "UTF8",
+        "datestyle" => "ISO, MDY",
+        "timezone" => "UTC",
+        "intervalstyle" => "postgres",
+        "standard_conforming_strings" => "on",
+        "integer_datetimes" => "on",
+        "search_path" => "\"$user\", public",
+        "transaction_isolation" | "default_transaction_isolation" => "read committed",
+        "transaction_read_only" | "default_transaction_read_only" => "off",
+        "is_superuser" => "off",
+        "application_name" => "",
+        "extra_float_digits" => "1",
+        "max_identifier_length" => "63",
+        "statement_timeout" => "0",
+        _ => return None,
+    })
+}
+
+/// Whether the statement is handled here rather than by the query engine.
+pub fn is_command(stmt: &Statement) -> bool {
+    matches!(
+        stmt,
+        Statement::Set(_)
+            | Statement::ShowVariable { .. }
+            | Statement::StartTransaction { .. }
+            | Statement::Commit { .. }
+            | Statement::Rollback { .. }
+    )
+}
+
+/// Result columns of a command, for Describe.
+pub fn command_columns(stmt: &Statement) -> Vec<String> {
+    match stmt {
+        Statement::ShowVariable { variable } => vec![show_name(variable)],
+        _ => vec![],
+    }
+}
+
+fn show_name(variable: &[sqlparser::ast::Ident]) -> String {
+    let name = variable
+        .iter()
+        .map(|i| i.value.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ");
+    match name.as_str() {
+        "transaction isolation level" => "transaction_isolation".to_string(),
+        _ => name,
+    }
+}
+
+fn literal_text(e: &Expr) -> String {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        Expr::Identifier(i) => i.value.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Run a command statement.
+pub fn run(stmt: &Statement, settings: &Arc<Settings>, format: FieldFormat) -> Result<Response> {
+    match stmt {
+        Statement::Set(set) => {
+            match set {
+                Set::SingleAssignment { variable, values, .. } => {
+                    let value = values.iter().map(literal_text).collect::<Vec<_>>().join(", ");
+                    settings.set(&variable.to_string(), value);
+                }
+                Set::SetTimeZone { value, .. } => settings.set("timezone", literal_text(value)),
+                Set::SetNames { charset_name, .. } => settings.set("client_encoding", charset_name.to_string()),
+                _ => {} // SET SESSION CHARACTERISTICS and friends: accepted, nothing to change
+            }
+            Ok(Response::Execution(Tag::new("SET")))
+        }
+        Statement::ShowVariable { variable } => {
+            let name = show_name(variable);
+            let value = settings
+                .get(&name)
+                .ok_or_else(|| Error::UndefinedObject(format!("unrecognized configuration parameter \"{name}\"")))?;
+            let field = FieldInfo::new(name, None, None, Type::TEXT, format);
+            let schema = Arc::new(vec![field]);
+            let mut enc = DataRowEncoder::new(schema.clone());
+            enc.encode_field(&value)?;
+            let row = enc.take_row();
+            let mut resp = QueryResponse::new(schema, futures::stream::iter(vec![Ok(row)]));
+            resp.set_command_tag("SHOW");
+            Ok(Response::Query(resp))
+        }
+        Statement::StartTransaction { .. } => Ok(Response::TransactionStart(Tag::new("BEGIN"))),
+        Statement::Commit { .. } => Ok(Response::TransactionEnd(Tag::new("COMMIT"))),
+        Statement::Rollback { .. } => Ok(Response::TransactionEnd(Tag::new("ROLLBACK"))),
+        other => Err(unsupported(other)),
+    }
+}
+
+/// The error for statements redsql does not run.
+pub fn unsupported(stmt: &Statement) -> Error {
+    let text = stmt.to_string();
+    let kind: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    Error::Unsupported(format!("{kind} is not supported"))
+}

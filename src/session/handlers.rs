@@ -1,0 +1,361 @@
+//! pgwire handlers: the simple query protocol (multi-statement strings) and
+//! the extended protocol (Parse/Bind/Describe/Execute with `$n` parameters).
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
+use futures::{Sink, SinkExt};
+use pgwire::api::auth::noop::NoopStartupHandler;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response};
+use pgwire::api::stmt::{QueryParser, StoredStatement};
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use polars::prelude::DataType;
+use rust_decimal::prelude::ToPrimitive;
+use sqlparser::ast::Statement;
+
+use super::commands::{self, Settings};
+use crate::encode;
+use crate::error::{Error, Result};
+use crate::exec::{Engine, Planned};
+use crate::sql::{self, analyze::analyze, params::Param};
+
+/// A parsed statement, planned and described once at Parse time.
+#[derive(Clone)]
+pub enum Prepared {
+    Query {
+        planned: Box<Planned>,
+        /// Described output columns (client names, Polars types).
+        columns: Vec<(String, DataType)>,
+    },
+    Command(Box<Statement>),
+}
+
+/// All of redsql's protocol handlers; cheap to share between connections.
+pub struct Handlers {
+    engine: Arc<Engine>,
+    parser: Arc<Parser>,
+}
+
+impl Handlers {
+    pub fn new(engine: Arc<Engine>) -> Handlers {
+        Handlers {
+            parser: Arc::new(Parser { engine: engine.clone() }),
+            engine,
+        }
+    }
+}
+
+pub struct Startup;
+
+impl NoopStartupHandler for Startup {}
+
+impl PgWireServerHandlers for Handlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::new(QueryHandler {
+            engine: self.engine.clone(),
+            parser: self.parser.clone(),
+        })
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::new(QueryHandler {
+            engine: self.engine.clone(),
+            parser: self.parser.clone(),
+        })
+    }
+
+    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
+        Arc::new(Startup)
+    }
+}
+
+pub struct QueryHandler {
+    engine: Arc<Engine>,
+    parser: Arc<Parser>,
+}
+
+pub struct Parser {
+    engine: Arc<Engine>,
+}
+
+/// Plan (and, when `describe`, type the result of) one statement.
+async fn prepare(engine: &Engine, stmt: Statement, text: &str, describe: bool) -> Result<Prepared> {
+    if commands::is_command(&stmt) {
+        return Ok(Prepared::Command(Box::new(stmt)));
+    }
+    let Statement::Query(query) = stmt else {
+        return Err(commands::unsupported(&stmt));
+    };
+    let planned = engine.plan(analyze(*query, text)?).await?;
+    let columns = if describe {
+        engine.describe(&planned).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Prepared::Query {
+        planned: Box::new(planned),
+        columns,
+    })
+}
+
+fn settings<C: ClientInfo>(client: &C) -> Arc<Settings> {
+    client.session_extensions().get_or_insert_with(Settings::default)
+}
+
+async fn send_notices<C>(client: &mut C, notices: &[String]) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    for n in notices {
+        let info = ErrorInfo::new("NOTICE".to_string(), "01000".to_string(), n.clone());
+        client.feed(PgWireBackendMessage::NoticeResponse(info.into())).await?;
+    }
+    Ok(())
+}
+
+/// Run a prepared statement with bound parameters. `described` fixes the
+/// output types announced earlier (extended protocol); the simple protocol
+/// takes the types of the result.
+async fn execute<C>(
+    engine: &Engine,
+    client: &mut C,
+    prepared: &Prepared,
+    params: &[Param],
+    format: &Format,
+    described: bool,
+) -> Result<Response>
+where
+    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    match prepared {
+        Prepared::Command(stmt) => commands::run(stmt, &settings(client), format.format_for(0)),
+        Prepared::Query { planned, columns } => {
+            let out = engine.execute(planned, params).await?;
+            send_notices(client, &out.notices).await?;
+            let mut frame = out.frame;
+            let cols: Vec<(String, DataType)> = if described && columns.len() == frame.width() {
+                // Keep the announced types even if the catalog changed since Parse.
+                for (i, (_, dt)) in columns.iter().enumerate() {
+                    if frame.columns()[i].dtype() != dt {
+                        let cast = frame.columns()[i].cast(dt)?;
+                        frame.replace_column(i, cast)?;
+                    }
+                }
+                columns.clone()
+            } else {
+                out.names.into_iter().zip(frame.dtypes()).collect()
+            };
+            let fields = Arc::new(encode::fields(&cols, format));
+            let rows = encode::row_stream(frame, fields.clone())?;
+            Ok(Response::Query(QueryResponse::new(fields, rows)))
+        }
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for QueryHandler {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statements = sql::parse(query)?;
+        if statements.is_empty() {
+            return Ok(vec![Response::EmptyQuery]);
+        }
+        let mut responses = Vec::with_capacity(statements.len());
+        for stmt in statements {
+            let result = match prepare(&self.engine, stmt, query, false).await {
+                Ok(p) => execute(&self.engine, client, &p, &[], &Format::UnifiedText, false).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(r) => responses.push(r),
+                Err(e) => {
+                    // Later statements of the string are skipped, as in PostgreSQL.
+                    responses.push(Response::Error(Box::new(e.to_error_info())));
+                    break;
+                }
+            }
+        }
+        Ok(responses)
+    }
+}
+
+#[async_trait]
+impl QueryParser for Parser {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(&self, _client: &C, sql: &str, _types: &[Option<Type>]) -> PgWireResult<Option<Prepared>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let mut statements = sql::parse(sql)?;
+        match statements.len() {
+            0 => Ok(None),
+            1 => Ok(Some(prepare(&self.engine, statements.remove(0), sql, true).await?)),
+            _ => Err(Error::Syntax("cannot insert multiple commands into a prepared statement".into()).into()),
+        }
+    }
+
+    fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        Ok(match stmt {
+            Prepared::Query { planned, .. } => planned.param_types.clone(),
+            Prepared::Command(_) => vec![],
+        })
+    }
+
+    fn get_result_schema(&self, stmt: &Prepared, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+        let format = format.unwrap_or(&Format::UnifiedText);
+        Ok(match stmt {
+            Prepared::Query { columns, .. } => encode::fields(columns, format),
+            Prepared::Command(s) => commands::command_columns(s)
+                .into_iter()
+                .enumerate()
+                .map(|(i, n)| FieldInfo::new(n, None, None, Type::TEXT, format.format_for(i)))
+                .collect(),
+        })
+    }
+}
+
+/// Decode the bound parameters of a portal into typed values.
+fn portal_params(portal: &Portal<Prepared>) -> Result<Vec<Param>> {
+    let server_types = match &portal.statement.statement {
+        Prepared::Query { planned, .. } => planned.param_types.clone(),
+        Prepared::Command(_) => vec![],
+    };
+    let bad = |e: PgWireError| Error::Data("22P02", format!("invalid parameter value: {e}"));
+    (0..portal.parameter_len())
+        .map(|i| {
+            let ty = portal
+                .statement
+                .parameter_types
+                .get(i)
+                .cloned()
+                .flatten()
+                .or_else(|| server_types.get(i).cloned())
+                .unwrap_or(Type::TEXT);
+            let p = match ty {
+                Type::INT2 => portal
+                    .parameter::<i16>(i, &ty)
+                    .map_err(bad)?
+                    .map(|v| Param::Int(v.into())),
+                Type::INT4 => portal
+                    .parameter::<i32>(i, &ty)
+                    .map_err(bad)?
+                    .map(|v| Param::Int(v.into())),
+                Type::INT8 => portal.parameter::<i64>(i, &ty).map_err(bad)?.map(Param::Int),
+                Type::FLOAT4 => portal
+                    .parameter::<f32>(i, &ty)
+                    .map_err(bad)?
+                    .map(|v| Param::Float(v.into())),
+                Type::FLOAT8 => portal.parameter::<f64>(i, &ty).map_err(bad)?.map(Param::Float),
+                Type::NUMERIC => portal
+                    .parameter::<rust_decimal::Decimal>(i, &ty)
+                    .map_err(bad)?
+                    .map(|d| Param::Float(d.to_f64().unwrap_or(f64::NAN))),
+                Type::BOOL => portal.parameter::<bool>(i, &ty).map_err(bad)?.map(Param::Bool),
+                Type::DATE => portal.parameter::<NaiveDate>(i, &ty).map_err(bad)?.map(Param::Date),
+                Type::TIMESTAMP => portal
+                    .parameter::<NaiveDateTime>(i, &ty)
+                    .map_err(bad)?
+                    .map(Param::Timestamp),
+                Type::TIMESTAMPTZ => portal
+                    .parameter::<DateTime<FixedOffset>>(i, &ty)
+                    .map_err(bad)?
+                    .map(|t| Param::Timestamp(t.naive_utc())),
+                _ => portal
+                    .parameter::<String>(i, &Type::TEXT)
+                    .map_err(bad)?
+                    .map(Param::Text),
+            };
+            Ok(p.unwrap_or(Param::Null(ty)))
+        })
+        .collect()
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for QueryHandler {
+    type Statement = Prepared;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Prepared>, _max_rows: usize) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let params = portal_params(portal)?;
+        let prepared = &portal.statement.statement;
+        Ok(execute(
+            &self.engine,
+            client,
+            prepared,
+            &params,
+            &portal.result_column_format,
+            true,
+        )
+        .await?)
+    }
+
+    async fn do_describe_statement<C>(
+        &self,
+        _client: &mut C,
+        target: &StoredStatement<Prepared>,
+    ) -> PgWireResult<DescribeStatementResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let server = self.parser.get_parameter_types(&target.statement)?;
+        let n = server.len().max(target.parameter_types.len());
+        let types = (0..n)
+            .map(|i| {
+                target
+                    .parameter_types
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .or_else(|| server.get(i).cloned())
+                    .unwrap_or(Type::TEXT)
+            })
+            .collect();
+        let fields = self.parser.get_result_schema(&target.statement, None)?;
+        Ok(DescribeStatementResponse::new(types, fields))
+    }
+
+    async fn do_describe_portal<C>(
+        &self,
+        _client: &mut C,
+        target: &Portal<Prepared>,
+    ) -> PgWireResult<DescribePortalResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let fields = self
+            .parser
+            .get_result_schema(&target.statement.statement, Some(&target.result_column_format))?;
+        Ok(DescribePortalResponse::new(fields))
+    }
+}

@@ -1,0 +1,8 @@
+//! The connection layer: pgwire handlers (simple and extended protocol),
+//! startup parameters and non-query commands. It stays thin: statements go
+//! to [`crate::exec::Engine`] and results to [`crate::encode`].
+
+pub mod commands;
+pub mod handlers;
+
+pub use handlers::Handlers;
