@@ -6,6 +6,17 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/redsql-target}
 
+# The psql tests use the real psql client.
+if ! command -v psql >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test: installing postgresql-client for psql"
+    apt-get update -qq >/dev/null && apt-get install -y -qq postgresql-client >/dev/null
+  else
+    echo "test: psql is needed (install postgresql-client)" >&2
+    exit 1
+  fi
+fi
+
 port=$(scripts/free-port.sh)
 plain_port=$(scripts/free-port.sh)
 while [ "$plain_port" = "$port" ]; do plain_port=$(scripts/free-port.sh); done
@@ -20,4 +31,5 @@ scripts/redis-start.sh "$plain_port" --plain
 export REDSQL_TEST_REDIS_URL="redis://127.0.0.1:$port"
 export REDSQL_TEST_PLAIN_REDIS_URL="redis://127.0.0.1:$plain_port"
 export REDSQL_REDIS_SERVER="$root/.redis/bin/redis-server"
+export RUST_BACKTRACE=0
 cargo test --no-fail-fast "$@" 2>&1

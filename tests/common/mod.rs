@@ -1,0 +1,118 @@
+//! Shared helpers: a real redsql server on port 0 over a real Redis, and a
+//! real tokio-postgres client. `make test` provides the Redis servers.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use redsql::catalog::CatalogOptions;
+use redsql::{Config, Server};
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, Client, NoTls};
+
+/// Redis with RediSearch and RedisJSON (started by `make test`).
+pub fn redis_url() -> String {
+    std::env::var("REDSQL_TEST_REDIS_URL").expect("REDSQL_TEST_REDIS_URL is not set: run the tests with `make test`")
+}
+
+/// Redis without modules (started by `make test`).
+pub fn plain_redis_url() -> String {
+    std::env::var("REDSQL_TEST_PLAIN_REDIS_URL")
+        .expect("REDSQL_TEST_PLAIN_REDIS_URL is not set: run the tests with `make test`")
+}
+
+/// A table name no other test uses.
+pub fn unique(name: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{name}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+pub async fn start_server(redis_url: &str) -> Server {
+    Server::start(Config {
+        listen: "127.0.0.1:0".into(),
+        redis_url: Some(redis_url.to_string()),
+        catalog: CatalogOptions {
+            sample_size: 1000,
+            refresh_interval: Duration::from_secs(2),
+        },
+        demo: false,
+    })
+    .await
+    .expect("redsql starts")
+}
+
+/// A connected client plus the notices the server sends it.
+pub struct Conn {
+    pub client: Client,
+    pub notices: mpsc::UnboundedReceiver<String>,
+}
+
+impl Conn {
+    /// Notices received so far.
+    pub fn drain_notices(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(n) = self.notices.try_recv() {
+            out.push(n);
+        }
+        out
+    }
+}
+
+pub async fn connect(server: &Server) -> Conn {
+    let addr = server.local_addr();
+    let conf = format!("host={} port={} user=test dbname=redsql", addr.ip(), addr.port());
+    let (client, mut connection) = tokio_postgres::connect(&conf, NoTls).await.expect("connect");
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(m)) = messages.next().await {
+            if let AsyncMessage::Notice(n) = m {
+                let _ = tx.send(n.message().to_string());
+            }
+        }
+    });
+    Conn { client, notices: rx }
+}
+
+pub async fn redis(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection")
+}
+
+/// HSET each row (field/value pairs) under `<table>:<id>`.
+pub async fn seed(url: &str, table: &str, rows: &[(&str, &[(&str, &str)])]) {
+    let mut con = redis(url).await;
+    let mut pipe = redis::pipe();
+    for (id, fields) in rows {
+        pipe.cmd("HSET").arg(format!("{table}:{id}")).arg(*fields).ignore();
+    }
+    let () = pipe.query_async(&mut con).await.expect("seed");
+}
+
+/// Simple-protocol query → rows of text (None for NULL).
+pub async fn texts(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    let msgs = client.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    msgs.into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The SQLSTATE of a failing statement.
+pub async fn sqlstate(client: &Client, sql: &str) -> String {
+    match client.simple_query(sql).await {
+        Ok(_) => panic!("expected {sql} to fail"),
+        Err(e) => e
+            .code()
+            .map(|c| c.code().to_string())
+            .unwrap_or_else(|| format!("no code: {e}")),
+    }
+}

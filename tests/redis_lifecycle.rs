@@ -1,0 +1,122 @@
+//! Redis going away and coming back, and the embedded Redis of `serve`
+//! without `--redis`. These tests start their own redis-server processes.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn redis_server_bin() -> String {
+    std::env::var("REDSQL_REDIS_SERVER").expect("REDSQL_REDIS_SERVER is not set: run the tests with `make test`")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct OwnRedis(Child);
+
+impl OwnRedis {
+    async fn start(port: u16) -> OwnRedis {
+        let child = Command::new(redis_server_bin())
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return OwnRedis(child);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on {port}");
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn redis_down_gives_08006_and_redsql_reconnects() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let redis = OwnRedis::start(port).await;
+    seed(&url, "gone", &[("1", &[("v", "7")])]).await;
+    let server = start_server(&url).await;
+    let c = connect(&server).await;
+    assert_eq!(
+        texts(&c.client, "SELECT v FROM gone").await,
+        vec![vec![Some("7".to_string())]]
+    );
+
+    drop(redis);
+    let state = sqlstate(&c.client, "SELECT v FROM gone").await;
+    assert!(state.starts_with("08"), "expected a connection error, got {state}");
+    // The session is still usable for queries that do not need Redis.
+    assert_eq!(
+        texts(&c.client, "SELECT 1 AS one").await,
+        vec![vec![Some("1".to_string())]]
+    );
+
+    let _redis = OwnRedis::start(port).await;
+    seed(&url, "gone", &[("1", &[("v", "8")])]).await;
+    let mut last = String::new();
+    for _ in 0..50 {
+        match c.client.simple_query("SELECT v FROM gone").await {
+            Ok(_) => {
+                assert_eq!(
+                    texts(&c.client, "SELECT v FROM gone").await,
+                    vec![vec![Some("8".to_string())]]
+                );
+                server.shutdown().await;
+                return;
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("redsql did not reconnect: {last}");
+}
+
+#[tokio::test]
+async fn embedded_redis_starts_and_stops_with_the_server() {
+    let server = redsql::Server::start(redsql::Config {
+        listen: "127.0.0.1:0".into(),
+        redis_url: None,
+        demo: true,
+        ..Default::default()
+    })
+    .await
+    .expect("starts with an embedded Redis");
+    let redis_url = server.redis_url().to_string();
+    let c = connect(&server).await;
+    let rows = texts(&c.client, "SELECT count(*), count(DISTINCT region) FROM sale").await;
+    assert_eq!(rows, vec![vec![Some("3000".to_string()), Some("8".to_string())]]);
+    server.shutdown().await;
+    let port: u16 = redis_url.rsplit(':').next().unwrap().parse().unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(),
+        "embedded Redis still running"
+    );
+}
