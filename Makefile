@@ -17,9 +17,11 @@ redis:
 build-release:
 	cargo build --release --bin redsql
 
-## Debug build (dependencies optimised; the profile `make test` uses).
+## Debug build (dependencies optimised), the same build `make test` uses:
+## with --tests, so dev-dependencies unify features the same way and polars
+## is not compiled a second time.
 build:
-	cargo build --bin redsql
+	cargo build --tests
 
 ## Start redsql on $(LISTEN) with an embedded Redis and the demo dataset.
 run: redis build-release

@@ -78,6 +78,15 @@ impl EmbeddedRedis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true);
+        // If redsql dies without cleaning up (SIGKILL), the kernel stops the server too.
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
+                Ok(())
+            });
+        }
         let child = cmd
             .spawn()
             .map_err(|e| Error::RedisUnavailable(format!("cannot start {}: {e}", server.display())))?;
@@ -115,6 +124,17 @@ impl EmbeddedRedis {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
+}
+
+#[cfg(target_os = "linux")]
+const PR_SET_PDEATHSIG: std::ffi::c_int = 1;
+#[cfg(target_os = "linux")]
+const SIGTERM: std::ffi::c_int = 15;
+
+#[cfg(target_os = "linux")]
+unsafe extern "C" {
+    /// From the C library std already links.
+    fn prctl(option: std::ffi::c_int, ...) -> std::ffi::c_int;
 }
 
 fn free_port() -> Result<u16> {
