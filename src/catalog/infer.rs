@@ -78,6 +78,39 @@ pub fn infer_columns(rows: &[Vec<(Vec<u8>, Vec<u8>)>]) -> Vec<ColumnInfo> {
     cols.into_iter().map(|(_, c)| c).collect()
 }
 
+/// A column whose type is declared: its confidence is the share of sampled
+/// non-null values that parse as the declared type.
+pub fn declared_column(rows: &[Vec<(Vec<u8>, Vec<u8>)>], name: &str, ty: ColType) -> ColumnInfo {
+    let (mut present, mut non_null, mut accepted) = (0usize, 0usize, 0usize);
+    for row in rows {
+        if let Some((_, v)) = row.iter().find(|(f, _)| f.as_slice() == name.as_bytes()) {
+            present += 1;
+            let s = String::from_utf8_lossy(v);
+            if !s.is_empty() || ty == ColType::Text {
+                non_null += 1;
+                if ty.accepts(&s) {
+                    accepted += 1;
+                }
+            }
+        }
+    }
+    ColumnInfo {
+        name: name.to_string(),
+        ty,
+        confidence: if non_null == 0 {
+            1.0
+        } else {
+            accepted as f64 / non_null as f64
+        },
+        null_ratio: if rows.is_empty() {
+            0.0
+        } else {
+            (rows.len() - if ty == ColType::Text { present } else { non_null }) as f64 / rows.len() as f64
+        },
+        samples: non_null,
+    }
+}
+
 /// The type with the highest agreement (most specific on ties), or text when
 /// no type reaches [`MIN_AGREEMENT`].
 fn choose_type(accepted: &[usize; ColType::INFERABLE.len()], non_null: usize) -> (ColType, f64) {

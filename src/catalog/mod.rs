@@ -7,6 +7,7 @@
 //! once a second) when a query names a table the catalog has not seen.
 
 pub mod infer;
+pub mod meta;
 pub mod system;
 pub mod types;
 
@@ -29,8 +30,15 @@ pub const KEY_COLUMN: &str = "_key";
 #[derive(Clone, Debug)]
 pub struct TableInfo {
     pub name: String,
-    /// Key prefix without the trailing `:` (equal to the name for discovered tables).
+    /// Full key prefix including its `:` (`sale:`); a row's key is prefix + id.
     pub prefix: String,
+    /// The column holding a key's id part (`_key` unless declared).
+    pub key_column: String,
+    pub key_type: ColType,
+    /// Created with CREATE TABLE (metadata in Redis) rather than discovered.
+    pub declared: bool,
+    /// Seconds every written row lives, when declared.
+    pub ttl: Option<u64>,
     pub storage: &'static str,
     pub key_count: u64,
     /// Columns read from the hash fields (the key column is not among them).
@@ -42,7 +50,12 @@ pub struct TableInfo {
 
 impl TableInfo {
     pub fn key_column(&self) -> &str {
-        KEY_COLUMN
+        &self.key_column
+    }
+
+    /// The Redis key of the row with id `id`.
+    pub fn key_of(&self, id: &str) -> String {
+        format!("{}{id}", self.prefix)
     }
 
     pub fn column(&self, name: &str) -> Option<&ColumnInfo> {
@@ -140,6 +153,7 @@ impl Catalog {
 
     async fn rescan(&self) -> Result<()> {
         let started = Instant::now();
+        // Full prefix (with its `:`) → (key count, sampled keys).
         let mut found: HashMap<String, (u64, Vec<Vec<u8>>)> = HashMap::new();
         let mut cursor: u64 = 0;
         loop {
@@ -150,7 +164,7 @@ impl Catalog {
                 let Some(colon) = key.iter().rposition(|&b| b == b':') else {
                     continue;
                 };
-                let Ok(prefix) = std::str::from_utf8(&key[..colon]) else {
+                let Ok(prefix) = std::str::from_utf8(&key[..=colon]) else {
                     continue;
                 };
                 let entry = found.entry(prefix.to_string()).or_default();
@@ -165,12 +179,23 @@ impl Catalog {
             }
             cursor = next;
         }
+        found.remove(&format!("{}:", meta::META_PREFIX));
         let indexes = self.index_prefixes().await;
         let old = self.snapshot();
         let mut tables = BTreeMap::new();
+        for m in meta::load_all(&self.store).await? {
+            let (count, sample) = found.remove(&m.prefix).unwrap_or_default();
+            let index_name = indexes.get(&m.prefix).cloned();
+            let table = self.declared_table(m, count, &sample, index_name).await?;
+            tables.insert(table.name.clone(), Arc::new(table));
+        }
         for (prefix, (count, sample)) in found {
-            let index_name = indexes.get(&format!("{prefix}:")).cloned();
-            let reuse = old.get(&prefix).filter(|t| t.key_count == count);
+            let name = prefix[..prefix.len() - 1].to_string();
+            if tables.contains_key(&name) {
+                continue; // a declared table of that name wins
+            }
+            let index_name = indexes.get(&prefix).cloned();
+            let reuse = old.get(&name).filter(|t| !t.declared && t.key_count == count);
             let table = match reuse {
                 Some(t) => TableInfo {
                     index_name,
@@ -178,7 +203,7 @@ impl Catalog {
                 },
                 None => self.infer_table(&prefix, count, &sample, index_name).await?,
             };
-            tables.insert(prefix, Arc::new(table));
+            tables.insert(name, Arc::new(table));
         }
         tracing::debug!(
             tables = tables.len(),
@@ -189,6 +214,15 @@ impl Catalog {
         Ok(())
     }
 
+    async fn sample_rows(&self, sample: &[Vec<u8>]) -> Result<Vec<Vec<(Vec<u8>, Vec<u8>)>>> {
+        let mut rows = Vec::with_capacity(sample.len());
+        for chunk in sample.chunks(FETCH_BATCH) {
+            rows.extend(self.store.hgetall_batch(chunk).await?);
+        }
+        rows.retain(|r| !r.is_empty());
+        Ok(rows)
+    }
+
     async fn infer_table(
         &self,
         prefix: &str,
@@ -196,17 +230,52 @@ impl Catalog {
         sample: &[Vec<u8>],
         index_name: Option<String>,
     ) -> Result<TableInfo> {
-        let mut rows = Vec::with_capacity(sample.len());
-        for chunk in sample.chunks(FETCH_BATCH) {
-            rows.extend(self.store.hgetall_batch(chunk).await?);
-        }
-        rows.retain(|r| !r.is_empty());
+        let rows = self.sample_rows(sample).await?;
         Ok(TableInfo {
-            name: prefix.to_string(),
+            name: prefix[..prefix.len() - 1].to_string(),
             prefix: prefix.to_string(),
+            key_column: KEY_COLUMN.to_string(),
+            key_type: ColType::Text,
+            declared: false,
+            ttl: None,
             storage: "hash",
             key_count: count,
             columns: infer::infer_columns(&rows),
+            sampled: rows.len(),
+            index_name,
+        })
+    }
+
+    /// A declared table: declared columns first (types as declared, confidence
+    /// measured on the sample), then any other fields found, inferred.
+    async fn declared_table(
+        &self,
+        m: meta::TableMeta,
+        count: u64,
+        sample: &[Vec<u8>],
+        index_name: Option<String>,
+    ) -> Result<TableInfo> {
+        let rows = self.sample_rows(sample).await?;
+        let mut columns: Vec<ColumnInfo> = m
+            .columns
+            .iter()
+            .map(|(n, t)| infer::declared_column(&rows, n, *t))
+            .collect();
+        for extra in infer::infer_columns(&rows) {
+            if extra.name != m.key_column && !columns.iter().any(|c| c.name == extra.name) {
+                columns.push(extra);
+            }
+        }
+        Ok(TableInfo {
+            name: m.name,
+            prefix: m.prefix,
+            key_column: m.key_column,
+            key_type: m.key_type,
+            declared: true,
+            ttl: m.ttl,
+            storage: m.storage,
+            key_count: count,
+            columns,
             sampled: rows.len(),
             index_name,
         })

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use super::{ColType, TableInfo, KEY_COLUMN};
+use super::TableInfo;
 
 /// Schema-qualified names of the system views.
 pub const SYSTEM_VIEWS: [&str; 2] = ["redsql.tables", "redsql.columns"];
@@ -15,7 +15,7 @@ pub fn tables_frame(tables: &BTreeMap<String, Arc<TableInfo>>) -> PolarsResult<D
     let t: Vec<&Arc<TableInfo>> = tables.values().collect();
     df!(
         "table_name" => t.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
-        "prefix" => t.iter().map(|t| format!("{}:", t.prefix)).collect::<Vec<_>>(),
+        "prefix" => t.iter().map(|t| t.prefix.as_str()).collect::<Vec<_>>(),
         "storage" => t.iter().map(|t| t.storage).collect::<Vec<_>>(),
         "key_count" => t.iter().map(|t| t.key_count as i64).collect::<Vec<_>>(),
         "index_name" => t.iter().map(|t| t.index_name.clone()).collect::<Vec<_>>(),
@@ -27,8 +27,8 @@ pub fn columns_frame(tables: &BTreeMap<String, Arc<TableInfo>>) -> PolarsResult<
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for t in tables.values() {
         table.push(t.name.clone());
-        column.push(KEY_COLUMN.to_string());
-        ty.push(ColType::Text.sql_name());
+        column.push(t.key_column.clone());
+        ty.push(t.key_type.sql_name());
         conf.push(1.0);
         nulls.push(0.0);
         samples.push(t.sampled as i64);

@@ -5,6 +5,7 @@
 //! CTE, a table) is visible to another connection.
 
 pub mod scan;
+pub mod write;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use redis::Value;
 use tokio_stream_shim::ReceiverStream;
 
 use crate::catalog::types::{parse_bigint, parse_bool, parse_date, parse_double, parse_timestamp};
-use crate::catalog::{ColType, TableInfo, KEY_COLUMN};
+use crate::catalog::{ColType, TableInfo};
 use crate::error::Result;
 use crate::store::Store;
 
@@ -149,7 +149,8 @@ fn push_parsed<T>(out: &mut Vec<Option<T>>, s: Option<&str>, parse: impl Fn(&str
 }
 
 /// Read `columns` (names of the table's columns, in any order) of every row of
-/// `table` into a DataFrame whose first column is the key column.
+/// `table` into a DataFrame whose first column is the key column, typed as
+/// the table's key type (a key id that does not parse reads as NULL, reported).
 pub async fn read_table(store: &Store, table: &TableInfo, columns: &[String]) -> Result<(DataFrame, Vec<Messy>)> {
     let fields: Vec<String> = columns.to_vec();
     let mut readers: Vec<ColumnReader> = fields
@@ -159,8 +160,8 @@ pub async fn read_table(store: &Store, table: &TableInfo, columns: &[String]) ->
             ColumnReader::new(&table.name, c, ty)
         })
         .collect();
-    let mut keys = StringChunkedBuilder::new(KEY_COLUMN.into(), 1024);
-    let plen = table.prefix.len() + 1;
+    let mut keys = ColumnReader::new(&table.name, &table.key_column, table.key_type);
+    let plen = table.prefix.len();
 
     let batches = ReceiverStream(store.scan_table_keys(&table.prefix, "hash"));
     let mut fetched = batches
@@ -179,7 +180,7 @@ pub async fn read_table(store: &Store, table: &TableInfo, columns: &[String]) ->
         let (batch, rows) = res?;
         for (key, row) in batch.iter().zip(rows) {
             let Some(values) = row else { continue };
-            keys.append_value(String::from_utf8_lossy(&key[plen..]));
+            keys.push(Some(&key[plen..]), key);
             for (reader, v) in readers
                 .iter_mut()
                 .zip(values.iter().chain(std::iter::repeat(&Value::Nil)))
@@ -192,8 +193,9 @@ pub async fn read_table(store: &Store, table: &TableInfo, columns: &[String]) ->
         }
     }
 
-    let mut cols = vec![keys.finish().into_series().into_column()];
-    let mut messy = Vec::new();
+    let (key_col, key_messy) = keys.finish();
+    let mut cols = vec![key_col];
+    let mut messy: Vec<Messy> = Some(key_messy).filter(|m| m.count > 0).into_iter().collect();
     for r in readers {
         let (col, m) = r.finish();
         cols.push(col);
@@ -206,7 +208,10 @@ pub async fn read_table(store: &Store, table: &TableInfo, columns: &[String]) ->
 
 /// An empty frame with the table's full schema (for describing queries).
 pub fn empty_frame(table: &TableInfo) -> PolarsResult<DataFrame> {
-    let mut cols = vec![Column::new_empty(KEY_COLUMN.into(), &DataType::String)];
+    let mut cols = vec![Column::new_empty(
+        table.key_column.as_str().into(),
+        &table.key_type.polars_type(),
+    )];
     for c in &table.columns {
         cols.push(Column::new_empty(c.name.as_str().into(), &c.ty.polars_type()));
     }

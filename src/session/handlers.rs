@@ -10,7 +10,9 @@ use futures::{Sink, SinkExt};
 use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response};
+use pgwire::api::results::{
+    DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag,
+};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
@@ -23,6 +25,7 @@ use sqlparser::ast::Statement;
 use super::commands::{self, Settings};
 use crate::encode;
 use crate::error::{Error, Result};
+use crate::exec::write::{self, WritePlan};
 use crate::exec::{Engine, Planned};
 use crate::sql::{self, analyze::analyze, params::Param};
 
@@ -35,6 +38,7 @@ pub enum Prepared {
         columns: Vec<(String, DataType)>,
     },
     Command(Box<Statement>),
+    Write(Box<WritePlan>),
 }
 
 /// All of redsql's protocol handlers; cheap to share between connections.
@@ -90,6 +94,9 @@ async fn prepare(engine: &Engine, stmt: Statement, text: &str, describe: bool) -
     if commands::is_command(&stmt) {
         return Ok(Prepared::Command(Box::new(stmt)));
     }
+    if write::is_write(&stmt) {
+        return Ok(Prepared::Write(Box::new(engine.plan_write(&stmt, text).await?)));
+    }
     let Statement::Query(query) = stmt else {
         return Err(commands::unsupported(&stmt));
     };
@@ -138,6 +145,15 @@ where
 {
     match prepared {
         Prepared::Command(stmt) => commands::run(stmt, &settings(client), format.format_for(0)),
+        Prepared::Write(plan) => {
+            let out = engine.write(plan, params).await?;
+            let tag = match out.tag {
+                "INSERT" => Tag::new("INSERT").with_oid(0).with_rows(out.rows),
+                "DELETE" | "UPDATE" => Tag::new(out.tag).with_rows(out.rows),
+                other => Tag::new(other),
+            };
+            Ok(Response::Execution(tag))
+        }
         Prepared::Query { planned, columns } => {
             let out = engine.execute(planned, params).await?;
             send_notices(client, &out.notices).await?;
@@ -212,6 +228,7 @@ impl QueryParser for Parser {
     fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
         Ok(match stmt {
             Prepared::Query { planned, .. } => planned.param_types.clone(),
+            Prepared::Write(plan) => plan.param_types(),
             Prepared::Command(_) => vec![],
         })
     }
@@ -220,6 +237,7 @@ impl QueryParser for Parser {
         let format = format.unwrap_or(&Format::UnifiedText);
         Ok(match stmt {
             Prepared::Query { columns, .. } => encode::fields(columns, format),
+            Prepared::Write(_) => vec![],
             Prepared::Command(s) => commands::command_columns(s)
                 .into_iter()
                 .enumerate()
@@ -233,6 +251,7 @@ impl QueryParser for Parser {
 fn portal_params(portal: &Portal<Prepared>) -> Result<Vec<Param>> {
     let server_types = match &portal.statement.statement {
         Prepared::Query { planned, .. } => planned.param_types.clone(),
+        Prepared::Write(plan) => plan.param_types(),
         Prepared::Command(_) => vec![],
     };
     let bad = |e: PgWireError| Error::Data("22P02", format!("invalid parameter value: {e}"));

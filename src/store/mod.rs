@@ -67,14 +67,14 @@ impl Store {
         self.query::<Value>(&redis::cmd("FT._LIST")).await.is_ok()
     }
 
-    /// Stream the distinct keys of one table (`<prefix>:<id>` with no further
-    /// `:` in the id) as batches. Keys of nested tables (`<prefix>:<x>:<id>`)
-    /// are left out. SCAN may repeat a key; each key is sent once.
+    /// Stream the distinct keys of one table (`<prefix><id>` with no `:` in
+    /// the id) as batches. Keys of nested tables (`<prefix><x>:<id>`) are left
+    /// out. SCAN may repeat a key; each key is sent once.
     pub fn scan_table_keys(&self, prefix: &str, key_type: &str) -> mpsc::Receiver<Result<Vec<Vec<u8>>>> {
         let (tx, rx) = mpsc::channel(8);
         let store = self.clone();
-        let pattern = format!("{}:*", escape_glob(prefix));
-        let plen = prefix.len() + 1;
+        let pattern = format!("{}*", escape_glob(prefix));
+        let plen = prefix.len();
         let key_type = key_type.to_string();
         tokio::spawn(async move {
             let mut seen: HashSet<Vec<u8>> = HashSet::new();
@@ -98,7 +98,7 @@ impl Store {
                 };
                 let batch: Vec<Vec<u8>> = keys
                     .into_iter()
-                    .filter(|k| k.len() > plen && !k[plen..].contains(&b':'))
+                    .filter(|k| k.len() >= plen && !k[plen..].contains(&b':'))
                     .filter(|k| seen.insert(k.clone()))
                     .collect();
                 if !batch.is_empty() {

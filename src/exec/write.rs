@@ -1,0 +1,804 @@
+//! Writing back: CREATE TABLE, DROP TABLE, TRUNCATE, INSERT, DELETE.
+//!
+//! Statements are planned once (at Parse for prepared statements): the rows
+//! to write or the keys to delete come from an ordinary query run by the
+//! engine, so `INSERT ... SELECT`, `DELETE ... WHERE` and `$n` parameters
+//! work like in SELECT. Values are stored so they read back identically.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use polars::prelude::*;
+use sqlparser::ast::{
+    CreateTable, Delete, Expr, FromTable, Insert, ObjectName, ObjectType, OnConflictAction, OnInsert, SetExpr,
+    SqlOption, Statement, TableFactor, TableObject, UnaryOperator, Value,
+};
+
+use super::{Engine, Planned};
+use crate::catalog::meta::{self, TableMeta};
+use crate::catalog::types::{days_to_date, parse_bigint, parse_date, parse_double, parse_timestamp};
+use crate::catalog::{ColType, TableInfo};
+use crate::error::{Error, Result};
+use crate::sql::analyze::analyze;
+use crate::sql::params::Param;
+
+/// Rows per pipelined write.
+const WRITE_BATCH: usize = 1000;
+
+/// Insert one hash row unless its key exists (mode 0 = fail, 1 = skip) or
+/// replacing it (mode 2). ARGV: mode, ttl seconds (0 = none), field, value, ...
+const INSERT_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if ARGV[1] ~= '2' then return 0 end
+  redis.call('DEL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+if ARGV[2] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 1
+";
+
+/// Where inserted rows come from.
+#[derive(Clone)]
+pub enum InsertSource {
+    /// `VALUES` rows of constants and parameters, evaluated here.
+    Constants {
+        rows: Vec<Vec<Expr>>,
+        param_types: Vec<pgwire::api::Type>,
+    },
+    /// Anything else, run as a query.
+    Query(Box<Planned>),
+}
+
+/// What to do when an inserted key exists.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Conflict {
+    Fail,
+    DoNothing,
+}
+
+/// A planned write statement.
+#[derive(Clone)]
+pub enum WritePlan {
+    Create {
+        meta: TableMeta,
+        if_not_exists: bool,
+    },
+    Drop {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    Truncate {
+        names: Vec<String>,
+    },
+    Insert {
+        table: Arc<TableInfo>,
+        columns: Vec<(String, ColType)>,
+        source: InsertSource,
+        conflict: Conflict,
+    },
+    Delete {
+        table: Arc<TableInfo>,
+        source: Box<Planned>,
+    },
+}
+
+impl WritePlan {
+    /// Types of the `$n` parameters, `$1` first.
+    pub fn param_types(&self) -> Vec<pgwire::api::Type> {
+        match self {
+            WritePlan::Insert {
+                source: InsertSource::Query(source),
+                ..
+            }
+            | WritePlan::Delete { source, .. } => source.param_types.clone(),
+            WritePlan::Insert {
+                source: InsertSource::Constants { param_types, .. },
+                ..
+            } => param_types.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The result of a write: the command tag and the row count.
+pub struct WriteOutcome {
+    pub tag: &'static str,
+    pub rows: usize,
+}
+
+/// Whether the statement is a write redsql plans here.
+pub fn is_write(stmt: &Statement) -> bool {
+    matches!(
+        stmt,
+        Statement::CreateTable(_)
+            | Statement::Insert(_)
+            | Statement::Delete(_)
+            | Statement::Truncate(_)
+            | Statement::Drop {
+                object_type: ObjectType::Table,
+                ..
+            }
+    )
+}
+
+/// A table name as PostgreSQL folds it (unquoted parts to lower case).
+fn table_name(name: &ObjectName) -> Result<String> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .filter_map(|p| p.as_ident())
+        .map(|i| {
+            if i.quote_style.is_none() {
+                i.value.to_lowercase()
+            } else {
+                i.value.clone()
+            }
+        })
+        .collect();
+    match parts.as_slice() {
+        [one] => Ok(one.clone()),
+        [schema, table] if schema == "public" => Ok(table.clone()),
+        _ => Err(Error::UndefinedTable(name.to_string())),
+    }
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+impl Engine {
+    /// Plan a write statement (resolving tables and typing parameters).
+    pub async fn plan_write(&self, stmt: &Statement, text: &str) -> Result<WritePlan> {
+        match stmt {
+            Statement::CreateTable(ct) => self.plan_create(ct),
+            Statement::Drop { names, if_exists, .. } => Ok(WritePlan::Drop {
+                names: names.iter().map(table_name).collect::<Result<_>>()?,
+                if_exists: *if_exists,
+            }),
+            Statement::Truncate(t) => Ok(WritePlan::Truncate {
+                names: t
+                    .table_names
+                    .iter()
+                    .map(|n| table_name(&n.name))
+                    .collect::<Result<_>>()?,
+            }),
+            Statement::Insert(ins) => self.plan_insert(ins, text).await,
+            Statement::Delete(del) => self.plan_delete(del, text).await,
+            other => Err(Error::Unsupported(format!(
+                "{} is not supported",
+                other.to_string().split_whitespace().next().unwrap_or("")
+            ))),
+        }
+    }
+
+    fn plan_create(&self, ct: &CreateTable) -> Result<WritePlan> {
+        if ct.query.is_some() {
+            return Err(Error::Unsupported("CREATE TABLE ... AS is not supported yet".into()));
+        }
+        let name = table_name(&ct.name)?;
+        let mut columns = Vec::new();
+        let mut key = None;
+        for c in &ct.columns {
+            let ty = ColType::from_sql(&c.data_type.to_string()).ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "column type {} is not supported (use bigint, double precision, boolean, date, timestamp or text)",
+                    c.data_type
+                ))
+            })?;
+            let cname = if c.name.quote_style.is_none() {
+                c.name.value.to_lowercase()
+            } else {
+                c.name.value.clone()
+            };
+            if c.options
+                .iter()
+                .any(|o| o.option.to_string().starts_with("PRIMARY KEY"))
+            {
+                key = Some(cname.clone());
+            }
+            columns.push((cname, ty));
+        }
+        for tc in &ct.constraints {
+            let text = tc.to_string();
+            if let Some(rest) = text.split("PRIMARY KEY").nth(1) {
+                let inner = rest.trim().trim_start_matches('(').split(')').next().unwrap_or("");
+                let cols: Vec<&str> = inner.split(',').map(str::trim).collect();
+                if cols.len() != 1 {
+                    return Err(Error::Unsupported(
+                        "a redsql table's PRIMARY KEY is one column (the Redis key)".into(),
+                    ));
+                }
+                let c = cols[0];
+                key = Some(if c.starts_with('"') {
+                    c.trim_matches('"').to_string()
+                } else {
+                    c.to_lowercase()
+                });
+            }
+        }
+        let (mut prefix, mut ttl) = (format!("{name}:"), None);
+        if let sqlparser::ast::CreateTableOptions::With(opts) = &ct.table_options {
+            for o in opts {
+                let SqlOption::KeyValue { key: k, value } = o else {
+                    return Err(Error::Unsupported(format!("table option {o} is not supported")));
+                };
+                let v = value.to_string().trim_matches('\'').to_string();
+                match k.value.to_lowercase().as_str() {
+                    "prefix" => prefix = v,
+                    "ttl" => {
+                        ttl =
+                            Some(v.parse::<u64>().map_err(|_| {
+                                Error::Data("22023", format!("ttl must be a number of seconds, not {v}"))
+                            })?)
+                    }
+                    "key" => key = Some(v),
+                    "storage" if v == "hash" => {}
+                    "storage" => {
+                        return Err(Error::Unsupported(format!(
+                            "storage '{v}' is not supported yet (only 'hash')"
+                        )))
+                    }
+                    other => return Err(Error::Unsupported(format!("table option {other} is not supported"))),
+                }
+            }
+        }
+        let key = key.ok_or_else(|| {
+            Error::Data(
+                "42P16",
+                format!("table \"{name}\" needs a PRIMARY KEY column: its value is the id part of each Redis key"),
+            )
+        })?;
+        let pos = columns
+            .iter()
+            .position(|(c, _)| *c == key)
+            .ok_or_else(|| Error::UndefinedColumn(format!("key column \"{key}\" is not a column of \"{name}\"")))?;
+        let (_, key_type) = columns.remove(pos);
+        if prefix.is_empty() || prefix.contains(['*', '?', '[', ']']) {
+            return Err(Error::Data("22023", format!("invalid prefix {prefix:?}")));
+        }
+        Ok(WritePlan::Create {
+            meta: TableMeta {
+                name,
+                prefix,
+                key_column: key,
+                key_type,
+                columns,
+                ttl,
+                storage: "hash",
+            },
+            if_not_exists: ct.if_not_exists,
+        })
+    }
+
+    async fn plan_insert(&self, ins: &Insert, text: &str) -> Result<WritePlan> {
+        let TableObject::TableName(name) = &ins.table else {
+            return Err(Error::Unsupported(
+                "INSERT into a table function is not supported".into(),
+            ));
+        };
+        let table = self.catalog().get(&table_name(name)?).await?;
+        let all: Vec<(String, ColType)> = std::iter::once((table.key_column.clone(), table.key_type))
+            .chain(table.columns.iter().map(|c| (c.name.clone(), c.ty)))
+            .collect();
+        let columns = if ins.columns.is_empty() {
+            all
+        } else {
+            ins.columns
+                .iter()
+                .map(|c| {
+                    let n = table_name(c)?;
+                    all.iter().find(|(a, _)| *a == n).cloned().ok_or_else(|| {
+                        Error::UndefinedColumn(format!("column \"{n}\" of relation \"{}\" does not exist", table.name))
+                    })
+                })
+                .collect::<Result<_>>()?
+        };
+        if !columns.iter().any(|(c, _)| *c == table.key_column) {
+            return Err(Error::Data(
+                "23502",
+                format!(
+                    "INSERT into \"{}\" must set the key column \"{}\"",
+                    table.name, table.key_column
+                ),
+            ));
+        }
+        let conflict = match &ins.on {
+            None => Conflict::Fail,
+            Some(OnInsert::OnConflict(oc)) if oc.action == OnConflictAction::DoNothing => Conflict::DoNothing,
+            Some(_) => return Err(Error::Unsupported("ON CONFLICT DO UPDATE is not supported yet".into())),
+        };
+        let source = *ins
+            .source
+            .clone()
+            .ok_or_else(|| Error::Unsupported("INSERT without VALUES or SELECT is not supported".into()))?;
+        if let SetExpr::Values(v) = source.body.as_ref() {
+            if v.rows
+                .iter()
+                .flat_map(|r| r.iter())
+                .all(|e| constant_text(e, &[]).is_ok())
+            {
+                for row in &v.rows {
+                    if row.len() != columns.len() {
+                        return Err(Error::Syntax(format!(
+                            "INSERT has {} expressions but {} target columns",
+                            row.len(),
+                            columns.len()
+                        )));
+                    }
+                }
+                // $n takes the type of the column it is inserted into.
+                let mut param_types = Vec::new();
+                for row in &v.rows {
+                    for (e, (_, ty)) in row.iter().zip(&columns) {
+                        if let Some(i) = crate::sql::params::placeholder_index(e) {
+                            if param_types.len() < i {
+                                param_types.resize(i, pgwire::api::Type::TEXT);
+                            }
+                            param_types[i - 1] = ty.pg_type();
+                        }
+                    }
+                }
+                let source = InsertSource::Constants {
+                    rows: v.rows.iter().map(|r| r.to_vec()).collect(),
+                    param_types,
+                };
+                return Ok(WritePlan::Insert {
+                    table,
+                    columns,
+                    source,
+                    conflict,
+                });
+            }
+            return Err(Error::Unsupported(
+                "INSERT ... VALUES takes constants and parameters; use INSERT ... SELECT for expressions".into(),
+            ));
+        }
+        let planned = self.plan(analyze(source, text)?).await?;
+        Ok(WritePlan::Insert {
+            table,
+            columns,
+            source: InsertSource::Query(Box::new(planned)),
+            conflict,
+        })
+    }
+
+    async fn plan_delete(&self, del: &Delete, text: &str) -> Result<WritePlan> {
+        let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) = &del.from;
+        let [twj] = from.as_slice() else {
+            return Err(Error::Unsupported("DELETE from several tables is not supported".into()));
+        };
+        let TableFactor::Table { name, alias, .. } = &twj.relation else {
+            return Err(Error::Unsupported(
+                "DELETE from this kind of relation is not supported".into(),
+            ));
+        };
+        if del.using.is_some() || !twj.joins.is_empty() || del.returning.is_some() {
+            return Err(Error::Unsupported(
+                "DELETE ... USING/RETURNING is not supported yet".into(),
+            ));
+        }
+        let table = self.catalog().get(&table_name(name)?).await?;
+        let alias = alias.as_ref().map(|a| format!(" AS {}", a.name)).unwrap_or_default();
+        let sql = format!(
+            "SELECT {} FROM {}{alias}",
+            quote_ident(&table.key_column),
+            quote_ident(&table.name)
+        );
+        let mut stmts = crate::sql::parse(&sql)?;
+        let Some(Statement::Query(mut q)) = stmts.pop() else {
+            unreachable!()
+        };
+        if let (SetExpr::Select(s), Some(cond)) = (q.body.as_mut(), &del.selection) {
+            s.selection = Some(cond.clone());
+        }
+        let planned = self.plan(analyze(*q, text)?).await?;
+        Ok(WritePlan::Delete {
+            table,
+            source: Box::new(planned),
+        })
+    }
+
+    /// Run a planned write.
+    pub async fn write(&self, plan: &WritePlan, params: &[Param]) -> Result<WriteOutcome> {
+        let store = self.catalog().store();
+        match plan {
+            WritePlan::Create { meta, if_not_exists } => {
+                self.catalog().refresh().await?;
+                let snapshot = self.catalog().snapshot();
+                if let Some(existing) = snapshot.get(&meta.name) {
+                    if existing.declared {
+                        if *if_not_exists {
+                            return Ok(WriteOutcome {
+                                tag: "CREATE TABLE",
+                                rows: 0,
+                            });
+                        }
+                        return Err(Error::Data(
+                            "42P07",
+                            format!("relation \"{}\" already exists", meta.name),
+                        ));
+                    }
+                }
+                if let Some(other) = snapshot.values().find(|t| t.declared && t.prefix == meta.prefix) {
+                    return Err(Error::Data(
+                        "42P07",
+                        format!("prefix {:?} already belongs to table \"{}\"", meta.prefix, other.name),
+                    ));
+                }
+                meta::save(store, meta).await?;
+                self.catalog().refresh().await?;
+                Ok(WriteOutcome {
+                    tag: "CREATE TABLE",
+                    rows: 0,
+                })
+            }
+            WritePlan::Drop { names, if_exists } => {
+                for name in names {
+                    let table = match self.catalog().get(name).await {
+                        Ok(t) => t,
+                        Err(Error::UndefinedTable(_)) if *if_exists => continue,
+                        Err(e) => return Err(e),
+                    };
+                    delete_all_keys(store, &table).await?;
+                    if table.declared {
+                        meta::remove(store, &table.name).await?;
+                    }
+                }
+                self.catalog().refresh().await?;
+                Ok(WriteOutcome {
+                    tag: "DROP TABLE",
+                    rows: 0,
+                })
+            }
+            WritePlan::Truncate { names } => {
+                for name in names {
+                    let table = self.catalog().get(name).await?;
+                    delete_all_keys(store, &table).await?;
+                }
+                Ok(WriteOutcome {
+                    tag: "TRUNCATE TABLE",
+                    rows: 0,
+                })
+            }
+            WritePlan::Insert {
+                table,
+                columns,
+                source,
+                conflict,
+            } => {
+                let encoded = match source {
+                    InsertSource::Query(q) => {
+                        let out = self.execute(q, params).await?;
+                        encode_frame(&out.frame, columns)?
+                    }
+                    InsertSource::Constants { rows, .. } => encode_constants(rows, columns, params)?,
+                };
+                let rows = insert_rows(store, table, columns, &encoded, *conflict).await?;
+                Ok(WriteOutcome { tag: "INSERT", rows })
+            }
+            WritePlan::Delete { table, source } => {
+                let out = self.execute(source, params).await?;
+                let ids = encode_column(&out.frame.columns()[0], table.key_type)?;
+                let keys: Vec<String> = ids.iter().flatten().map(|id| table.key_of(&id)).collect();
+                let mut deleted = 0;
+                for chunk in keys.chunks(WRITE_BATCH) {
+                    let mut pipe = redis::pipe();
+                    for k in chunk {
+                        pipe.cmd("UNLINK").arg(k);
+                    }
+                    for v in store.pipeline(&pipe).await? {
+                        deleted += matches!(v, redis::Value::Int(1)) as usize;
+                    }
+                }
+                Ok(WriteOutcome {
+                    tag: "DELETE",
+                    rows: deleted,
+                })
+            }
+        }
+    }
+}
+
+/// UNLINK every key of a table.
+async fn delete_all_keys(store: &crate::store::Store, table: &TableInfo) -> Result<usize> {
+    let mut batches = store.scan_table_keys(&table.prefix, "hash");
+    let mut n = 0;
+    while let Some(batch) = batches.recv().await {
+        let batch = batch?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("UNLINK").arg(&batch);
+        store.pipeline(&pipe).await?;
+        n += batch.len();
+    }
+    Ok(n)
+}
+
+/// A query's rows in stored form, column by column.
+fn encode_frame(frame: &DataFrame, columns: &[(String, ColType)]) -> Result<Vec<Vec<Option<String>>>> {
+    if frame.width() != columns.len() {
+        return Err(Error::Syntax(format!(
+            "INSERT has {} expressions but {} target columns",
+            frame.width(),
+            columns.len()
+        )));
+    }
+    frame
+        .columns()
+        .iter()
+        .zip(columns)
+        .map(|(c, (name, ty))| encode_column(c, *ty).map_err(|e| in_column(e, name)))
+        .collect()
+}
+
+/// Constant VALUES rows in stored form, column by column.
+fn encode_constants(
+    rows: &[Vec<Expr>],
+    columns: &[(String, ColType)],
+    params: &[Param],
+) -> Result<Vec<Vec<Option<String>>>> {
+    let mut out = vec![Vec::with_capacity(rows.len()); columns.len()];
+    for (r, row) in rows.iter().enumerate() {
+        for (c, e) in row.iter().enumerate() {
+            let (name, ty) = &columns[c];
+            let value = match constant_text(e, params)? {
+                None => None,
+                Some(v) => Some(canonical(&v, *ty).ok_or_else(|| {
+                    Error::Data(
+                        "22P02",
+                        format!(
+                            "invalid input syntax for type {}: {v:?} (row {}, column \"{name}\")",
+                            ty.sql_name(),
+                            r + 1
+                        ),
+                    )
+                })?),
+            };
+            out[c].push(value);
+        }
+    }
+    Ok(out)
+}
+
+/// The text of a constant expression (None for NULL): literals, signed
+/// numbers, casts and typed strings of literals, and bound parameters.
+fn constant_text(e: &Expr, params: &[Param]) -> Result<Option<String>> {
+    let not_constant = || Error::Unsupported(format!("{e} is not a constant"));
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => Ok(Some(n.clone())),
+            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Ok(Some(s.clone())),
+            Value::Boolean(b) => Ok(Some(b.to_string())),
+            Value::Null => Ok(None),
+            Value::Placeholder(_) => {
+                let i = crate::sql::params::placeholder_index(e).ok_or_else(not_constant)?;
+                // While planning there are no values yet: any parameter is a constant.
+                if params.is_empty() {
+                    return Ok(None);
+                }
+                let p = params
+                    .get(i - 1)
+                    .ok_or_else(|| Error::Data("08P01", format!("there is no parameter ${i}")))?;
+                Ok(param_text(p))
+            }
+            _ => Err(not_constant()),
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match constant_text(expr, params)? {
+            Some(v) if !v.starts_with('-') => Ok(Some(format!("-{v}"))),
+            _ => Err(not_constant()),
+        },
+        Expr::Nested(inner) | Expr::Cast { expr: inner, .. } => constant_text(inner, params),
+        Expr::TypedString(ts) => match &ts.value.value {
+            Value::SingleQuotedString(s) => Ok(Some(s.clone())),
+            _ => Err(not_constant()),
+        },
+        _ => Err(not_constant()),
+    }
+}
+
+fn param_text(p: &Param) -> Option<String> {
+    Some(match p {
+        Param::Null(_) => return None,
+        Param::Int(v) => v.to_string(),
+        Param::Float(v) => crate::encode::float8_text(*v),
+        Param::Bool(v) => v.to_string(),
+        Param::Text(s) => s.clone(),
+        Param::Date(d) => d.format("%Y-%m-%d").to_string(),
+        Param::Timestamp(t) => t.format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
+    })
+}
+
+/// Write rows given in stored form, column by column (in the order of `columns`).
+async fn insert_rows(
+    store: &crate::store::Store,
+    table: &TableInfo,
+    columns: &[(String, ColType)],
+    encoded: &[Vec<Option<String>>],
+    conflict: Conflict,
+) -> Result<usize> {
+    let height = encoded.first().map_or(0, Vec::len);
+    let key_idx = columns
+        .iter()
+        .position(|(c, _)| *c == table.key_column)
+        .expect("planned with a key");
+    // Check every key before writing anything, so a failing INSERT writes nothing.
+    let mut seen = HashSet::new();
+    let mut rows = Vec::with_capacity(height);
+    for r in 0..height {
+        let id = encoded[key_idx][r].clone().ok_or_else(|| {
+            Error::Data(
+                "23502",
+                format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    table.key_column, table.name
+                ),
+            )
+        })?;
+        if id.contains(':') {
+            return Err(Error::Data(
+                "22023",
+                format!("key value {id:?} contains ':', which separates table prefixes"),
+            ));
+        }
+        if !seen.insert(id.clone()) {
+            match conflict {
+                Conflict::DoNothing => continue,
+                Conflict::Fail => return Err(duplicate(table, &id)),
+            }
+        }
+        rows.push((r, id));
+    }
+    if conflict == Conflict::Fail {
+        for chunk in rows.chunks(WRITE_BATCH) {
+            let mut pipe = redis::pipe();
+            for (_, id) in chunk {
+                pipe.cmd("EXISTS").arg(table.key_of(id));
+            }
+            for (v, (_, id)) in store.pipeline(&pipe).await?.iter().zip(chunk) {
+                if matches!(v, redis::Value::Int(1)) {
+                    return Err(duplicate(table, id));
+                }
+            }
+        }
+    }
+    let sha: String = store.query(redis::cmd("SCRIPT").arg("LOAD").arg(INSERT_SCRIPT)).await?;
+    let mode = match conflict {
+        Conflict::Fail => "0",
+        Conflict::DoNothing => "1",
+    };
+    let ttl = table.ttl.unwrap_or(0).to_string();
+    let mut written = 0;
+    for chunk in rows.chunks(WRITE_BATCH) {
+        let mut pipe = redis::pipe();
+        for (r, id) in chunk {
+            let cmd = pipe
+                .cmd("EVALSHA")
+                .arg(&sha)
+                .arg(1)
+                .arg(table.key_of(id))
+                .arg(mode)
+                .arg(&ttl);
+            for (c, (name, _)) in columns.iter().enumerate() {
+                if let Some(v) = &encoded[c][*r] {
+                    cmd.arg(name).arg(v);
+                }
+            }
+        }
+        for (v, (_, id)) in store.pipeline(&pipe).await?.iter().zip(chunk) {
+            match v {
+                redis::Value::Int(1) => written += 1,
+                redis::Value::Int(0) if conflict == Conflict::DoNothing => {}
+                redis::Value::Int(0) => {
+                    return Err(Error::Data(
+                        "23505",
+                        format!(
+                            "duplicate key value: {} was created concurrently; {written} rows were written before it",
+                            table.key_of(id)
+                        ),
+                    ))
+                }
+                other => {
+                    return Err(Error::Redis(format!(
+                        "insert of {} failed: {other:?}; {written} rows were written before it",
+                        table.key_of(id)
+                    )))
+                }
+            }
+        }
+    }
+    Ok(written)
+}
+
+fn duplicate(table: &TableInfo, id: &str) -> Error {
+    Error::Data(
+        "23505",
+        format!(
+            "duplicate key value violates unique constraint \"{}_pkey\": key ({})=({id}) already exists",
+            table.name, table.key_column
+        ),
+    )
+}
+
+fn in_column(e: Error, column: &str) -> Error {
+    match e {
+        Error::Data(code, msg) => Error::Data(code, format!("{msg} (column \"{column}\")")),
+        other => other,
+    }
+}
+
+/// Encode a column as the strings redsql stores: integers in decimal, floats
+/// in shortest round-trip form, `true`/`false`, ISO 8601 dates and
+/// timestamps; NULL is None (an absent field). Strings headed for a typed
+/// column must parse as that type (22P02 otherwise).
+pub fn encode_column(col: &Column, ty: ColType) -> Result<Vec<Option<String>>> {
+    let s = col.as_materialized_series();
+    if s.dtype() == &DataType::String && ty != ColType::Text {
+        let ca = s.str()?;
+        return ca
+            .iter()
+            .enumerate()
+            .map(|(row, v)| match v {
+                None => Ok(None),
+                Some(v) => canonical(v, ty).map(Some).ok_or_else(|| {
+                    Error::Data(
+                        "22P02",
+                        format!(
+                            "invalid input syntax for type {}: {v:?} (row {})",
+                            ty.sql_name(),
+                            row + 1
+                        ),
+                    )
+                }),
+            })
+            .collect();
+    }
+    let cast = s.strict_cast(&ty.polars_type()).map_err(|_| {
+        Error::Data(
+            "22P02",
+            format!(
+                "cannot store values of type {} in a {} column",
+                s.dtype(),
+                ty.sql_name()
+            ),
+        )
+    })?;
+    Ok(match ty {
+        ColType::BigInt => cast.i64()?.iter().map(|v| v.map(|v| v.to_string())).collect(),
+        ColType::Double => cast.f64()?.iter().map(|v| v.map(crate::encode::float8_text)).collect(),
+        ColType::Boolean => cast.bool()?.iter().map(|v| v.map(|v| v.to_string())).collect(),
+        ColType::Date => cast
+            .cast(&DataType::Int32)?
+            .i32()?
+            .iter()
+            .map(|v| v.and_then(days_to_date).map(|d| d.format("%Y-%m-%d").to_string()))
+            .collect(),
+        ColType::Timestamp => cast
+            .cast(&DataType::Int64)?
+            .i64()?
+            .iter()
+            .map(|v| v.map(|us| crate::encode::timestamp_text(us, "").replacen(' ', "T", 1)))
+            .collect(),
+        ColType::Text => cast.str()?.iter().map(|v| v.map(str::to_string)).collect(),
+    })
+}
+
+/// The stored form of a string value for a typed column, if it is valid.
+fn canonical(v: &str, ty: ColType) -> Option<String> {
+    Some(match ty {
+        ColType::BigInt => parse_bigint(v.trim())?.to_string(),
+        ColType::Double => crate::encode::float8_text(parse_double(v.trim()).or_else(|| v.trim().parse().ok())?),
+        ColType::Boolean => match v.trim().to_lowercase().as_str() {
+            "t" | "true" | "yes" | "on" | "1" => "true".into(),
+            "f" | "false" | "no" | "off" | "0" => "false".into(),
+            _ => return None,
+        },
+        ColType::Date => {
+            let d = parse_date(v.trim())?;
+            days_to_date(d)?.format("%Y-%m-%d").to_string()
+        }
+        ColType::Timestamp => crate::encode::timestamp_text(parse_timestamp(v.trim())?, "").replacen(' ', "T", 1),
+        ColType::Text => v.to_string(),
+    })
+}
