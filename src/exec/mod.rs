@@ -4,7 +4,9 @@
 //! Every query gets its own `SQLContext`, so nothing one query registers (a
 //! CTE, a table) is visible to another connection.
 
+pub mod ddl;
 pub mod scan;
+pub mod values;
 pub mod write;
 
 use std::collections::HashMap;

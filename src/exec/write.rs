@@ -8,15 +8,14 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use polars::prelude::*;
 use sqlparser::ast::{
-    CreateTable, Delete, Expr, FromTable, Insert, ObjectName, ObjectType, OnConflictAction, OnInsert, SetExpr,
-    SqlOption, Statement, TableFactor, TableObject, UnaryOperator, Value,
+    Delete, Expr, FromTable, Insert, ObjectName, ObjectType, OnConflictAction, OnInsert, SetExpr, Statement,
+    TableFactor, TableObject,
 };
 
+use super::values::{constant_text, encode_column, encode_constants, encode_frame};
 use super::{Engine, Planned};
 use crate::catalog::meta::{self, TableMeta};
-use crate::catalog::types::{days_to_date, parse_bigint, parse_date, parse_double, parse_timestamp};
 use crate::catalog::{ColType, TableInfo};
 use crate::error::{Error, Result};
 use crate::sql::analyze::analyze;
@@ -122,7 +121,7 @@ pub fn is_write(stmt: &Statement) -> bool {
 }
 
 /// A table name as PostgreSQL folds it (unquoted parts to lower case).
-fn table_name(name: &ObjectName) -> Result<String> {
+pub(super) fn table_name(name: &ObjectName) -> Result<String> {
     let parts: Vec<String> = name
         .0
         .iter()
@@ -150,7 +149,7 @@ impl Engine {
     /// Plan a write statement (resolving tables and typing parameters).
     pub async fn plan_write(&self, stmt: &Statement, text: &str) -> Result<WritePlan> {
         match stmt {
-            Statement::CreateTable(ct) => self.plan_create(ct),
+            Statement::CreateTable(ct) => super::ddl::plan_create(ct),
             Statement::Drop { names, if_exists, .. } => Ok(WritePlan::Drop {
                 names: names.iter().map(table_name).collect::<Result<_>>()?,
                 if_exists: *if_exists,
@@ -169,105 +168,6 @@ impl Engine {
                 other.to_string().split_whitespace().next().unwrap_or("")
             ))),
         }
-    }
-
-    fn plan_create(&self, ct: &CreateTable) -> Result<WritePlan> {
-        if ct.query.is_some() {
-            return Err(Error::Unsupported("CREATE TABLE ... AS is not supported yet".into()));
-        }
-        let name = table_name(&ct.name)?;
-        let mut columns = Vec::new();
-        let mut key = None;
-        for c in &ct.columns {
-            let ty = ColType::from_sql(&c.data_type.to_string()).ok_or_else(|| {
-                Error::Unsupported(format!(
-                    "column type {} is not supported (use bigint, double precision, boolean, date, timestamp or text)",
-                    c.data_type
-                ))
-            })?;
-            let cname = if c.name.quote_style.is_none() {
-                c.name.value.to_lowercase()
-            } else {
-                c.name.value.clone()
-            };
-            if c.options
-                .iter()
-                .any(|o| o.option.to_string().starts_with("PRIMARY KEY"))
-            {
-                key = Some(cname.clone());
-            }
-            columns.push((cname, ty));
-        }
-        for tc in &ct.constraints {
-            let text = tc.to_string();
-            if let Some(rest) = text.split("PRIMARY KEY").nth(1) {
-                let inner = rest.trim().trim_start_matches('(').split(')').next().unwrap_or("");
-                let cols: Vec<&str> = inner.split(',').map(str::trim).collect();
-                if cols.len() != 1 {
-                    return Err(Error::Unsupported(
-                        "a redsql table's PRIMARY KEY is one column (the Redis key)".into(),
-                    ));
-                }
-                let c = cols[0];
-                key = Some(if c.starts_with('"') {
-                    c.trim_matches('"').to_string()
-                } else {
-                    c.to_lowercase()
-                });
-            }
-        }
-        let (mut prefix, mut ttl) = (format!("{name}:"), None);
-        if let sqlparser::ast::CreateTableOptions::With(opts) = &ct.table_options {
-            for o in opts {
-                let SqlOption::KeyValue { key: k, value } = o else {
-                    return Err(Error::Unsupported(format!("table option {o} is not supported")));
-                };
-                let v = value.to_string().trim_matches('\'').to_string();
-                match k.value.to_lowercase().as_str() {
-                    "prefix" => prefix = v,
-                    "ttl" => {
-                        ttl =
-                            Some(v.parse::<u64>().map_err(|_| {
-                                Error::Data("22023", format!("ttl must be a number of seconds, not {v}"))
-                            })?)
-                    }
-                    "key" => key = Some(v),
-                    "storage" if v == "hash" => {}
-                    "storage" => {
-                        return Err(Error::Unsupported(format!(
-                            "storage '{v}' is not supported yet (only 'hash')"
-                        )))
-                    }
-                    other => return Err(Error::Unsupported(format!("table option {other} is not supported"))),
-                }
-            }
-        }
-        let key = key.ok_or_else(|| {
-            Error::Data(
-                "42P16",
-                format!("table \"{name}\" needs a PRIMARY KEY column: its value is the id part of each Redis key"),
-            )
-        })?;
-        let pos = columns
-            .iter()
-            .position(|(c, _)| *c == key)
-            .ok_or_else(|| Error::UndefinedColumn(format!("key column \"{key}\" is not a column of \"{name}\"")))?;
-        let (_, key_type) = columns.remove(pos);
-        if prefix.is_empty() || prefix.contains(['*', '?', '[', ']']) {
-            return Err(Error::Data("22023", format!("invalid prefix {prefix:?}")));
-        }
-        Ok(WritePlan::Create {
-            meta: TableMeta {
-                name,
-                prefix,
-                key_column: key,
-                key_type,
-                columns,
-                ttl,
-                storage: "hash",
-            },
-            if_not_exists: ct.if_not_exists,
-        })
     }
 
     async fn plan_insert(&self, ins: &Insert, text: &str) -> Result<WritePlan> {
@@ -513,103 +413,6 @@ async fn delete_all_keys(store: &crate::store::Store, table: &TableInfo) -> Resu
     Ok(n)
 }
 
-/// A query's rows in stored form, column by column.
-fn encode_frame(frame: &DataFrame, columns: &[(String, ColType)]) -> Result<Vec<Vec<Option<String>>>> {
-    if frame.width() != columns.len() {
-        return Err(Error::Syntax(format!(
-            "INSERT has {} expressions but {} target columns",
-            frame.width(),
-            columns.len()
-        )));
-    }
-    frame
-        .columns()
-        .iter()
-        .zip(columns)
-        .map(|(c, (name, ty))| encode_column(c, *ty).map_err(|e| in_column(e, name)))
-        .collect()
-}
-
-/// Constant VALUES rows in stored form, column by column.
-fn encode_constants(
-    rows: &[Vec<Expr>],
-    columns: &[(String, ColType)],
-    params: &[Param],
-) -> Result<Vec<Vec<Option<String>>>> {
-    let mut out = vec![Vec::with_capacity(rows.len()); columns.len()];
-    for (r, row) in rows.iter().enumerate() {
-        for (c, e) in row.iter().enumerate() {
-            let (name, ty) = &columns[c];
-            let value = match constant_text(e, params)? {
-                None => None,
-                Some(v) => Some(canonical(&v, *ty).ok_or_else(|| {
-                    Error::Data(
-                        "22P02",
-                        format!(
-                            "invalid input syntax for type {}: {v:?} (row {}, column \"{name}\")",
-                            ty.sql_name(),
-                            r + 1
-                        ),
-                    )
-                })?),
-            };
-            out[c].push(value);
-        }
-    }
-    Ok(out)
-}
-
-/// The text of a constant expression (None for NULL): literals, signed
-/// numbers, casts and typed strings of literals, and bound parameters.
-fn constant_text(e: &Expr, params: &[Param]) -> Result<Option<String>> {
-    let not_constant = || Error::Unsupported(format!("{e} is not a constant"));
-    match e {
-        Expr::Value(v) => match &v.value {
-            Value::Number(n, _) => Ok(Some(n.clone())),
-            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Ok(Some(s.clone())),
-            Value::Boolean(b) => Ok(Some(b.to_string())),
-            Value::Null => Ok(None),
-            Value::Placeholder(_) => {
-                let i = crate::sql::params::placeholder_index(e).ok_or_else(not_constant)?;
-                // While planning there are no values yet: any parameter is a constant.
-                if params.is_empty() {
-                    return Ok(None);
-                }
-                let p = params
-                    .get(i - 1)
-                    .ok_or_else(|| Error::Data("08P01", format!("there is no parameter ${i}")))?;
-                Ok(param_text(p))
-            }
-            _ => Err(not_constant()),
-        },
-        Expr::UnaryOp {
-            op: UnaryOperator::Minus,
-            expr,
-        } => match constant_text(expr, params)? {
-            Some(v) if !v.starts_with('-') => Ok(Some(format!("-{v}"))),
-            _ => Err(not_constant()),
-        },
-        Expr::Nested(inner) | Expr::Cast { expr: inner, .. } => constant_text(inner, params),
-        Expr::TypedString(ts) => match &ts.value.value {
-            Value::SingleQuotedString(s) => Ok(Some(s.clone())),
-            _ => Err(not_constant()),
-        },
-        _ => Err(not_constant()),
-    }
-}
-
-fn param_text(p: &Param) -> Option<String> {
-    Some(match p {
-        Param::Null(_) => return None,
-        Param::Int(v) => v.to_string(),
-        Param::Float(v) => crate::encode::float8_text(*v),
-        Param::Bool(v) => v.to_string(),
-        Param::Text(s) => s.clone(),
-        Param::Date(d) => d.format("%Y-%m-%d").to_string(),
-        Param::Timestamp(t) => t.format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
-    })
-}
-
 /// Write rows given in stored form, column by column (in the order of `columns`).
 async fn insert_rows(
     store: &crate::store::Store,
@@ -719,86 +522,4 @@ fn duplicate(table: &TableInfo, id: &str) -> Error {
             table.name, table.key_column
         ),
     )
-}
-
-fn in_column(e: Error, column: &str) -> Error {
-    match e {
-        Error::Data(code, msg) => Error::Data(code, format!("{msg} (column \"{column}\")")),
-        other => other,
-    }
-}
-
-/// Encode a column as the strings redsql stores: integers in decimal, floats
-/// in shortest round-trip form, `true`/`false`, ISO 8601 dates and
-/// timestamps; NULL is None (an absent field). Strings headed for a typed
-/// column must parse as that type (22P02 otherwise).
-pub fn encode_column(col: &Column, ty: ColType) -> Result<Vec<Option<String>>> {
-    let s = col.as_materialized_series();
-    if s.dtype() == &DataType::String && ty != ColType::Text {
-        let ca = s.str()?;
-        return ca
-            .iter()
-            .enumerate()
-            .map(|(row, v)| match v {
-                None => Ok(None),
-                Some(v) => canonical(v, ty).map(Some).ok_or_else(|| {
-                    Error::Data(
-                        "22P02",
-                        format!(
-                            "invalid input syntax for type {}: {v:?} (row {})",
-                            ty.sql_name(),
-                            row + 1
-                        ),
-                    )
-                }),
-            })
-            .collect();
-    }
-    let cast = s.strict_cast(&ty.polars_type()).map_err(|_| {
-        Error::Data(
-            "22P02",
-            format!(
-                "cannot store values of type {} in a {} column",
-                s.dtype(),
-                ty.sql_name()
-            ),
-        )
-    })?;
-    Ok(match ty {
-        ColType::BigInt => cast.i64()?.iter().map(|v| v.map(|v| v.to_string())).collect(),
-        ColType::Double => cast.f64()?.iter().map(|v| v.map(crate::encode::float8_text)).collect(),
-        ColType::Boolean => cast.bool()?.iter().map(|v| v.map(|v| v.to_string())).collect(),
-        ColType::Date => cast
-            .cast(&DataType::Int32)?
-            .i32()?
-            .iter()
-            .map(|v| v.and_then(days_to_date).map(|d| d.format("%Y-%m-%d").to_string()))
-            .collect(),
-        ColType::Timestamp => cast
-            .cast(&DataType::Int64)?
-            .i64()?
-            .iter()
-            .map(|v| v.map(|us| crate::encode::timestamp_text(us, "").replacen(' ', "T", 1)))
-            .collect(),
-        ColType::Text => cast.str()?.iter().map(|v| v.map(str::to_string)).collect(),
-    })
-}
-
-/// The stored form of a string value for a typed column, if it is valid.
-fn canonical(v: &str, ty: ColType) -> Option<String> {
-    Some(match ty {
-        ColType::BigInt => parse_bigint(v.trim())?.to_string(),
-        ColType::Double => crate::encode::float8_text(parse_double(v.trim()).or_else(|| v.trim().parse().ok())?),
-        ColType::Boolean => match v.trim().to_lowercase().as_str() {
-            "t" | "true" | "yes" | "on" | "1" => "true".into(),
-            "f" | "false" | "no" | "off" | "0" => "false".into(),
-            _ => return None,
-        },
-        ColType::Date => {
-            let d = parse_date(v.trim())?;
-            days_to_date(d)?.format("%Y-%m-%d").to_string()
-        }
-        ColType::Timestamp => crate::encode::timestamp_text(parse_timestamp(v.trim())?, "").replacen(' ', "T", 1),
-        ColType::Text => v.to_string(),
-    })
 }

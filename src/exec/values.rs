@@ -1,0 +1,192 @@
+//! How values are stored in Redis hashes, so they read back identically:
+//! integers in decimal, floats in shortest round-trip form, `true`/`false`,
+//! ISO 8601 dates and timestamps, NULL as an absent field, and the empty
+//! string kept. Strings headed for a typed column must parse as that type
+//! with the same parsers the read path uses.
+
+use polars::prelude::*;
+use sqlparser::ast::{Expr, UnaryOperator, Value};
+
+use crate::catalog::types::{days_to_date, parse_bigint, parse_date, parse_double, parse_timestamp};
+use crate::catalog::ColType;
+use crate::error::{Error, Result};
+use crate::sql::params::Param;
+
+/// A query's rows in stored form, column by column.
+pub fn encode_frame(frame: &DataFrame, columns: &[(String, ColType)]) -> Result<Vec<Vec<Option<String>>>> {
+    if frame.width() != columns.len() {
+        return Err(Error::Syntax(format!(
+            "INSERT has {} expressions but {} target columns",
+            frame.width(),
+            columns.len()
+        )));
+    }
+    frame
+        .columns()
+        .iter()
+        .zip(columns)
+        .map(|(c, (name, ty))| encode_column(c, *ty).map_err(|e| in_column(e, name)))
+        .collect()
+}
+
+/// Constant VALUES rows in stored form, column by column.
+pub fn encode_constants(
+    rows: &[Vec<Expr>],
+    columns: &[(String, ColType)],
+    params: &[Param],
+) -> Result<Vec<Vec<Option<String>>>> {
+    let mut out = vec![Vec::with_capacity(rows.len()); columns.len()];
+    for (r, row) in rows.iter().enumerate() {
+        for (c, e) in row.iter().enumerate() {
+            let (name, ty) = &columns[c];
+            let value = match constant_text(e, params)? {
+                None => None,
+                Some(v) => Some(canonical(&v, *ty).ok_or_else(|| {
+                    Error::Data(
+                        "22P02",
+                        format!(
+                            "invalid input syntax for type {}: {v:?} (row {}, column \"{name}\")",
+                            ty.sql_name(),
+                            r + 1
+                        ),
+                    )
+                })?),
+            };
+            out[c].push(value);
+        }
+    }
+    Ok(out)
+}
+
+/// The text of a constant expression (None for NULL): literals, signed
+/// numbers, casts and typed strings of literals, and bound parameters.
+pub fn constant_text(e: &Expr, params: &[Param]) -> Result<Option<String>> {
+    let not_constant = || Error::Unsupported(format!("{e} is not a constant"));
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => Ok(Some(n.clone())),
+            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Ok(Some(s.clone())),
+            Value::Boolean(b) => Ok(Some(b.to_string())),
+            Value::Null => Ok(None),
+            Value::Placeholder(_) => {
+                let i = crate::sql::params::placeholder_index(e).ok_or_else(not_constant)?;
+                // While planning there are no values yet: any parameter is a constant.
+                if params.is_empty() {
+                    return Ok(None);
+                }
+                let p = params
+                    .get(i - 1)
+                    .ok_or_else(|| Error::Data("08P01", format!("there is no parameter ${i}")))?;
+                Ok(param_text(p))
+            }
+            _ => Err(not_constant()),
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match constant_text(expr, params)? {
+            Some(v) if !v.starts_with('-') => Ok(Some(format!("-{v}"))),
+            _ => Err(not_constant()),
+        },
+        Expr::Nested(inner) | Expr::Cast { expr: inner, .. } => constant_text(inner, params),
+        Expr::TypedString(ts) => match &ts.value.value {
+            Value::SingleQuotedString(s) => Ok(Some(s.clone())),
+            _ => Err(not_constant()),
+        },
+        _ => Err(not_constant()),
+    }
+}
+
+fn param_text(p: &Param) -> Option<String> {
+    Some(match p {
+        Param::Null(_) => return None,
+        Param::Int(v) => v.to_string(),
+        Param::Float(v) => crate::encode::float8_text(*v),
+        Param::Bool(v) => v.to_string(),
+        Param::Text(s) => s.clone(),
+        Param::Date(d) => d.format("%Y-%m-%d").to_string(),
+        Param::Timestamp(t) => t.format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
+    })
+}
+
+fn in_column(e: Error, column: &str) -> Error {
+    match e {
+        Error::Data(code, msg) => Error::Data(code, format!("{msg} (column \"{column}\")")),
+        other => other,
+    }
+}
+
+/// Encode a column as the strings redsql stores: integers in decimal, floats
+/// in shortest round-trip form, `true`/`false`, ISO 8601 dates and
+/// timestamps; NULL is None (an absent field). Strings headed for a typed
+/// column must parse as that type (22P02 otherwise).
+pub fn encode_column(col: &Column, ty: ColType) -> Result<Vec<Option<String>>> {
+    let s = col.as_materialized_series();
+    if s.dtype() == &DataType::String && ty != ColType::Text {
+        let ca = s.str()?;
+        return ca
+            .iter()
+            .enumerate()
+            .map(|(row, v)| match v {
+                None => Ok(None),
+                Some(v) => canonical(v, ty).map(Some).ok_or_else(|| {
+                    Error::Data(
+                        "22P02",
+                        format!(
+                            "invalid input syntax for type {}: {v:?} (row {})",
+                            ty.sql_name(),
+                            row + 1
+                        ),
+                    )
+                }),
+            })
+            .collect();
+    }
+    let cast = s.strict_cast(&ty.polars_type()).map_err(|_| {
+        Error::Data(
+            "22P02",
+            format!(
+                "cannot store values of type {} in a {} column",
+                s.dtype(),
+                ty.sql_name()
+            ),
+        )
+    })?;
+    Ok(match ty {
+        ColType::BigInt => cast.i64()?.iter().map(|v| v.map(|v| v.to_string())).collect(),
+        ColType::Double => cast.f64()?.iter().map(|v| v.map(crate::encode::float8_text)).collect(),
+        ColType::Boolean => cast.bool()?.iter().map(|v| v.map(|v| v.to_string())).collect(),
+        ColType::Date => cast
+            .cast(&DataType::Int32)?
+            .i32()?
+            .iter()
+            .map(|v| v.and_then(days_to_date).map(|d| d.format("%Y-%m-%d").to_string()))
+            .collect(),
+        ColType::Timestamp => cast
+            .cast(&DataType::Int64)?
+            .i64()?
+            .iter()
+            .map(|v| v.map(|us| crate::encode::timestamp_text(us, "").replacen(' ', "T", 1)))
+            .collect(),
+        ColType::Text => cast.str()?.iter().map(|v| v.map(str::to_string)).collect(),
+    })
+}
+
+/// The stored form of a string value for a typed column, if it is valid.
+fn canonical(v: &str, ty: ColType) -> Option<String> {
+    Some(match ty {
+        ColType::BigInt => parse_bigint(v.trim())?.to_string(),
+        ColType::Double => crate::encode::float8_text(parse_double(v.trim()).or_else(|| v.trim().parse().ok())?),
+        ColType::Boolean => match v.trim().to_lowercase().as_str() {
+            "t" | "true" | "yes" | "on" | "1" => "true".into(),
+            "f" | "false" | "no" | "off" | "0" => "false".into(),
+            _ => return None,
+        },
+        ColType::Date => {
+            let d = parse_date(v.trim())?;
+            days_to_date(d)?.format("%Y-%m-%d").to_string()
+        }
+        ColType::Timestamp => crate::encode::timestamp_text(parse_timestamp(v.trim())?, "").replacen(' ', "T", 1),
+        ColType::Text => v.to_string(),
+    })
+}
