@@ -133,6 +133,12 @@ impl Catalog {
         Ok(())
     }
 
+    /// Mark the catalog stale after a write, so the next read of a system
+    /// view (or a miss) rescans instead of showing old counts.
+    pub async fn invalidate(&self) {
+        *self.refreshing.lock().await = None;
+    }
+
     /// Rescan now.
     pub async fn refresh(&self) -> Result<()> {
         self.refresh_if_older_than(Duration::ZERO).await

@@ -298,8 +298,15 @@ impl Engine {
         })
     }
 
-    /// Run a planned write.
+    /// Run a planned write; the catalog is marked stale afterwards (even on
+    /// failure, which may have written part of the rows).
     pub async fn write(&self, plan: &WritePlan, params: &[Param]) -> Result<WriteOutcome> {
+        let result = self.write_inner(plan, params).await;
+        self.catalog().invalidate().await;
+        result
+    }
+
+    async fn write_inner(&self, plan: &WritePlan, params: &[Param]) -> Result<WriteOutcome> {
         let store = self.catalog().store();
         match plan {
             WritePlan::Create { meta, if_not_exists } => {
