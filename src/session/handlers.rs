@@ -247,24 +247,33 @@ impl QueryParser for Parser {
     }
 }
 
-/// Decode the bound parameters of a portal into typed values.
-fn portal_params(portal: &Portal<Prepared>) -> Result<Vec<Param>> {
-    let server_types = match &portal.statement.statement {
+/// Parameter types of a statement: those the client gave at Parse win, the
+/// server's inference fills the rest, text where neither knows.
+fn param_types(stmt: &StoredStatement<Prepared>) -> Vec<Type> {
+    let server = match &stmt.statement {
         Prepared::Query { planned, .. } => planned.param_types.clone(),
         Prepared::Write(plan) => plan.param_types(),
         Prepared::Command(_) => vec![],
     };
-    let bad = |e: PgWireError| Error::Data("22P02", format!("invalid parameter value: {e}"));
-    (0..portal.parameter_len())
+    (0..server.len().max(stmt.parameter_types.len()))
         .map(|i| {
-            let ty = portal
-                .statement
-                .parameter_types
+            stmt.parameter_types
                 .get(i)
                 .cloned()
                 .flatten()
-                .or_else(|| server_types.get(i).cloned())
-                .unwrap_or(Type::TEXT);
+                .or_else(|| server.get(i).cloned())
+                .unwrap_or(Type::TEXT)
+        })
+        .collect()
+}
+
+/// Decode the bound parameters of a portal into typed values.
+fn portal_params(portal: &Portal<Prepared>) -> Result<Vec<Param>> {
+    let types = param_types(&portal.statement);
+    let bad = |e: PgWireError| Error::Data("22P02", format!("invalid parameter value: {e}"));
+    (0..portal.parameter_len())
+        .map(|i| {
+            let ty = types.get(i).cloned().unwrap_or(Type::TEXT);
             let p = match ty {
                 Type::INT2 => portal
                     .parameter::<i16>(i, &ty)
@@ -344,19 +353,7 @@ impl ExtendedQueryHandler for QueryHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let server = self.parser.get_parameter_types(&target.statement)?;
-        let n = server.len().max(target.parameter_types.len());
-        let types = (0..n)
-            .map(|i| {
-                target
-                    .parameter_types
-                    .get(i)
-                    .cloned()
-                    .flatten()
-                    .or_else(|| server.get(i).cloned())
-                    .unwrap_or(Type::TEXT)
-            })
-            .collect();
+        let types = param_types(target);
         let fields = self.parser.get_result_schema(&target.statement, None)?;
         Ok(DescribeStatementResponse::new(types, fields))
     }
