@@ -4,6 +4,8 @@
 //! Every query gets its own `SQLContext`, so nothing one query registers (a
 //! CTE, a table) is visible to another connection.
 
+pub mod copy_format;
+pub mod copy_in;
 pub mod ddl;
 pub mod scan;
 pub mod values;

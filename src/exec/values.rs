@@ -172,6 +172,16 @@ pub fn encode_column(col: &Column, ty: ColType) -> Result<Vec<Option<String>>> {
     })
 }
 
+/// The stored form of a string value, or 22P02 naming the type.
+pub fn canonical_or_error(v: &str, ty: ColType) -> Result<String> {
+    canonical(v, ty).ok_or_else(|| {
+        Error::Data(
+            "22P02",
+            format!("invalid input syntax for type {}: {v:?}", ty.sql_name()),
+        )
+    })
+}
+
 /// The stored form of a string value for a typed column, if it is valid.
 fn canonical(v: &str, ty: ColType) -> Option<String> {
     Some(match ty {

@@ -421,7 +421,7 @@ async fn delete_all_keys(store: &crate::store::Store, table: &TableInfo) -> Resu
 }
 
 /// Write rows given in stored form, column by column (in the order of `columns`).
-async fn insert_rows(
+pub(super) async fn insert_rows(
     store: &crate::store::Store,
     table: &TableInfo,
     columns: &[(String, ColType)],

@@ -25,6 +25,7 @@ use sqlparser::ast::Statement;
 use super::commands::{self, Settings};
 use crate::encode;
 use crate::error::{Error, Result};
+use crate::exec::copy_in::{self, CopyInPlan};
 use crate::exec::write::{self, WritePlan};
 use crate::exec::{Engine, Planned};
 use crate::sql::{self, analyze::analyze, params::Param};
@@ -39,6 +40,7 @@ pub enum Prepared {
     },
     Command(Box<Statement>),
     Write(Box<WritePlan>),
+    CopyIn(Box<CopyInPlan>),
 }
 
 /// All of redsql's protocol handlers; cheap to share between connections.
@@ -78,6 +80,12 @@ impl PgWireServerHandlers for Handlers {
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
         Arc::new(Startup)
     }
+
+    fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
+        Arc::new(super::copy::Copy {
+            engine: self.engine.clone(),
+        })
+    }
 }
 
 pub struct QueryHandler {
@@ -93,6 +101,9 @@ pub struct Parser {
 async fn prepare(engine: &Engine, stmt: Statement, text: &str, describe: bool) -> Result<Prepared> {
     if commands::is_command(&stmt) {
         return Ok(Prepared::Command(Box::new(stmt)));
+    }
+    if copy_in::is_copy_in(&stmt) {
+        return Ok(Prepared::CopyIn(Box::new(engine.plan_copy_in(&stmt).await?)));
     }
     if write::is_write(&stmt) {
         return Ok(Prepared::Write(Box::new(engine.plan_write(&stmt, text).await?)));
@@ -145,6 +156,7 @@ where
 {
     match prepared {
         Prepared::Command(stmt) => commands::run(stmt, &settings(client), format.format_for(0)),
+        Prepared::CopyIn(plan) => super::copy::start(client, plan).await,
         Prepared::Write(plan) => {
             let out = engine.write(plan, params).await?;
             let tag = match out.tag {
@@ -229,7 +241,7 @@ impl QueryParser for Parser {
         Ok(match stmt {
             Prepared::Query { planned, .. } => planned.param_types.clone(),
             Prepared::Write(plan) => plan.param_types(),
-            Prepared::Command(_) => vec![],
+            Prepared::Command(_) | Prepared::CopyIn(_) => vec![],
         })
     }
 
@@ -237,7 +249,7 @@ impl QueryParser for Parser {
         let format = format.unwrap_or(&Format::UnifiedText);
         Ok(match stmt {
             Prepared::Query { columns, .. } => encode::fields(columns, format),
-            Prepared::Write(_) => vec![],
+            Prepared::Write(_) | Prepared::CopyIn(_) => vec![],
             Prepared::Command(s) => commands::command_columns(s)
                 .into_iter()
                 .enumerate()
@@ -253,7 +265,7 @@ fn param_types(stmt: &StoredStatement<Prepared>) -> Vec<Type> {
     let server = match &stmt.statement {
         Prepared::Query { planned, .. } => planned.param_types.clone(),
         Prepared::Write(plan) => plan.param_types(),
-        Prepared::Command(_) => vec![],
+        Prepared::Command(_) | Prepared::CopyIn(_) => vec![],
     };
     (0..server.len().max(stmt.parameter_types.len()))
         .map(|i| {

@@ -3,6 +3,7 @@
 //! to [`crate::exec::Engine`] and results to [`crate::encode`].
 
 pub mod commands;
+pub mod copy;
 pub mod handlers;
 
 pub use handlers::Handlers;

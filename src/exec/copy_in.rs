@@ -1,0 +1,254 @@
+//! `COPY t [(cols)] FROM STDIN [WITH (FORMAT csv|text, HEADER, DELIMITER, NULL, QUOTE)]`:
+//! records are parsed as CopyData arrives and written in batches of 1000
+//! rows, each batch checked like an INSERT (types, keys, duplicates). A
+//! failure stops the COPY and says at which line and how many rows were
+//! written before it.
+
+use std::sync::Arc;
+
+use sqlparser::ast::{CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, Statement};
+
+use super::copy_format::{CopyFormat, RecordReader};
+use super::values::canonical_or_error;
+use super::write::{insert_rows, table_name, Conflict};
+use super::Engine;
+use crate::catalog::{ColType, TableInfo};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+const COPY_BATCH: usize = 1000;
+
+/// A planned `COPY ... FROM STDIN`.
+#[derive(Clone)]
+pub struct CopyInPlan {
+    pub table: Arc<TableInfo>,
+    pub columns: Vec<(String, ColType)>,
+    pub format: CopyFormat,
+}
+
+pub fn is_copy_in(stmt: &Statement) -> bool {
+    matches!(
+        stmt,
+        Statement::Copy {
+            to: false,
+            target: CopyTarget::Stdin,
+            source: CopySource::Table { .. },
+            ..
+        }
+    )
+}
+
+impl Engine {
+    pub async fn plan_copy_in(&self, stmt: &Statement) -> Result<CopyInPlan> {
+        let Statement::Copy {
+            source: CopySource::Table {
+                table_name: name,
+                columns,
+            },
+            options,
+            legacy_options,
+            ..
+        } = stmt
+        else {
+            return Err(Error::Unsupported("only COPY table FROM STDIN is supported".into()));
+        };
+        let table = self.catalog().get(&table_name(name)?).await?;
+        let all: Vec<(String, ColType)> = std::iter::once((table.key_column.clone(), table.key_type))
+            .chain(table.columns.iter().map(|c| (c.name.clone(), c.ty)))
+            .collect();
+        let columns = if columns.is_empty() {
+            all
+        } else {
+            columns
+                .iter()
+                .map(|c| {
+                    let n = if c.quote_style.is_none() {
+                        c.value.to_lowercase()
+                    } else {
+                        c.value.clone()
+                    };
+                    all.iter().find(|(a, _)| *a == n).cloned().ok_or_else(|| {
+                        Error::UndefinedColumn(format!("column \"{n}\" of relation \"{}\" does not exist", table.name))
+                    })
+                })
+                .collect::<Result<_>>()?
+        };
+        let mut format = CopyFormat::text();
+        let is_csv = options
+            .iter()
+            .any(|o| matches!(o, CopyOption::Format(f) if f.value.eq_ignore_ascii_case("csv")))
+            || legacy_options.iter().any(|o| matches!(o, CopyLegacyOption::Csv(_)));
+        if is_csv {
+            format = CopyFormat::csv();
+        }
+        for o in options {
+            match o {
+                CopyOption::Format(f)
+                    if f.value.eq_ignore_ascii_case("csv") || f.value.eq_ignore_ascii_case("text") => {}
+                CopyOption::Format(f) => {
+                    return Err(Error::Unsupported(format!(
+                        "COPY FORMAT {f} is not supported (text or csv)"
+                    )))
+                }
+                CopyOption::Header(h) => format.header = *h,
+                CopyOption::Delimiter(d) => format.delimiter = *d,
+                CopyOption::Null(n) => format.null = n.clone(),
+                CopyOption::Quote(q) => format.quote = *q,
+                CopyOption::Encoding(e) if e.eq_ignore_ascii_case("utf8") || e.eq_ignore_ascii_case("utf-8") => {}
+                other => return Err(Error::Unsupported(format!("COPY option {other} is not supported"))),
+            }
+        }
+        for o in legacy_options {
+            match o {
+                CopyLegacyOption::Csv(csv) => {
+                    for c in csv {
+                        match c {
+                            CopyLegacyCsvOption::Header => format.header = true,
+                            CopyLegacyCsvOption::Quote(q) => format.quote = *q,
+                            other => return Err(Error::Unsupported(format!("COPY option {other} is not supported"))),
+                        }
+                    }
+                }
+                CopyLegacyOption::Delimiter(d) => format.delimiter = *d,
+                CopyLegacyOption::Null(n) => format.null = n.clone(),
+                other => return Err(Error::Unsupported(format!("COPY option {other} is not supported"))),
+            }
+        }
+        if !columns.iter().any(|(c, _)| *c == table.key_column) {
+            return Err(Error::Data(
+                "23502",
+                format!(
+                    "COPY into \"{}\" must include the key column \"{}\"",
+                    table.name, table.key_column
+                ),
+            ));
+        }
+        Ok(CopyInPlan { table, columns, format })
+    }
+}
+
+/// A COPY in progress on one connection.
+pub struct CopyIn {
+    plan: CopyInPlan,
+    reader: RecordReader,
+    pending: Vec<(usize, Vec<Option<String>>)>,
+    pub written: usize,
+    error: Option<Error>,
+}
+
+impl CopyIn {
+    pub fn new(plan: CopyInPlan) -> CopyIn {
+        let reader = RecordReader::new(plan.format.clone());
+        CopyIn {
+            plan,
+            reader,
+            pending: Vec::new(),
+            written: 0,
+            error: None,
+        }
+    }
+
+    /// Take a chunk of data; full batches are written at once. After an
+    /// error the rest of the data is ignored until the end.
+    pub async fn data(&mut self, store: &Store, chunk: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        match self.reader.feed(chunk) {
+            Ok(records) => self.pending.extend(records),
+            Err(e) => self.error = Some(e),
+        }
+        while self.error.is_none() && self.pending.len() >= COPY_BATCH {
+            let batch: Vec<_> = self.pending.drain(..COPY_BATCH).collect();
+            if let Err(e) = self.write(store, batch).await {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// The end of the data: write what is left; the row count or the error.
+    pub async fn finish(mut self, store: &Store) -> Result<usize> {
+        if self.error.is_none() {
+            match self.reader.finish() {
+                Ok(records) => self.pending.extend(records),
+                Err(e) => self.error = Some(e),
+            }
+        }
+        if self.error.is_none() {
+            let batch = std::mem::take(&mut self.pending);
+            if let Err(e) = self.write(store, batch).await {
+                self.error = Some(e);
+            }
+        }
+        match self.error {
+            None => Ok(self.written),
+            Some(e) => Err(with_count(e, self.written)),
+        }
+    }
+
+    /// Rows written before the COPY was abandoned.
+    pub fn abandon(self) -> usize {
+        self.written
+    }
+
+    async fn write(&mut self, store: &Store, batch: Vec<(usize, Vec<Option<String>>)>) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let cols = &self.plan.columns;
+        let mut encoded = vec![Vec::with_capacity(batch.len()); cols.len()];
+        for (line, fields) in &batch {
+            if fields.len() < cols.len() {
+                let missing = &cols[fields.len()].0;
+                return Err(Error::Data(
+                    "22P04",
+                    format!("missing data for column \"{missing}\" (line {line})"),
+                ));
+            }
+            if fields.len() > cols.len() {
+                return Err(Error::Data(
+                    "22P04",
+                    format!("extra data after last expected column (line {line})"),
+                ));
+            }
+            for (c, (v, (name, ty))) in fields.iter().zip(cols).enumerate() {
+                let v = match v {
+                    None => None,
+                    Some(v) => Some(canonical_or_error(v, *ty).map_err(|e| at_line(e, *line, name))?),
+                };
+                encoded[c].push(v);
+            }
+        }
+        let first_line = batch[0].0;
+        let n = insert_rows(store, &self.plan.table, cols, &encoded, Conflict::Fail)
+            .await
+            .map_err(|e| match e {
+                Error::Data(code, msg) => {
+                    Error::Data(code, format!("{msg} (in the batch starting at line {first_line})"))
+                }
+                other => other,
+            })?;
+        self.written += n;
+        Ok(())
+    }
+}
+
+fn at_line(e: Error, line: usize, column: &str) -> Error {
+    match e {
+        Error::Data(code, msg) => Error::Data(code, format!("{msg} (line {line}, column \"{column}\")")),
+        other => other,
+    }
+}
+
+fn with_count(e: Error, written: usize) -> Error {
+    let note = match written {
+        0 => "; no rows were written".to_string(),
+        1 => "; 1 row was written before it".to_string(),
+        n => format!("; {n} rows were written before it"),
+    };
+    match e {
+        Error::Data(code, msg) => Error::Data(code, format!("COPY failed: {msg}{note}")),
+        Error::RedisUnavailable(msg) => Error::RedisUnavailable(format!("{msg}{note}")),
+        other => Error::Data(other.sqlstate(), format!("COPY failed: {other}{note}")),
+    }
+}

@@ -1,0 +1,101 @@
+//! The COPY sub-protocol: `COPY ... FROM STDIN` data arriving in CopyData
+//! messages. The COPY in progress lives in the connection's session
+//! extensions (the handler itself is shared by all connections).
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::{Sink, SinkExt};
+use pgwire::api::copy::CopyHandler;
+use pgwire::api::results::{CopyResponse, Response, Tag};
+use pgwire::api::ClientInfo;
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::PgWireBackendMessage;
+
+use crate::error::{Error, Result};
+use crate::exec::copy_in::{CopyIn, CopyInPlan};
+use crate::exec::Engine;
+
+/// The COPY in progress on a connection, if any.
+#[derive(Default)]
+pub struct CopyState(tokio::sync::Mutex<Option<CopyIn>>);
+
+/// Start a COPY FROM STDIN: remember it on the connection, ask for data.
+pub async fn start<C: ClientInfo>(client: &C, plan: &CopyInPlan) -> Result<Response> {
+    let columns = plan.columns.len();
+    let state = client.session_extensions().get_or_insert_with(CopyState::default);
+    *state.0.lock().await = Some(CopyIn::new(plan.clone()));
+    Ok(Response::CopyIn(CopyResponse::new(
+        0,
+        columns,
+        futures::stream::empty(),
+    )))
+}
+
+pub struct Copy {
+    pub engine: Arc<Engine>,
+}
+
+fn state<C: ClientInfo>(client: &C) -> Arc<CopyState> {
+    client.session_extensions().get_or_insert_with(CopyState::default)
+}
+
+#[async_trait]
+impl CopyHandler for Copy {
+    async fn on_copy_data<C>(&self, client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let state = state(client);
+        let mut guard = state.0.lock().await;
+        if let Some(copy) = guard.as_mut() {
+            copy.data(self.engine.catalog().store(), &copy_data.data).await;
+        }
+        Ok(())
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let state = state(client);
+        let copy = state.0.lock().await.take();
+        let Some(copy) = copy else {
+            return Err(Error::Data("08P01", "CopyDone without a COPY in progress".into()).into());
+        };
+        let result = copy.finish(self.engine.catalog().store()).await;
+        self.engine.catalog().invalidate().await;
+        let rows = result?;
+        client
+            .send(PgWireBackendMessage::CommandComplete(
+                Tag::new("COPY").with_rows(rows).into(),
+            ))
+            .await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let state = state(client);
+        let written = state.0.lock().await.take().map_or(0, CopyIn::abandon);
+        self.engine.catalog().invalidate().await;
+        Error::Data(
+            "57014",
+            format!(
+                "COPY from stdin failed: {}; {written} rows were written before it",
+                fail.message
+            ),
+        )
+        .into()
+    }
+}
