@@ -287,3 +287,77 @@ async fn insert_select_delete_truncate_and_drop() {
     assert_eq!(sqlstate(&c.client, &format!("DROP TABLE {clean}")).await, "42P01");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn update_writes_only_changed_fields() {
+    let url = redis_url();
+    let t = unique("upd");
+    let server = start_server(&url).await;
+    let c = connect(&server).await;
+    c.client
+        .batch_execute(&format!(
+            "CREATE TABLE {t} (id bigint PRIMARY KEY, qty bigint, price double precision, note text)"
+        ))
+        .await
+        .unwrap();
+    c.client
+        .batch_execute(&format!(
+            "INSERT INTO {t} VALUES (1, 5, 2.5, 'a'), (2, 7, 1, 'b'), (3, 9, 4, 'c')"
+        ))
+        .await
+        .unwrap();
+    // A stored form that is valid but not canonical, to see what gets rewritten.
+    let mut r = redis(&url).await;
+    let () = r.hset(format!("{t}:1"), "price", "2.50").await.unwrap();
+    let n = c
+        .client
+        .execute(
+            &format!("UPDATE {t} SET qty = qty + 1, price = price WHERE qty < $1"),
+            &[&8i64],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        texts(&c.client, &format!("SELECT id, qty, price FROM {t} ORDER BY id")).await,
+        vec![
+            vec![s("1"), s("6"), s("2.5")],
+            vec![s("2"), s("8"), s("1")],
+            vec![s("3"), s("9"), s("4")]
+        ]
+    );
+    let price: String = r.hget(format!("{t}:1"), "price").await.unwrap();
+    assert_eq!(price, "2.50", "an unchanged value is not rewritten");
+    // NULL removes the field; a parameter takes the column's type.
+    let stmt = c
+        .client
+        .prepare(&format!("UPDATE {t} SET note = $1 WHERE id = $2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        stmt.params().iter().map(|t| t.name()).collect::<Vec<_>>(),
+        ["text", "int8"]
+    );
+    assert_eq!(c.client.execute(&stmt, &[&None::<String>, &2i64]).await.unwrap(), 1);
+    let has: bool = r.hexists(format!("{t}:2"), "note").await.unwrap();
+    assert!(!has);
+    assert_eq!(sqlstate(&c.client, &format!("UPDATE {t} SET id = 10")).await, "0A000");
+    assert_eq!(
+        sqlstate(&c.client, &format!("UPDATE {t} SET qty = 'many'")).await,
+        "22P02"
+    );
+    assert_eq!(sqlstate(&c.client, &format!("UPDATE {t} SET nope = 1")).await, "42703");
+    // A row that matches nothing is not created.
+    assert_eq!(
+        c.client
+            .execute(&format!("UPDATE {t} SET qty = 0 WHERE id = 99"), &[])
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        texts(&c.client, &format!("SELECT count(*) FROM {t}")).await,
+        vec![vec![s("3")]]
+    );
+    server.shutdown().await;
+}

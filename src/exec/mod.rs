@@ -8,6 +8,7 @@ pub mod copy_format;
 pub mod copy_in;
 pub mod ddl;
 pub mod scan;
+pub mod update;
 pub mod values;
 pub mod write;
 
@@ -71,7 +72,7 @@ impl Engine {
                 let ty = match (pass, cast, col) {
                     (0, None, Some(col)) => sources.iter().filter_map(|(_, t)| t.as_ref()).find_map(|t| {
                         if col == t.key_column() {
-                            Some(Type::TEXT)
+                            Some(t.key_type.pg_type())
                         } else {
                             t.column(col).map(|c| c.ty.pg_type())
                         }

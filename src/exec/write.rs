@@ -79,6 +79,7 @@ pub enum WritePlan {
         table: Arc<TableInfo>,
         source: Box<Planned>,
     },
+    Update(Box<super::update::UpdatePlan>),
 }
 
 impl WritePlan {
@@ -90,6 +91,7 @@ impl WritePlan {
                 ..
             }
             | WritePlan::Delete { source, .. } => source.param_types.clone(),
+            WritePlan::Update(u) => u.source.param_types.clone(),
             WritePlan::Insert {
                 source: InsertSource::Constants { param_types, .. },
                 ..
@@ -112,6 +114,7 @@ pub fn is_write(stmt: &Statement) -> bool {
         Statement::CreateTable(_)
             | Statement::Insert(_)
             | Statement::Delete(_)
+            | Statement::Update(_)
             | Statement::Truncate(_)
             | Statement::Drop {
                 object_type: ObjectType::Table,
@@ -163,6 +166,7 @@ impl Engine {
             }),
             Statement::Insert(ins) => self.plan_insert(ins, text).await,
             Statement::Delete(del) => self.plan_delete(del, text).await,
+            Statement::Update(up) => Ok(WritePlan::Update(Box::new(self.plan_update(up, text).await?))),
             other => Err(Error::Unsupported(format!(
                 "{} is not supported",
                 other.to_string().split_whitespace().next().unwrap_or("")
@@ -383,6 +387,7 @@ impl Engine {
                 let rows = insert_rows(store, table, columns, &encoded, *conflict).await?;
                 Ok(WriteOutcome { tag: "INSERT", rows })
             }
+            WritePlan::Update(plan) => self.update(plan, params).await,
             WritePlan::Delete { table, source } => {
                 let out = self.execute(source, params).await?;
                 let ids = encode_column(&out.frame.columns()[0], table.key_type)?;
