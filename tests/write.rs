@@ -69,6 +69,18 @@ async fn create_table_declares_types_key_prefix_and_ttl_in_redis() {
     let mut r = redis(&url).await;
     let ttl: i64 = r.ttl(format!("{t}_p:1")).await.unwrap();
     assert!(ttl > 3500 && ttl <= 3600, "ttl {ttl}");
+    // The remaining TTL in SQL: the _ttl pseudo-column (NULL without expiry).
+    let () = r.hset(format!("{t}_p:2"), "name", "no ttl").await.unwrap();
+    let rows = c
+        .client
+        .query(&format!("SELECT id, _ttl FROM {t} ORDER BY id"), &[])
+        .await
+        .unwrap();
+    let ttl1: i64 = rows[0].get(1);
+    assert!(ttl1 > 3500 && ttl1 <= 3600, "_ttl {ttl1}");
+    assert_eq!(rows[1].get::<_, Option<i64>>(1), None);
+    let expiring = texts(&c.client, &format!("SELECT count(*) FROM {t} WHERE _ttl < 4000")).await;
+    assert_eq!(expiring, vec![vec![s("1")]]);
     server.shutdown().await;
 
     // Another server (a restart) sees the same declared table.

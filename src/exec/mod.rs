@@ -98,7 +98,7 @@ impl Engine {
         let ctx = SQLContext::new();
         for (source, table) in &planned.sources {
             let frame = match (source, table) {
-                (_, Some(t)) => scan::empty_frame(t)?,
+                (_, Some(t)) => scan::empty_frame(t, planned.analyzed.words.contains(scan::TTL_COLUMN))?,
                 (Source::View(v), None) => system::view_frame(v, &snapshot)
                     .ok_or_else(|| Error::UndefinedTable(v.clone()))??
                     .head(Some(0)),
@@ -133,7 +133,8 @@ impl Engine {
                     let needed = planned
                         .analyzed
                         .needed_columns(t.columns.iter().map(|c| c.name.as_str()));
-                    let (frame, messy) = scan::read_table(self.catalog.store(), t, &needed).await?;
+                    let with_ttl = planned.analyzed.words.contains(scan::TTL_COLUMN);
+                    let (frame, messy) = scan::read_table(self.catalog.store(), t, &needed, with_ttl).await?;
                     notices.extend(messy.iter().map(scan::Messy::notice));
                     frame
                 }

@@ -12,6 +12,10 @@ use crate::catalog::{ColType, TableInfo};
 use crate::error::Result;
 use crate::store::Store;
 
+/// The pseudo-column holding a row's remaining time to live in seconds
+/// (NULL when the key has no expiry). Read only when a query names it.
+pub const TTL_COLUMN: &str = "_ttl";
+
 /// Pipelined batches in flight at once per table read.
 const IN_FLIGHT: usize = 4;
 
@@ -151,7 +155,12 @@ fn push_parsed<T>(out: &mut Vec<Option<T>>, s: Option<&str>, parse: impl Fn(&str
 /// Read `columns` (names of the table's columns, in any order) of every row of
 /// `table` into a DataFrame whose first column is the key column, typed as
 /// the table's key type (a key id that does not parse reads as NULL, reported).
-pub async fn read_table(store: &Store, table: &TableInfo, columns: &[String]) -> Result<(DataFrame, Vec<Messy>)> {
+pub async fn read_table(
+    store: &Store,
+    table: &TableInfo,
+    columns: &[String],
+    with_ttl: bool,
+) -> Result<(DataFrame, Vec<Messy>)> {
     let fields: Vec<String> = columns.to_vec();
     let mut readers: Vec<ColumnReader> = fields
         .iter()
@@ -161,6 +170,7 @@ pub async fn read_table(store: &Store, table: &TableInfo, columns: &[String]) ->
         })
         .collect();
     let mut keys = ColumnReader::new(&table.name, &table.key_column, table.key_type);
+    let mut ttls: Vec<Option<i64>> = Vec::new();
     let plen = table.prefix.len();
 
     let batches = ReceiverStream(store.scan_table_keys(&table.prefix, "hash"));
@@ -171,15 +181,23 @@ pub async fn read_table(store: &Store, table: &TableInfo, columns: &[String]) ->
             async move {
                 let batch = batch?;
                 let rows = store.hmget_batch(&batch, &fields).await?;
-                Ok::<_, crate::error::Error>((batch, rows))
+                let ttls = if with_ttl {
+                    store.ttl_batch(&batch).await?
+                } else {
+                    Vec::new()
+                };
+                Ok::<_, crate::error::Error>((batch, rows, ttls))
             }
         })
         .buffer_unordered(IN_FLIGHT);
 
     while let Some(res) = fetched.next().await {
-        let (batch, rows) = res?;
-        for (key, row) in batch.iter().zip(rows) {
+        let (batch, rows, batch_ttls) = res?;
+        for (i, (key, row)) in batch.iter().zip(rows).enumerate() {
             let Some(values) = row else { continue };
+            if with_ttl {
+                ttls.push(batch_ttls.get(i).copied().flatten());
+            }
             keys.push(Some(&key[plen..]), key);
             for (reader, v) in readers
                 .iter_mut()
@@ -203,17 +221,23 @@ pub async fn read_table(store: &Store, table: &TableInfo, columns: &[String]) ->
             messy.push(m);
         }
     }
+    if with_ttl {
+        cols.push(Series::new(TTL_COLUMN.into(), ttls).into_column());
+    }
     Ok((DataFrame::new_infer_height(cols)?, messy))
 }
 
 /// An empty frame with the table's full schema (for describing queries).
-pub fn empty_frame(table: &TableInfo) -> PolarsResult<DataFrame> {
+pub fn empty_frame(table: &TableInfo, with_ttl: bool) -> PolarsResult<DataFrame> {
     let mut cols = vec![Column::new_empty(
         table.key_column.as_str().into(),
         &table.key_type.polars_type(),
     )];
     for c in &table.columns {
         cols.push(Column::new_empty(c.name.as_str().into(), &c.ty.polars_type()));
+    }
+    if with_ttl {
+        cols.push(Column::new_empty(TTL_COLUMN.into(), &DataType::Int64));
     }
     DataFrame::new_infer_height(cols)
 }

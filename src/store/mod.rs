@@ -162,6 +162,23 @@ impl Store {
         Ok(rows)
     }
 
+    /// Remaining time to live in seconds of every key (None: no expiry or gone).
+    pub async fn ttl_batch(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<i64>>> {
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("TTL").arg(key);
+        }
+        Ok(self
+            .pipeline(&pipe)
+            .await?
+            .into_iter()
+            .map(|v| match v {
+                Value::Int(s) if s >= 0 => Some(s),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// HGETALL of every key in one pipelined round trip (used for sampling).
     pub async fn hgetall_batch(&self, keys: &[Vec<u8>]) -> Result<Vec<Vec<(Vec<u8>, Vec<u8>)>>> {
         let mut pipe = redis::pipe();
