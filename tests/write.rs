@@ -88,7 +88,7 @@ async fn create_table_declares_types_key_prefix_and_ttl_in_redis() {
     let c = connect(&server).await;
     let row = c
         .client
-        .query_one(&format!("SELECT id, name FROM {t}"), &[])
+        .query_one(&format!("SELECT id, name FROM {t} WHERE id = 1"), &[])
         .await
         .unwrap();
     assert_eq!((row.get::<_, i64>(0), row.get::<_, String>(1)), (1, "a".to_string()));
