@@ -53,6 +53,29 @@ impl TableInfo {
         &self.key_column
     }
 
+    /// Every column with its type, the key column first.
+    pub fn all_columns(&self) -> Vec<(String, ColType)> {
+        std::iter::once((self.key_column.clone(), self.key_type))
+            .chain(self.columns.iter().map(|c| (c.name.clone(), c.ty)))
+            .collect()
+    }
+
+    /// The named columns with their types (all of them for an empty list).
+    pub fn resolve_columns(&self, names: &[String]) -> Result<Vec<(String, ColType)>> {
+        let all = self.all_columns();
+        if names.is_empty() {
+            return Ok(all);
+        }
+        names
+            .iter()
+            .map(|n| {
+                all.iter().find(|(a, _)| a == n).cloned().ok_or_else(|| {
+                    Error::UndefinedColumn(format!("column \"{n}\" of relation \"{}\" does not exist", self.name))
+                })
+            })
+            .collect()
+    }
+
     /// The Redis key of the row with id `id`.
     pub fn key_of(&self, id: &str) -> String {
         format!("{}{id}", self.prefix)

@@ -53,26 +53,8 @@ impl Engine {
             return Err(Error::Unsupported("only COPY table FROM STDIN is supported".into()));
         };
         let table = self.catalog().get(&table_name(name)?).await?;
-        let all: Vec<(String, ColType)> = std::iter::once((table.key_column.clone(), table.key_type))
-            .chain(table.columns.iter().map(|c| (c.name.clone(), c.ty)))
-            .collect();
-        let columns = if columns.is_empty() {
-            all
-        } else {
-            columns
-                .iter()
-                .map(|c| {
-                    let n = if c.quote_style.is_none() {
-                        c.value.to_lowercase()
-                    } else {
-                        c.value.clone()
-                    };
-                    all.iter().find(|(a, _)| *a == n).cloned().ok_or_else(|| {
-                        Error::UndefinedColumn(format!("column \"{n}\" of relation \"{}\" does not exist", table.name))
-                    })
-                })
-                .collect::<Result<_>>()?
-        };
+        let names: Vec<String> = columns.iter().map(crate::sql::fold_ident).collect();
+        let columns = table.resolve_columns(&names)?;
         let mut format = CopyFormat::text();
         let is_csv = options
             .iter()

@@ -23,11 +23,7 @@ pub fn plan_create(ct: &CreateTable) -> Result<WritePlan> {
                 c.data_type
             ))
         })?;
-        let cname = if c.name.quote_style.is_none() {
-            c.name.value.to_lowercase()
-        } else {
-            c.name.value.clone()
-        };
+        let cname = crate::sql::fold_ident(&c.name);
         if c.options
             .iter()
             .any(|o| o.option.to_string().starts_with("PRIMARY KEY"))

@@ -124,7 +124,6 @@ impl Engine {
     /// Read the data and run the query.
     pub async fn execute(&self, planned: &Planned, params: &[Param]) -> Result<Output> {
         let sql = self.bound_sql(planned, params)?;
-        let snapshot = self.catalog.snapshot();
         let ctx = SQLContext::new();
         let mut notices = Vec::new();
         for (source, table) in &planned.sources {
@@ -149,7 +148,6 @@ impl Engine {
             };
             ctx.register(source.registered_name(), frame.lazy());
         }
-        drop(snapshot);
         let renames = planned.analyzed.renames.clone();
         let frame = run_blocking(move || {
             let mut ctx = ctx;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use sqlparser::ast::{AssignmentTarget, Expr, SelectItem, SetExpr, Statement, TableFactor, Update};
 
-use super::values::encode_column;
-use super::write::{table_name, WriteOutcome};
+use super::values::{encode_column, in_column};
+use super::write::{quote_ident, table_name, WriteOutcome};
 use super::{Engine, Planned};
 use crate::catalog::{ColType, TableInfo};
 use crate::error::{Error, Result};
@@ -36,10 +36,6 @@ pub struct UpdatePlan {
     pub columns: Vec<(String, ColType)>,
     /// `SELECT key, new values..., old values... FROM t WHERE ...`
     pub source: Box<Planned>,
-}
-
-fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 impl Engine {
@@ -124,13 +120,8 @@ impl Engine {
         let mut new = Vec::with_capacity(n);
         let mut old = Vec::with_capacity(n);
         for (i, (name, ty)) in plan.columns.iter().enumerate() {
-            let in_column = |e: Error| match e {
-                Error::Data(code, msg) => Error::Data(code, format!("{msg} (column \"{name}\")")),
-                other => other,
-            };
-            new.push(encode_column(&cols[1 + i], *ty).map_err(in_column)?);
-            // Old values that did not parse read as NULL: compare with the raw field instead.
-            old.push(encode_column(&cols[1 + n + i], *ty).map_err(in_column)?);
+            new.push(encode_column(&cols[1 + i], *ty).map_err(|e| in_column(e, name))?);
+            old.push(encode_column(&cols[1 + n + i], *ty).map_err(|e| in_column(e, name))?);
         }
         let store = self.catalog().store();
         let sha: String = store.query(redis::cmd("SCRIPT").arg("LOAD").arg(UPDATE_SCRIPT)).await?;

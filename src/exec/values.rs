@@ -109,7 +109,7 @@ fn param_text(p: &Param) -> Option<String> {
     })
 }
 
-fn in_column(e: Error, column: &str) -> Error {
+pub(super) fn in_column(e: Error, column: &str) -> Error {
     match e {
         Error::Data(code, msg) => Error::Data(code, format!("{msg} (column \"{column}\")")),
         other => other,

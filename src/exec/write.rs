@@ -129,13 +129,7 @@ pub(super) fn table_name(name: &ObjectName) -> Result<String> {
         .0
         .iter()
         .filter_map(|p| p.as_ident())
-        .map(|i| {
-            if i.quote_style.is_none() {
-                i.value.to_lowercase()
-            } else {
-                i.value.clone()
-            }
-        })
+        .map(crate::sql::fold_ident)
         .collect();
     match parts.as_slice() {
         [one] => Ok(one.clone()),
@@ -144,7 +138,7 @@ pub(super) fn table_name(name: &ObjectName) -> Result<String> {
     }
 }
 
-fn quote_ident(s: &str) -> String {
+pub(super) fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
@@ -181,22 +175,8 @@ impl Engine {
             ));
         };
         let table = self.catalog().get(&table_name(name)?).await?;
-        let all: Vec<(String, ColType)> = std::iter::once((table.key_column.clone(), table.key_type))
-            .chain(table.columns.iter().map(|c| (c.name.clone(), c.ty)))
-            .collect();
-        let columns = if ins.columns.is_empty() {
-            all
-        } else {
-            ins.columns
-                .iter()
-                .map(|c| {
-                    let n = table_name(c)?;
-                    all.iter().find(|(a, _)| *a == n).cloned().ok_or_else(|| {
-                        Error::UndefinedColumn(format!("column \"{n}\" of relation \"{}\" does not exist", table.name))
-                    })
-                })
-                .collect::<Result<_>>()?
-        };
+        let names: Vec<String> = ins.columns.iter().map(table_name).collect::<Result<_>>()?;
+        let columns = table.resolve_columns(&names)?;
         if !columns.iter().any(|(c, _)| *c == table.key_column) {
             return Err(Error::Data(
                 "23502",

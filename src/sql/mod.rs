@@ -14,6 +14,15 @@ use sqlparser::parser::Parser;
 
 use crate::error::{Error, Result};
 
+/// An identifier as PostgreSQL folds it: unquoted ones to lower case.
+pub fn fold_ident(ident: &sqlparser::ast::Ident) -> String {
+    if ident.quote_style.is_none() {
+        ident.value.to_lowercase()
+    } else {
+        ident.value.clone()
+    }
+}
+
 /// Parse a query string into statements (none for an empty or comment-only string).
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
