@@ -1,11 +1,10 @@
 //! The real psql client against redsql: the acceptance query of the demo,
 //! errors with their SQLSTATEs, and notices, as a user sees them.
 
-mod common;
 
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// Run psql with unaligned, tuples-only output; returns (status ok, stdout, stderr).
 fn psql(addr: std::net::SocketAddr, args: &[&str]) -> (bool, String, String) {

@@ -4,7 +4,6 @@
 //! it, or else from `seed.redis` in its directory: Redis commands, one per line.
 //! `SLT_FILTER=substring` runs only matching files.
 
-mod common;
 
 use std::path::{Path, PathBuf};
 
@@ -119,7 +118,7 @@ fn split_args(line: &str) -> Vec<String> {
 }
 
 async fn seed(url: &str, path: &Path) {
-    let mut con = common::redis(url).await;
+    let mut con = crate::common::redis(url).await;
     let () = redis::cmd("FLUSHDB").query_async(&mut con).await.unwrap();
     let own = path.with_extension("redis");
     let seed = if own.exists() {
@@ -147,7 +146,7 @@ async fn seed(url: &str, path: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_tests() {
-    let url = format!("{}/15", common::redis_url());
+    let url = format!("{}/15", crate::common::redis_url());
     let mut files = Vec::new();
     slt_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("sql-tests"), &mut files);
     files.sort();
@@ -156,7 +155,7 @@ async fn sql_tests() {
     let mut ran = 0;
     for file in files.iter().filter(|f| f.to_string_lossy().contains(&filter)) {
         seed(&url, file).await;
-        let server = common::start_server(&url).await;
+        let server = crate::common::start_server(&url).await;
         let addr = server.local_addr();
         let mut runner = sqllogictest::Runner::new(|| async move {
             let conf = format!("host={} port={} user=slt", addr.ip(), addr.port());

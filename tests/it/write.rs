@@ -1,10 +1,9 @@
 //! Writing back through the wire: CREATE TABLE (metadata in Redis), INSERT,
 //! DELETE, TRUNCATE, DROP TABLE, and how values are stored in Redis.
 
-mod common;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use common::*;
+use crate::common::*;
 use redis::AsyncCommands;
 
 fn s(v: &str) -> Option<String> {

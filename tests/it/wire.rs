@@ -1,9 +1,8 @@
 //! End-to-end tests over real sockets: tokio-postgres → redsql → Redis.
 
-mod common;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use common::*;
+use crate::common::*;
 
 fn s(v: &str) -> Option<String> {
     Some(v.to_string())

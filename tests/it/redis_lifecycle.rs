@@ -1,12 +1,11 @@
 //! Redis going away and coming back, and the embedded Redis of `serve`
 //! without `--redis`. These tests start their own redis-server processes.
 
-mod common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn redis_server_bin() -> String {
     std::env::var("REDSQL_REDIS_SERVER").expect("REDSQL_REDIS_SERVER is not set: run the tests with `make test`")

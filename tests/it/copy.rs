@@ -1,12 +1,11 @@
 //! COPY FROM STDIN: CSV and text, through tokio-postgres and psql's \copy;
 //! failures say the line and how many rows were written.
 
-mod common;
 
 use std::process::Command;
 
 use bytes::Bytes;
-use common::*;
+use crate::common::*;
 use futures::SinkExt;
 
 fn s(v: &str) -> Option<String> {

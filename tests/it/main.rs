@@ -1,0 +1,12 @@
+//! End-to-end tests over real sockets: a real redsql, a real Redis (with and
+//! without modules), real clients (tokio-postgres, psql). One test binary, so
+//! polars is linked once.
+
+mod common;
+
+mod copy;
+mod psql;
+mod redis_lifecycle;
+mod sqllogictest;
+mod wire;
+mod write;
