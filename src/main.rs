@@ -37,6 +37,10 @@ struct ServeArgs {
     /// Load the demo dataset (sale:<id> hashes) unless sale:* keys exist.
     #[arg(long)]
     demo: bool,
+    /// The only directory server-side `COPY ... FROM/TO 'file'` may read and
+    /// write. Without it, server files are refused.
+    #[arg(long, env = "REDSQL_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -64,6 +68,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             refresh_interval: Duration::from_secs(args.refresh_seconds.max(1)),
         },
         demo: args.demo,
+        data_dir: args.data_dir,
     };
     let server = Server::start(config).await?;
     let addr = server.local_addr();

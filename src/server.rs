@@ -25,6 +25,8 @@ pub struct Config {
     pub catalog: CatalogOptions,
     /// Load the demo dataset at startup.
     pub demo: bool,
+    /// The only directory server-side COPY and file loads may touch (None: none).
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -34,6 +36,7 @@ impl Default for Config {
             redis_url: None,
             catalog: CatalogOptions::default(),
             demo: false,
+            data_dir: None,
         }
     }
 }
@@ -60,6 +63,7 @@ impl Server {
             .clone()
             .or_else(|| embedded.as_ref().map(|e| e.url.clone()))
             .expect("a Redis URL");
+        let data_dir = crate::exec::files::DataDir::new(config.data_dir.as_deref())?;
         let store = Store::connect(&url).await?;
         if config.demo {
             let n = crate::demo::load_demo(&store).await?;
@@ -70,7 +74,7 @@ impl Server {
         let catalog = Catalog::new(store, config.catalog.clone());
         catalog.refresh().await?;
         let refresher = catalog.spawn_refresher();
-        let handlers = Arc::new(Handlers::new(Arc::new(Engine::new(catalog))));
+        let handlers = Arc::new(Handlers::new(Arc::new(Engine::new(catalog, data_dir))));
 
         let listener = TcpListener::bind(&config.listen)
             .await

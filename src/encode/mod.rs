@@ -1,6 +1,8 @@
 //! Encode rows: Polars columns → PostgreSQL wire types and `DataRow`s,
 //! streamed to the client in batches, text or binary per the client's request.
 
+pub mod copy;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveTime};
@@ -122,6 +124,61 @@ impl Col {
             Col::Bytes(c) => enc.encode_field(&c.get(i)),
             Col::Text(c) => enc.encode_field(&c.get(i)),
         }
+    }
+}
+
+impl Col {
+    /// The value's PostgreSQL text form (as COPY and the text protocol send it).
+    fn text(&self, i: usize) -> Option<String> {
+        match self {
+            Col::Bool(c) => c.get(i).map(|b| if b { "t" } else { "f" }.to_string()),
+            Col::I16(c) => c.get(i).map(|v| v.to_string()),
+            Col::I32(c) => c.get(i).map(|v| v.to_string()),
+            Col::I64(c) => c.get(i).map(|v| v.to_string()),
+            Col::F32(c, _) => c.get(i).map(float4_text),
+            Col::F64(c, _) => c.get(i).map(float8_text),
+            Col::Numeric(c) | Col::Text(c) => c.get(i).map(str::to_string),
+            Col::Date(c) => c
+                .get(i)
+                .and_then(days_to_date)
+                .map(|d| d.format("%Y-%m-%d").to_string()),
+            Col::Ts(c, _) => c.get(i).map(|us| timestamp_text(us, "")),
+            Col::TsTz(c, _) => c.get(i).map(|us| timestamp_text(us, "+00")),
+            Col::Time(c) => c.get(i).and_then(|ns| {
+                NaiveTime::from_num_seconds_from_midnight_opt((ns / 1_000_000_000) as u32, (ns % 1_000_000_000) as u32)
+                    .map(|t| t.format("%H:%M:%S%.f").to_string())
+            }),
+            Col::Bytes(c) => c.get(i).map(|b| {
+                let mut s = String::with_capacity(2 + 2 * b.len());
+                s.push_str("\\x");
+                for byte in b {
+                    s.push_str(&format!("{byte:02x}"));
+                }
+                s
+            }),
+        }
+    }
+}
+
+/// A frame's columns in PostgreSQL text form, one accessor per column.
+pub struct TextColumns(Vec<Col>);
+
+impl TextColumns {
+    pub fn new(frame: &DataFrame) -> Result<TextColumns> {
+        let cols = frame
+            .columns()
+            .iter()
+            .map(|c| {
+                let field = FieldInfo::new(c.name().to_string(), None, None, pg_type(c.dtype()), FieldFormat::Text);
+                Col::new(c, &field)
+            })
+            .collect::<Result<_>>()?;
+        Ok(TextColumns(cols))
+    }
+
+    /// Row `row`'s values as text (None for NULL).
+    pub fn row(&self, row: usize) -> impl Iterator<Item = Option<String>> + '_ {
+        self.0.iter().map(move |c| c.text(row))
     }
 }
 

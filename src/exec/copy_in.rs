@@ -1,113 +1,17 @@
-//! `COPY t [(cols)] FROM STDIN [WITH (FORMAT csv|text, HEADER, DELIMITER, NULL, QUOTE)]`:
+//! `COPY t [(cols)] FROM STDIN | 'file.csv'` (text or CSV: HEADER, DELIMITER, NULL, QUOTE):
 //! records are parsed as CopyData arrives and written in batches of 1000
 //! rows, each batch checked like an INSERT (types, keys, duplicates). A
 //! failure stops the COPY and says at which line and how many rows were
 //! written before it.
 
-use std::sync::Arc;
-
-use sqlparser::ast::{CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, Statement};
-
-use super::copy_format::{CopyFormat, RecordReader};
+use super::copy::CopyInPlan;
+use super::copy_format::RecordReader;
 use super::values::canonical_or_error;
-use super::write::{insert_rows, table_name, Conflict};
-use super::Engine;
-use crate::catalog::{ColType, TableInfo};
+use super::write::insert_rows;
 use crate::error::{Error, Result};
 use crate::store::Store;
 
 const COPY_BATCH: usize = 1000;
-
-/// A planned `COPY ... FROM STDIN`.
-#[derive(Clone)]
-pub struct CopyInPlan {
-    pub table: Arc<TableInfo>,
-    pub columns: Vec<(String, ColType)>,
-    pub format: CopyFormat,
-}
-
-pub fn is_copy_in(stmt: &Statement) -> bool {
-    matches!(
-        stmt,
-        Statement::Copy {
-            to: false,
-            target: CopyTarget::Stdin,
-            source: CopySource::Table { .. },
-            ..
-        }
-    )
-}
-
-impl Engine {
-    pub async fn plan_copy_in(&self, stmt: &Statement) -> Result<CopyInPlan> {
-        let Statement::Copy {
-            source: CopySource::Table {
-                table_name: name,
-                columns,
-            },
-            options,
-            legacy_options,
-            ..
-        } = stmt
-        else {
-            return Err(Error::Unsupported("only COPY table FROM STDIN is supported".into()));
-        };
-        let table = self.catalog().get(&table_name(name)?).await?;
-        let names: Vec<String> = columns.iter().map(crate::sql::fold_ident).collect();
-        let columns = table.resolve_columns(&names)?;
-        let mut format = CopyFormat::text();
-        let is_csv = options
-            .iter()
-            .any(|o| matches!(o, CopyOption::Format(f) if f.value.eq_ignore_ascii_case("csv")))
-            || legacy_options.iter().any(|o| matches!(o, CopyLegacyOption::Csv(_)));
-        if is_csv {
-            format = CopyFormat::csv();
-        }
-        for o in options {
-            match o {
-                CopyOption::Format(f)
-                    if f.value.eq_ignore_ascii_case("csv") || f.value.eq_ignore_ascii_case("text") => {}
-                CopyOption::Format(f) => {
-                    return Err(Error::Unsupported(format!(
-                        "COPY FORMAT {f} is not supported (text or csv)"
-                    )))
-                }
-                CopyOption::Header(h) => format.header = *h,
-                CopyOption::Delimiter(d) => format.delimiter = *d,
-                CopyOption::Null(n) => format.null = n.clone(),
-                CopyOption::Quote(q) => format.quote = *q,
-                CopyOption::Encoding(e) if e.eq_ignore_ascii_case("utf8") || e.eq_ignore_ascii_case("utf-8") => {}
-                other => return Err(Error::Unsupported(format!("COPY option {other} is not supported"))),
-            }
-        }
-        for o in legacy_options {
-            match o {
-                CopyLegacyOption::Csv(csv) => {
-                    for c in csv {
-                        match c {
-                            CopyLegacyCsvOption::Header => format.header = true,
-                            CopyLegacyCsvOption::Quote(q) => format.quote = *q,
-                            other => return Err(Error::Unsupported(format!("COPY option {other} is not supported"))),
-                        }
-                    }
-                }
-                CopyLegacyOption::Delimiter(d) => format.delimiter = *d,
-                CopyLegacyOption::Null(n) => format.null = n.clone(),
-                other => return Err(Error::Unsupported(format!("COPY option {other} is not supported"))),
-            }
-        }
-        if !columns.iter().any(|(c, _)| *c == table.key_column) {
-            return Err(Error::Data(
-                "23502",
-                format!(
-                    "COPY into \"{}\" must include the key column \"{}\"",
-                    table.name, table.key_column
-                ),
-            ));
-        }
-        Ok(CopyInPlan { table, columns, format })
-    }
-}
 
 /// A COPY in progress on one connection.
 pub struct CopyIn {
@@ -168,6 +72,11 @@ impl CopyIn {
         }
     }
 
+    /// Whether the COPY has failed (the rest of the data will be ignored).
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
     /// Rows written before the COPY was abandoned.
     pub fn abandon(self) -> usize {
         self.written
@@ -202,7 +111,7 @@ impl CopyIn {
             }
         }
         let first_line = batch[0].0;
-        let n = insert_rows(store, &self.plan.table, cols, &encoded, Conflict::Fail)
+        let n = insert_rows(store, &self.plan.table, cols, &encoded, self.plan.conflict)
             .await
             .map_err(|e| match e {
                 Error::Data(code, msg) => {
@@ -222,7 +131,7 @@ fn at_line(e: Error, line: usize, column: &str) -> Error {
     }
 }
 
-fn with_count(e: Error, written: usize) -> Error {
+pub(super) fn with_count(e: Error, written: usize) -> Error {
     let note = match written {
         0 => "; no rows were written".to_string(),
         1 => "; 1 row was written before it".to_string(),

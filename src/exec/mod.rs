@@ -4,9 +4,12 @@
 //! Every query gets its own `SQLContext`, so nothing one query registers (a
 //! CTE, a table) is visible to another connection.
 
+pub mod copy;
+pub mod copy_file;
 pub mod copy_format;
 pub mod copy_in;
 pub mod ddl;
+pub mod files;
 pub mod scan;
 pub mod update;
 pub mod values;
@@ -44,11 +47,17 @@ pub struct Output {
 
 pub struct Engine {
     catalog: Arc<Catalog>,
+    data_dir: files::DataDir,
 }
 
 impl Engine {
-    pub fn new(catalog: Arc<Catalog>) -> Engine {
-        Engine { catalog }
+    pub fn new(catalog: Arc<Catalog>, data_dir: files::DataDir) -> Engine {
+        Engine { catalog, data_dir }
+    }
+
+    /// Where server-side files may be read and written.
+    pub fn data_dir(&self) -> &files::DataDir {
+        &self.data_dir
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -171,7 +180,7 @@ impl Engine {
 }
 
 /// Run Polars work off the async runtime.
-async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Internal(format!("query worker failed: {e}")))?

@@ -51,8 +51,12 @@ pub enum InsertSource {
 /// What to do when an inserted key exists.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Conflict {
+    /// 23505 (INSERT and COPY, as in PostgreSQL).
     Fail,
+    /// Skip rows whose key exists (`ON CONFLICT DO NOTHING`).
     DoNothing,
+    /// Replace the existing row as a whole (bulk loads that ask for it).
+    Replace,
 }
 
 /// A planned write statement.
@@ -440,6 +444,8 @@ pub(super) async fn insert_rows(
         if !seen.insert(id.clone()) {
             match conflict {
                 Conflict::DoNothing => continue,
+                // Rows are written in order, so the last one with a key wins.
+                Conflict::Replace => {}
                 Conflict::Fail => return Err(duplicate(table, &id)),
             }
         }
@@ -462,6 +468,7 @@ pub(super) async fn insert_rows(
     let mode = match conflict {
         Conflict::Fail => "0",
         Conflict::DoNothing => "1",
+        Conflict::Replace => "2",
     };
     let ttl = table.ttl.unwrap_or(0).to_string();
     let mut written = 0;

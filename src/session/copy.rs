@@ -1,12 +1,13 @@
-//! The COPY sub-protocol: `COPY ... FROM STDIN` data arriving in CopyData
-//! messages. The COPY in progress lives in the connection's session
-//! extensions (the handler itself is shared by all connections).
+//! COPY on the wire: `FROM STDIN` data arriving in CopyData messages (the
+//! COPY in progress lives in the connection's session extensions; the
+//! handler itself is shared by all connections), `TO STDOUT` rows sent as
+//! CopyData, and COPY with server files answered with a COPY tag.
 
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::{Sink, SinkExt};
+use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::results::{CopyResponse, Response, Tag};
 use pgwire::api::ClientInfo;
@@ -15,15 +16,45 @@ use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::PgWireBackendMessage;
 
 use crate::error::{Error, Result};
-use crate::exec::copy_in::{CopyIn, CopyInPlan};
+use crate::exec::copy::{CopyInPlan, CopyPlan};
+use crate::exec::copy_in::CopyIn;
 use crate::exec::Engine;
+use crate::sql::params::Param;
 
 /// The COPY in progress on a connection, if any.
 #[derive(Default)]
 pub struct CopyState(tokio::sync::Mutex<Option<CopyIn>>);
 
+/// Run a planned COPY.
+pub async fn run<C: ClientInfo>(engine: &Engine, client: &C, plan: &CopyPlan, params: &[Param]) -> Result<Response> {
+    match plan {
+        CopyPlan::FromStdin(p) => start(client, p).await,
+        CopyPlan::FromFile { plan, path, kind } => {
+            let rows = engine.copy_from_file(plan, path, *kind, None).await?;
+            Ok(Response::Execution(Tag::new("COPY").with_rows(rows)))
+        }
+        CopyPlan::To {
+            query,
+            format,
+            file: Some((path, kind)),
+        } => {
+            let rows = engine.copy_to_file(query, format, path, *kind).await?;
+            Ok(Response::Execution(Tag::new("COPY").with_rows(rows)))
+        }
+        CopyPlan::To {
+            query,
+            format,
+            file: None,
+        } => {
+            let (columns, lines) = engine.copy_to_stdout(query, params, format).await?;
+            let data = lines.map(|l| l.map(CopyData::new).map_err(PgWireError::from));
+            Ok(Response::CopyOut(CopyResponse::new(0, columns, data)))
+        }
+    }
+}
+
 /// Start a COPY FROM STDIN: remember it on the connection, ask for data.
-pub async fn start<C: ClientInfo>(client: &C, plan: &CopyInPlan) -> Result<Response> {
+async fn start<C: ClientInfo>(client: &C, plan: &CopyInPlan) -> Result<Response> {
     let columns = plan.columns.len();
     let state = client.session_extensions().get_or_insert_with(CopyState::default);
     *state.0.lock().await = Some(CopyIn::new(plan.clone()));

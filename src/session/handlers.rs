@@ -25,7 +25,7 @@ use sqlparser::ast::Statement;
 use super::commands::{self, Settings};
 use crate::encode;
 use crate::error::{Error, Result};
-use crate::exec::copy_in::{self, CopyInPlan};
+use crate::exec::copy::{self, CopyPlan};
 use crate::exec::write::{self, WritePlan};
 use crate::exec::{Engine, Planned};
 use crate::sql::{self, analyze::analyze, params::Param};
@@ -40,7 +40,7 @@ pub enum Prepared {
     },
     Command(Box<Statement>),
     Write(Box<WritePlan>),
-    CopyIn(Box<CopyInPlan>),
+    Copy(Box<CopyPlan>),
 }
 
 /// All of redsql's protocol handlers; cheap to share between connections.
@@ -102,8 +102,8 @@ async fn prepare(engine: &Engine, stmt: Statement, text: &str, describe: bool) -
     if commands::is_command(&stmt) {
         return Ok(Prepared::Command(Box::new(stmt)));
     }
-    if copy_in::is_copy_in(&stmt) {
-        return Ok(Prepared::CopyIn(Box::new(engine.plan_copy_in(&stmt).await?)));
+    if copy::is_copy(&stmt) {
+        return Ok(Prepared::Copy(Box::new(engine.plan_copy(&stmt, text).await?)));
     }
     if write::is_write(&stmt) {
         return Ok(Prepared::Write(Box::new(engine.plan_write(&stmt, text).await?)));
@@ -156,7 +156,7 @@ where
 {
     match prepared {
         Prepared::Command(stmt) => commands::run(stmt, &settings(client), format.format_for(0)),
-        Prepared::CopyIn(plan) => super::copy::start(client, plan).await,
+        Prepared::Copy(plan) => super::copy::run(engine, client, plan, params).await,
         Prepared::Write(plan) => {
             let out = engine.write(plan, params).await?;
             let tag = match out.tag {
@@ -241,7 +241,7 @@ impl QueryParser for Parser {
         Ok(match stmt {
             Prepared::Query { planned, .. } => planned.param_types.clone(),
             Prepared::Write(plan) => plan.param_types(),
-            Prepared::Command(_) | Prepared::CopyIn(_) => vec![],
+            Prepared::Command(_) | Prepared::Copy(_) => vec![],
         })
     }
 
@@ -249,7 +249,7 @@ impl QueryParser for Parser {
         let format = format.unwrap_or(&Format::UnifiedText);
         Ok(match stmt {
             Prepared::Query { columns, .. } => encode::fields(columns, format),
-            Prepared::Write(_) | Prepared::CopyIn(_) => vec![],
+            Prepared::Write(_) | Prepared::Copy(_) => vec![],
             Prepared::Command(s) => commands::command_columns(s)
                 .into_iter()
                 .enumerate()
@@ -265,7 +265,7 @@ fn param_types(stmt: &StoredStatement<Prepared>) -> Vec<Type> {
     let server = match &stmt.statement {
         Prepared::Query { planned, .. } => planned.param_types.clone(),
         Prepared::Write(plan) => plan.param_types(),
-        Prepared::Command(_) | Prepared::CopyIn(_) => vec![],
+        Prepared::Command(_) | Prepared::Copy(_) => vec![],
     };
     (0..server.len().max(stmt.parameter_types.len()))
         .map(|i| {

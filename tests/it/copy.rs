@@ -1,11 +1,10 @@
 //! COPY FROM STDIN: CSV and text, through tokio-postgres and psql's \copy;
 //! failures say the line and how many rows were written.
 
-
 use std::process::Command;
 
-use bytes::Bytes;
 use crate::common::*;
+use bytes::Bytes;
 use futures::SinkExt;
 
 fn s(v: &str) -> Option<String> {
@@ -140,7 +139,8 @@ async fn psql_backslash_copy_loads_text_and_csv_files() {
     let addr = server.local_addr();
     let (t2, text, csv) = (t.clone(), text.display().to_string(), csv.display().to_string());
     let out = tokio::task::spawn_blocking(move || {
-        Command::new("psql")
+        Command::new("timeout")
+            .args(["120", "psql"])
             .args([
                 "-X",
                 "-v",

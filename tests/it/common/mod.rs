@@ -29,6 +29,11 @@ pub fn unique(name: &str) -> String {
 }
 
 pub async fn start_server(redis_url: &str) -> Server {
+    start_server_with_data_dir(redis_url, None).await
+}
+
+/// A server whose `--data-dir` is `data_dir`.
+pub async fn start_server_with_data_dir(redis_url: &str, data_dir: Option<&std::path::Path>) -> Server {
     Server::start(Config {
         listen: "127.0.0.1:0".into(),
         redis_url: Some(redis_url.to_string()),
@@ -37,6 +42,7 @@ pub async fn start_server(redis_url: &str) -> Server {
             refresh_interval: Duration::from_secs(2),
         },
         demo: false,
+        data_dir: data_dir.map(|d| d.to_path_buf()),
     })
     .await
     .expect("redsql starts")
