@@ -1,11 +1,10 @@
 //! COPY FROM STDIN: CSV and text, through tokio-postgres and psql's \copy;
 //! failures say the line and how many rows were written.
 
-
 use std::process::Command;
 
-use bytes::Bytes;
 use crate::common::*;
+use bytes::Bytes;
 use futures::SinkExt;
 
 fn s(v: &str) -> Option<String> {

@@ -1,7 +1,6 @@
 //! The real psql client against redsql: the acceptance query of the demo,
 //! errors with their SQLSTATEs, and notices, as a user sees them.
 
-
 use std::process::Command;
 
 use crate::common::*;

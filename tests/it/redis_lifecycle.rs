@@ -1,7 +1,6 @@
 //! Redis going away and coming back, and the embedded Redis of `serve`
 //! without `--redis`. These tests start their own redis-server processes.
 
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 

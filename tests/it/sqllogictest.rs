@@ -4,7 +4,6 @@
 //! it, or else from `seed.redis` in its directory: Redis commands, one per line.
 //! `SLT_FILTER=substring` runs only matching files.
 
-
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;

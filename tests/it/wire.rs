@@ -1,8 +1,7 @@
 //! End-to-end tests over real sockets: tokio-postgres → redsql → Redis.
 
-
-use chrono::{NaiveDate, NaiveDateTime};
 use crate::common::*;
+use chrono::{NaiveDate, NaiveDateTime};
 
 fn s(v: &str) -> Option<String> {
     Some(v.to_string())

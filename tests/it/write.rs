@@ -1,9 +1,8 @@
 //! Writing back through the wire: CREATE TABLE (metadata in Redis), INSERT,
 //! DELETE, TRUNCATE, DROP TABLE, and how values are stored in Redis.
 
-
-use chrono::{NaiveDate, NaiveDateTime};
 use crate::common::*;
+use chrono::{NaiveDate, NaiveDateTime};
 use redis::AsyncCommands;
 
 fn s(v: &str) -> Option<String> {
