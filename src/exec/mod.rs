@@ -134,6 +134,7 @@ impl Engine {
                         .needed_columns(t.columns.iter().map(|c| c.name.as_str()));
                     let with_ttl = planned.analyzed.words.contains(scan::TTL_COLUMN);
                     let (frame, messy) = scan::read_table(self.catalog.store(), t, &needed, with_ttl).await?;
+                    notices.extend(t.foreign_notice());
                     notices.extend(messy.iter().map(scan::Messy::notice));
                     frame
                 }
