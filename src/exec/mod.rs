@@ -7,6 +7,7 @@
 pub mod copy_format;
 pub mod copy_in;
 pub mod ddl;
+pub mod json_doc;
 pub mod scan;
 pub mod update;
 pub mod values;
