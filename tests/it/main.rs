@@ -5,6 +5,7 @@
 mod common;
 
 mod copy;
+mod json;
 mod psql;
 mod redis_lifecycle;
 mod sqllogictest;
