@@ -34,6 +34,10 @@ pub enum Error {
     /// 42501: something a query may never do (read server files, ...).
     #[error("{0}")]
     Forbidden(String),
+    /// 42809: a write that would touch a Redis key of another type than the
+    /// table's storage (a hash where JSON documents live, or the reverse).
+    #[error("{0}")]
+    WrongKeyType(String),
     /// 22xxx: bad data; the code is carried along.
     #[error("{1}")]
     Data(&'static str, String),
@@ -60,6 +64,7 @@ impl Error {
             Error::DatatypeMismatch(_) => "42804",
             Error::Unsupported(_) => "0A000",
             Error::Forbidden(_) => "42501",
+            Error::WrongKeyType(_) => "42809",
             Error::Data(code, _) => code,
             Error::RedisUnavailable(_) => "08006",
             Error::Redis(_) => "XX000",

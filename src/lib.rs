@@ -6,9 +6,10 @@
 //! * [`session`]: pgwire handlers (simple and extended protocol), SET/SHOW.
 //! * [`sql`]: parse (PostgreSQL dialect) and rewrite the tree: tables,
 //!   identifiers, output names, parameters, blocked table functions.
-//! * [`catalog`]: tables from key prefixes, inferred schemas with confidence,
+//! * [`catalog`]: tables from key prefixes (hashes or RedisJSON documents),
+//!   inferred schemas with confidence,
 //!   system views (`redsql.tables`, `redsql.columns`).
-//! * [`exec`]: read tables from Redis (SCAN + pipelined HMGET) and run the
+//! * [`exec`]: read tables from Redis (SCAN + pipelined HMGET, or JSON.MGET) and run the
 //!   query in a per-query Polars SQL context.
 //! * [`encode`]: Polars columns → PostgreSQL types and streamed `DataRow`s.
 //! * [`store`]: the one place that talks to Redis.

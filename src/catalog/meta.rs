@@ -2,7 +2,8 @@
 //! and every restart sees the same tables.
 //!
 //! * `redsql:tables` — a set of declared table names;
-//! * `redsql:meta:<name>` — a hash: `prefix`, `key`, `key_type`, `storage`,
+//! * `redsql:meta:<name>` — a hash: `prefix`, `key`, `key_type`, `storage`
+//!   (`hash` or `json`; absent means `hash`),
 //!   `ttl` (seconds, optional) and one field `c<i>` per column holding
 //!   `<name>\t<type>` in declaration order.
 //!
@@ -143,6 +144,10 @@ fn parse(name: &str, reply: Value) -> Result<Option<TableMeta>> {
             .ok_or_else(|| bad("key type"))?,
         columns: cols.into_iter().map(|(_, n, t)| (n, t)).collect(),
         ttl: get("ttl").and_then(|t| t.parse().ok()),
-        storage: "hash",
+        storage: match get("storage").as_deref() {
+            None | Some(super::STORAGE_HASH) => super::STORAGE_HASH,
+            Some(super::STORAGE_JSON) => super::STORAGE_JSON,
+            Some(_) => return Err(bad("storage")),
+        },
     }))
 }

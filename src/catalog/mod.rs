@@ -1,10 +1,17 @@
-//! The catalog: which tables exist (one per hash key prefix), their inferred
-//! columns and their RediSearch index, kept fresh in the background.
+//! The catalog: which tables exist (one per key prefix of hashes or RedisJSON
+//! documents), their inferred columns and their RediSearch index, kept fresh
+//! in the background.
 //!
-//! A hash key `<prefix>:<id>` belongs to table `<prefix>`: the prefix is
+//! A key `<prefix>:<id>` belongs to table `<prefix>`: the prefix is
 //! everything before the last `:`. Discovery SCANs the whole keyspace for
-//! hashes. It runs at startup, every `refresh_interval`, and at once (at most
-//! once a second) when a query names a table the catalog has not seen.
+//! hashes, and again for JSON documents when RedisJSON is loaded. It runs at
+//! startup, every `refresh_interval`, and at once (at most once a second)
+//! when a query names a table the catalog has not seen.
+//!
+//! A prefix holding both hashes and JSON documents gives one table of the
+//! type most of its keys have (hashes on a tie); the other keys are counted
+//! in [`TableInfo::foreign_keys`], left out of reads (with a NOTICE), and
+//! INSERT/COPY into such a table are refused.
 
 pub mod infer;
 pub mod meta;
@@ -21,10 +28,28 @@ pub use infer::ColumnInfo;
 pub use types::ColType;
 
 use crate::error::{Error, Result};
+use crate::store::json::JSON_TYPE;
 use crate::store::{Store, FETCH_BATCH, SCAN_COUNT};
 
 /// Name of the pseudo-column holding a key's id part.
 pub const KEY_COLUMN: &str = "_key";
+
+/// Rows stored as Redis hashes, one field per column.
+pub const STORAGE_HASH: &str = "hash";
+/// Rows stored as RedisJSON documents (see [`crate::store::json`]).
+pub const STORAGE_JSON: &str = "json";
+
+/// The Redis type name (`TYPE`, `SCAN ... TYPE`) of a storage's keys.
+pub fn redis_type(storage: &str) -> &'static str {
+    if storage == STORAGE_JSON {
+        JSON_TYPE
+    } else {
+        "hash"
+    }
+}
+
+/// Keys found per full prefix (with its `:`): (key count, sampled keys).
+type Found = HashMap<String, (u64, Vec<Vec<u8>>)>;
 
 /// One Redis-backed table.
 #[derive(Clone, Debug)]
@@ -39,8 +64,12 @@ pub struct TableInfo {
     pub declared: bool,
     /// Seconds every written row lives, when declared.
     pub ttl: Option<u64>,
+    /// `hash` or `json` ([`STORAGE_HASH`], [`STORAGE_JSON`]).
     pub storage: &'static str,
     pub key_count: u64,
+    /// Keys under the prefix of the other storage type (JSON documents in a
+    /// hash table or hashes in a JSON table): not rows, and INSERT is refused.
+    pub foreign_keys: u64,
     /// Columns read from the hash fields (the key column is not among them).
     pub columns: Vec<ColumnInfo>,
     /// Number of keys the schema was inferred from.
@@ -83,6 +112,53 @@ impl TableInfo {
 
     pub fn column(&self, name: &str) -> Option<&ColumnInfo> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The Redis type of this table's rows (`hash` or `ReJSON-RL`).
+    pub fn redis_type(&self) -> &'static str {
+        redis_type(self.storage)
+    }
+
+    fn other_storage(&self) -> &'static str {
+        if self.storage == STORAGE_JSON {
+            "hashes"
+        } else {
+            "JSON documents"
+        }
+    }
+
+    /// Refuse to create rows in a prefix that also holds keys of the other type.
+    pub fn check_writable(&self) -> Result<()> {
+        if self.foreign_keys == 0 {
+            return Ok(());
+        }
+        Err(Error::WrongKeyType(format!(
+            "table \"{}\" stores {} but its prefix {:?} also holds {} {}; \
+             redsql does not write into a prefix holding keys of another type",
+            self.name,
+            if self.storage == STORAGE_JSON {
+                "JSON documents"
+            } else {
+                "hashes"
+            },
+            self.prefix,
+            self.foreign_keys,
+            self.other_storage()
+        )))
+    }
+
+    /// The NOTICE a read of a table with foreign keys raises.
+    pub fn foreign_notice(&self) -> Option<String> {
+        (self.foreign_keys > 0).then(|| {
+            format!(
+                "table \"{}\": {} {} under prefix {:?} are not rows of this {} table and were skipped",
+                self.name,
+                self.foreign_keys,
+                self.other_storage(),
+                self.prefix,
+                self.storage
+            )
+        })
     }
 }
 
@@ -180,14 +256,13 @@ impl Catalog {
         })
     }
 
-    async fn rescan(&self) -> Result<()> {
-        let started = Instant::now();
-        // Full prefix (with its `:`) → (key count, sampled keys).
-        let mut found: HashMap<String, (u64, Vec<Vec<u8>>)> = HashMap::new();
+    /// SCAN the keyspace for keys of one Redis type, grouped by prefix.
+    async fn scan_prefixes(&self, key_type: &str) -> Result<Found> {
+        let mut found: Found = HashMap::new();
         let mut cursor: u64 = 0;
         loop {
             let mut cmd = redis::cmd("SCAN");
-            cmd.arg(cursor).arg("COUNT").arg(SCAN_COUNT).arg("TYPE").arg("hash");
+            cmd.arg(cursor).arg("COUNT").arg(SCAN_COUNT).arg("TYPE").arg(key_type);
             let (next, keys): (u64, Vec<Vec<u8>>) = self.store.query(&cmd).await?;
             for key in keys {
                 let Some(colon) = key.iter().rposition(|&b| b == b':') else {
@@ -209,28 +284,63 @@ impl Catalog {
             cursor = next;
         }
         found.remove(&format!("{}:", meta::META_PREFIX));
+        Ok(found)
+    }
+
+    async fn rescan(&self) -> Result<()> {
+        let started = Instant::now();
+        let mut hashes = self.scan_prefixes("hash").await?;
+        let mut docs = if self.store.has_json().await {
+            self.scan_prefixes(JSON_TYPE).await?
+        } else {
+            HashMap::new()
+        };
         let indexes = self.index_prefixes().await;
         let old = self.snapshot();
         let mut tables = BTreeMap::new();
         for m in meta::load_all(&self.store).await? {
-            let (count, sample) = found.remove(&m.prefix).unwrap_or_default();
+            let hash = hashes.remove(&m.prefix).unwrap_or_default();
+            let doc = docs.remove(&m.prefix).unwrap_or_default();
+            let ((count, sample), foreign) = if m.storage == STORAGE_JSON {
+                (doc, hash.0)
+            } else {
+                (hash, doc.0)
+            };
             let index_name = indexes.get(&m.prefix).cloned();
-            let table = self.declared_table(m, count, &sample, index_name).await?;
+            let mut table = self.declared_table(m, count, &sample, index_name).await?;
+            table.foreign_keys = foreign;
             tables.insert(table.name.clone(), Arc::new(table));
         }
-        for (prefix, (count, sample)) in found {
+        // A prefix with both types: the type of most of its keys (hashes on a tie).
+        let mut prefixes: Vec<String> = hashes.keys().chain(docs.keys()).cloned().collect();
+        prefixes.sort();
+        prefixes.dedup();
+        for prefix in prefixes {
+            let hash = hashes.remove(&prefix).unwrap_or_default();
+            let doc = docs.remove(&prefix).unwrap_or_default();
+            let (storage, (count, sample), foreign) = if doc.0 > hash.0 {
+                (STORAGE_JSON, doc, hash.0)
+            } else {
+                (STORAGE_HASH, hash, doc.0)
+            };
             let name = prefix[..prefix.len() - 1].to_string();
             if tables.contains_key(&name) {
                 continue; // a declared table of that name wins
             }
             let index_name = indexes.get(&prefix).cloned();
-            let reuse = old.get(&name).filter(|t| !t.declared && t.key_count == count);
+            let reuse = old
+                .get(&name)
+                .filter(|t| !t.declared && t.key_count == count && t.storage == storage);
             let table = match reuse {
                 Some(t) => TableInfo {
                     index_name,
+                    foreign_keys: foreign,
                     ..(**t).clone()
                 },
-                None => self.infer_table(&prefix, count, &sample, index_name).await?,
+                None => TableInfo {
+                    foreign_keys: foreign,
+                    ..self.infer_table(&prefix, storage, count, &sample, index_name).await?
+                },
             };
             tables.insert(name, Arc::new(table));
         }
@@ -243,10 +353,16 @@ impl Catalog {
         Ok(())
     }
 
-    async fn sample_rows(&self, sample: &[Vec<u8>]) -> Result<Vec<Vec<(Vec<u8>, Vec<u8>)>>> {
+    /// Sampled rows as (field, value text) pairs; JSON documents flattened
+    /// to dotted columns (see [`crate::store::json`]).
+    async fn sample_rows(&self, storage: &str, sample: &[Vec<u8>]) -> Result<Vec<Vec<(Vec<u8>, Vec<u8>)>>> {
         let mut rows = Vec::with_capacity(sample.len());
         for chunk in sample.chunks(FETCH_BATCH) {
-            rows.extend(self.store.hgetall_batch(chunk).await?);
+            if storage == STORAGE_JSON {
+                rows.extend(self.store.json_flat_batch(chunk).await?);
+            } else {
+                rows.extend(self.store.hgetall_batch(chunk).await?);
+            }
         }
         rows.retain(|r| !r.is_empty());
         Ok(rows)
@@ -255,11 +371,12 @@ impl Catalog {
     async fn infer_table(
         &self,
         prefix: &str,
+        storage: &'static str,
         count: u64,
         sample: &[Vec<u8>],
         index_name: Option<String>,
     ) -> Result<TableInfo> {
-        let rows = self.sample_rows(sample).await?;
+        let rows = self.sample_rows(storage, sample).await?;
         Ok(TableInfo {
             name: prefix[..prefix.len() - 1].to_string(),
             prefix: prefix.to_string(),
@@ -267,8 +384,9 @@ impl Catalog {
             key_type: ColType::Text,
             declared: false,
             ttl: None,
-            storage: "hash",
+            storage,
             key_count: count,
+            foreign_keys: 0,
             columns: infer::infer_columns(&rows),
             sampled: rows.len(),
             index_name,
@@ -284,7 +402,7 @@ impl Catalog {
         sample: &[Vec<u8>],
         index_name: Option<String>,
     ) -> Result<TableInfo> {
-        let rows = self.sample_rows(sample).await?;
+        let rows = self.sample_rows(m.storage, sample).await?;
         let mut columns: Vec<ColumnInfo> = m
             .columns
             .iter()
@@ -304,6 +422,7 @@ impl Catalog {
             ttl: m.ttl,
             storage: m.storage,
             key_count: count,
+            foreign_keys: 0,
             columns,
             sampled: rows.len(),
             index_name,

@@ -4,11 +4,12 @@ use sqlparser::ast::{CreateTable, CreateTableOptions, SqlOption};
 
 use super::write::{table_name, WritePlan};
 use crate::catalog::meta::TableMeta;
-use crate::catalog::ColType;
+use crate::catalog::{ColType, STORAGE_HASH, STORAGE_JSON};
 use crate::error::{Error, Result};
 
 /// Plan `CREATE TABLE t (...) [WITH (prefix = 'p:', ttl = 3600, storage = 'hash', key = 'c')]`.
-/// The PRIMARY KEY column (or the `key` option) is the key's id part.
+/// The PRIMARY KEY column (or the `key` option) is the key's id part;
+/// `storage` is `hash` (the default) or `json` (RedisJSON documents).
 pub fn plan_create(ct: &CreateTable) -> Result<WritePlan> {
     if ct.query.is_some() {
         return Err(Error::Unsupported("CREATE TABLE ... AS is not supported yet".into()));
@@ -50,7 +51,7 @@ pub fn plan_create(ct: &CreateTable) -> Result<WritePlan> {
             });
         }
     }
-    let (mut prefix, mut ttl) = (format!("{name}:"), None);
+    let (mut prefix, mut ttl, mut storage) = (format!("{name}:"), None, STORAGE_HASH);
     if let CreateTableOptions::With(opts) = &ct.table_options {
         for o in opts {
             let SqlOption::KeyValue { key: k, value } = o else {
@@ -66,11 +67,16 @@ pub fn plan_create(ct: &CreateTable) -> Result<WritePlan> {
                     )
                 }
                 "key" => key = Some(v),
-                "storage" if v == "hash" => {}
                 "storage" => {
-                    return Err(Error::Unsupported(format!(
-                        "storage '{v}' is not supported yet (only 'hash')"
-                    )))
+                    storage = match v.to_lowercase().as_str() {
+                        STORAGE_HASH => STORAGE_HASH,
+                        STORAGE_JSON => STORAGE_JSON,
+                        _ => {
+                            return Err(Error::Unsupported(format!(
+                                "storage '{v}' is not supported ('hash' or 'json')"
+                            )))
+                        }
+                    }
                 }
                 other => return Err(Error::Unsupported(format!("table option {other} is not supported"))),
             }
@@ -98,8 +104,41 @@ pub fn plan_create(ct: &CreateTable) -> Result<WritePlan> {
             key_type,
             columns,
             ttl,
-            storage: "hash",
+            storage,
         },
         if_not_exists: ct.if_not_exists,
     })
+}
+
+/// Before a table is declared: a JSON table needs RedisJSON, and no table is
+/// declared over a prefix holding keys of the other storage type.
+pub(super) async fn check_storage(
+    store: &crate::store::Store,
+    meta: &TableMeta,
+    tables: &std::collections::BTreeMap<String, std::sync::Arc<crate::catalog::TableInfo>>,
+) -> Result<()> {
+    if meta.storage == STORAGE_JSON && !store.has_json().await {
+        return Err(Error::Unsupported(
+            "storage 'json' needs the RedisJSON module, which is not loaded in this Redis server".into(),
+        ));
+    }
+    if let Some(t) = tables.values().find(|t| !t.declared && t.prefix == meta.prefix) {
+        let other = if t.storage == meta.storage {
+            t.foreign_keys
+        } else {
+            t.key_count
+        };
+        let kind = if meta.storage == STORAGE_JSON {
+            "hashes"
+        } else {
+            "JSON documents"
+        };
+        if other > 0 {
+            return Err(Error::WrongKeyType(format!(
+                "prefix {:?} holds {other} {kind}; a {} table cannot be declared over them",
+                meta.prefix, meta.storage
+            )));
+        }
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@ pub mod copy_format;
 pub mod copy_in;
 pub mod ddl;
 pub mod files;
+pub mod json_doc;
 pub mod scan;
 pub mod update;
 pub mod values;
@@ -143,6 +144,7 @@ impl Engine {
                         .needed_columns(t.columns.iter().map(|c| c.name.as_str()));
                     let with_ttl = planned.analyzed.words.contains(scan::TTL_COLUMN);
                     let (frame, messy) = scan::read_table(self.catalog.store(), t, &needed, with_ttl).await?;
+                    notices.extend(t.foreign_notice());
                     notices.extend(messy.iter().map(scan::Messy::notice));
                     frame
                 }

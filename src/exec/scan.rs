@@ -1,6 +1,7 @@
 //! The scan path: SCAN the table's keys and pipeline HMGET of only the needed
-//! fields, several batches in flight, parsing each reply straight into typed
-//! column builders (no per-row maps, no intermediate strings).
+//! fields (or one JSON.MGET per batch for JSON documents), several batches in
+//! flight, parsing each reply straight into typed column builders (no per-row
+//! maps, no intermediate strings for hashes).
 
 use futures::StreamExt;
 use polars::prelude::*;
@@ -8,7 +9,7 @@ use redis::Value;
 use tokio_stream_shim::ReceiverStream;
 
 use crate::catalog::types::{parse_bigint, parse_bool, parse_date, parse_double, parse_timestamp};
-use crate::catalog::{ColType, TableInfo};
+use crate::catalog::{ColType, TableInfo, STORAGE_JSON};
 use crate::error::Result;
 use crate::store::Store;
 
@@ -173,14 +174,19 @@ pub async fn read_table(
     let mut ttls: Vec<Option<i64>> = Vec::new();
     let plen = table.prefix.len();
 
-    let batches = ReceiverStream(store.scan_table_keys(&table.prefix, "hash"));
+    let json = table.storage == STORAGE_JSON;
+    let batches = ReceiverStream(store.scan_table_keys(&table.prefix, table.redis_type()));
     let mut fetched = batches
         .map(|batch| {
             let store = store.clone();
             let fields = fields.clone();
             async move {
                 let batch = batch?;
-                let rows = store.hmget_batch(&batch, &fields).await?;
+                let rows = if json {
+                    store.json_fields_batch(&batch, &fields).await?
+                } else {
+                    store.hmget_batch(&batch, &fields).await?
+                };
                 let ttls = if with_ttl {
                     store.ttl_batch(&batch).await?
                 } else {

@@ -124,6 +124,10 @@ impl Engine {
             old.push(encode_column(&cols[1 + n + i], *ty).map_err(|e| in_column(e, name))?);
         }
         let store = self.catalog().store();
+        if plan.table.storage == crate::catalog::STORAGE_JSON {
+            let rows = super::json_doc::update_docs(store, plan, &ids, &new, &old).await?;
+            return Ok(WriteOutcome { tag: "UPDATE", rows });
+        }
         let sha: String = store.query(redis::cmd("SCRIPT").arg("LOAD").arg(UPDATE_SCRIPT)).await?;
         let mut matched = 0;
         let rows: Vec<usize> = (0..ids.len()).filter(|&r| ids[r].is_some()).collect();

@@ -320,6 +320,7 @@ impl Engine {
                         format!("prefix {:?} already belongs to table \"{}\"", meta.prefix, other.name),
                     ));
                 }
+                super::ddl::check_storage(store, meta, &snapshot).await?;
                 meta::save(store, meta).await?;
                 self.catalog().refresh().await?;
                 Ok(WriteOutcome {
@@ -397,7 +398,7 @@ impl Engine {
 
 /// UNLINK every key of a table.
 async fn delete_all_keys(store: &crate::store::Store, table: &TableInfo) -> Result<usize> {
-    let mut batches = store.scan_table_keys(&table.prefix, "hash");
+    let mut batches = store.scan_table_keys(&table.prefix, table.redis_type());
     let mut n = 0;
     while let Some(batch) = batches.recv().await {
         let batch = batch?;
@@ -417,6 +418,7 @@ pub(super) async fn insert_rows(
     encoded: &[Vec<Option<String>>],
     conflict: Conflict,
 ) -> Result<usize> {
+    table.check_writable()?;
     let height = encoded.first().map_or(0, Vec::len);
     let key_idx = columns
         .iter()
@@ -451,18 +453,32 @@ pub(super) async fn insert_rows(
         }
         rows.push((r, id));
     }
-    if conflict == Conflict::Fail {
-        for chunk in rows.chunks(WRITE_BATCH) {
-            let mut pipe = redis::pipe();
-            for (_, id) in chunk {
-                pipe.cmd("EXISTS").arg(table.key_of(id));
+    // An existing row is a duplicate; a key of another type is never written over.
+    for chunk in rows.chunks(WRITE_BATCH) {
+        let mut pipe = redis::pipe();
+        for (_, id) in chunk {
+            pipe.cmd("TYPE").arg(table.key_of(id));
+        }
+        for (v, (_, id)) in store.pipeline(&pipe).await?.iter().zip(chunk) {
+            let ty = match v {
+                redis::Value::SimpleString(t) => t.as_str(),
+                _ => "none",
+            };
+            if ty != "none" && ty != table.redis_type() {
+                return Err(Error::WrongKeyType(format!(
+                    "key {} holds a Redis {ty}, not a row of {} table \"{}\"; it was not overwritten",
+                    table.key_of(id),
+                    table.storage,
+                    table.name
+                )));
             }
-            for (v, (_, id)) in store.pipeline(&pipe).await?.iter().zip(chunk) {
-                if matches!(v, redis::Value::Int(1)) {
-                    return Err(duplicate(table, id));
-                }
+            if ty != "none" && conflict == Conflict::Fail {
+                return Err(duplicate(table, id));
             }
         }
+    }
+    if table.storage == crate::catalog::STORAGE_JSON {
+        return super::json_doc::insert_docs(store, table, columns, encoded, &rows, conflict).await;
     }
     let sha: String = store.query(redis::cmd("SCRIPT").arg("LOAD").arg(INSERT_SCRIPT)).await?;
     let mode = match conflict {

@@ -4,6 +4,7 @@
 //! pipelines themselves, so a cluster-aware implementation can slot in here.
 
 pub mod embedded;
+pub mod json;
 
 use std::collections::HashSet;
 use std::time::Duration;

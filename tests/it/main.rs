@@ -6,6 +6,7 @@ mod common;
 
 mod copy;
 mod files;
+mod json;
 mod psql;
 mod redis_lifecycle;
 mod sqllogictest;
