@@ -20,6 +20,7 @@ pub mod demo;
 pub mod encode;
 pub mod error;
 pub mod exec;
+pub mod load_cli;
 pub mod server;
 pub mod session;
 pub mod sql;

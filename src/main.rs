@@ -17,6 +17,47 @@ struct Cli {
 enum Command {
     /// Serve SQL over the PostgreSQL wire protocol.
     Serve(ServeArgs),
+    /// Load a CSV, text, Parquet, JSON or NDJSON file into a new table.
+    Load(LoadArgs),
+}
+
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// The file (format from --format or the extension: .csv .tsv .txt .parquet .json .ndjson .jsonl).
+    file: std::path::PathBuf,
+    /// The table to create (or append to, or replace).
+    #[arg(long)]
+    table: String,
+    /// The column whose value is each row's key id (`<prefix><id>`).
+    #[arg(long)]
+    key: String,
+    /// Redis to load into.
+    #[arg(long, env = "REDSQL_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis: String,
+    /// csv, text, parquet, json or ndjson.
+    #[arg(long)]
+    format: Option<String>,
+    /// Key prefix (default `<table>:`).
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Seconds each loaded row lives.
+    #[arg(long)]
+    ttl: Option<u64>,
+    /// hash or json (RedisJSON documents).
+    #[arg(long, default_value = "hash")]
+    storage: String,
+    /// When the table exists: fail, replace (drop it first) or append.
+    #[arg(long, default_value = "fail", value_parser = ["fail", "replace", "append"])]
+    if_exists: String,
+    /// When a key repeats (in the file, or against existing rows when appending): fail or replace.
+    #[arg(long, default_value = "fail", value_parser = ["fail", "replace"])]
+    on_duplicate: String,
+    /// Field delimiter of CSV and text files.
+    #[arg(long)]
+    delimiter: Option<char>,
+    /// Do not draw the progress bar.
+    #[arg(long)]
+    no_progress: bool,
 }
 
 #[derive(clap::Args)]
@@ -55,6 +96,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(args).await,
+            Command::Load(args) => load(args).await,
         }
     })
 }
@@ -82,6 +124,39 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     eprintln!("redsql: shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+async fn load(args: LoadArgs) -> anyhow::Result<()> {
+    let args = redsql::load_cli::LoadArgs {
+        file: args.file,
+        redis_url: args.redis,
+        table: args.table,
+        key: args.key,
+        format: args.format,
+        prefix: args.prefix,
+        ttl: args.ttl,
+        storage: args.storage,
+        if_exists: args.if_exists,
+        on_duplicate: args.on_duplicate,
+        delimiter: args.delimiter,
+        progress: !args.no_progress,
+    };
+    match redsql::load_cli::run(&args).await {
+        Ok(summary) => {
+            eprintln!(
+                "loaded {} rows into {} in {:.2} s ({:.0} rows/s)",
+                summary.rows,
+                args.table,
+                summary.elapsed.as_secs_f64(),
+                summary.rows_per_second()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("redsql load: ERROR {}: {e}", e.sqlstate());
+            std::process::exit(1);
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -31,8 +31,8 @@ use crate::sql::params::Param;
 const FILE_CHUNK: usize = 256 * 1024;
 const FRAME_BATCH: usize = 1000;
 
-/// Called with the number of rows written so far.
-pub type Progress<'a> = &'a (dyn Fn(usize) + Send + Sync);
+/// Called with the number of rows written so far and the share of the input done (0..=1).
+pub type Progress<'a> = &'a (dyn Fn(usize, f64) + Send + Sync);
 
 impl Engine {
     /// `COPY t FROM 'file'`: the number of rows written.
@@ -59,6 +59,8 @@ impl Engine {
         let mut file = tokio::fs::File::open(path)
             .await
             .map_err(|e| Error::Data("58030", format!("could not open {}: {e}", path.display())))?;
+        let size = file.metadata().await.map(|m| m.len()).unwrap_or(0).max(1);
+        let mut done = 0u64;
         let mut copy = CopyIn::new(plan.clone());
         let mut buf = vec![0u8; FILE_CHUNK];
         loop {
@@ -70,8 +72,9 @@ impl Engine {
                 break;
             }
             copy.data(store, &buf[..n]).await;
+            done += n as u64;
             if let Some(p) = progress {
-                p(copy.written);
+                p(copy.written, done as f64 / size as f64);
             }
             if copy.failed() {
                 break;
@@ -121,7 +124,7 @@ impl Engine {
                 Err(e) => return Err(with_count(e, written)),
             }
             if let Some(p) = progress {
-                p(written);
+                p(written, (start + batch.height()) as f64 / frame.height() as f64);
             }
         }
         Ok(written)
@@ -172,7 +175,7 @@ impl Engine {
 }
 
 /// Nested JSON objects become dotted columns (`address.city`).
-fn flatten_structs(frame: DataFrame) -> Result<DataFrame> {
+pub(super) fn flatten_structs(frame: DataFrame) -> Result<DataFrame> {
     if !frame.columns().iter().any(|c| matches!(c.dtype(), DataType::Struct(_))) {
         return Ok(frame);
     }

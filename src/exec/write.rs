@@ -15,7 +15,7 @@ use sqlparser::ast::{
 
 use super::values::{constant_text, encode_column, encode_constants, encode_frame};
 use super::{Engine, Planned};
-use crate::catalog::meta::{self, TableMeta};
+use crate::catalog::meta::TableMeta;
 use crate::catalog::{ColType, TableInfo};
 use crate::error::{Error, Result};
 use crate::sql::analyze::analyze;
@@ -66,6 +66,17 @@ pub enum WritePlan {
         meta: TableMeta,
         if_not_exists: bool,
     },
+    /// CREATE TABLE ... AS: `meta` lacks the columns, which come from the query.
+    CreateAs {
+        meta: TableMeta,
+        query: Box<Planned>,
+        if_not_exists: bool,
+    },
+    /// CREATE TABLE ... WITH (source = 'file').
+    Load {
+        spec: super::load::LoadSpec,
+        path: std::path::PathBuf,
+    },
     Drop {
         names: Vec<String>,
         if_exists: bool,
@@ -96,6 +107,7 @@ impl WritePlan {
             }
             | WritePlan::Delete { source, .. } => source.param_types.clone(),
             WritePlan::Update(u) => u.source.param_types.clone(),
+            WritePlan::CreateAs { query, .. } => query.param_types.clone(),
             WritePlan::Insert {
                 source: InsertSource::Constants { param_types, .. },
                 ..
@@ -150,7 +162,7 @@ impl Engine {
     /// Plan a write statement (resolving tables and typing parameters).
     pub async fn plan_write(&self, stmt: &Statement, text: &str) -> Result<WritePlan> {
         match stmt {
-            Statement::CreateTable(ct) => super::ddl::plan_create(ct),
+            Statement::CreateTable(ct) => self.plan_create(ct, text).await,
             Statement::Drop { names, if_exists, .. } => Ok(WritePlan::Drop {
                 names: names.iter().map(table_name).collect::<Result<_>>()?,
                 if_exists: *if_exists,
@@ -298,49 +310,28 @@ impl Engine {
         let store = self.catalog().store();
         match plan {
             WritePlan::Create { meta, if_not_exists } => {
-                self.catalog().refresh().await?;
-                let snapshot = self.catalog().snapshot();
-                if let Some(existing) = snapshot.get(&meta.name) {
-                    if existing.declared {
-                        if *if_not_exists {
-                            return Ok(WriteOutcome {
-                                tag: "CREATE TABLE",
-                                rows: 0,
-                            });
-                        }
-                        return Err(Error::Data(
-                            "42P07",
-                            format!("relation \"{}\" already exists", meta.name),
-                        ));
-                    }
-                }
-                if let Some(other) = snapshot.values().find(|t| t.declared && t.prefix == meta.prefix) {
-                    return Err(Error::Data(
-                        "42P07",
-                        format!("prefix {:?} already belongs to table \"{}\"", meta.prefix, other.name),
-                    ));
-                }
-                super::ddl::check_storage(store, meta, &snapshot).await?;
-                meta::save(store, meta).await?;
-                self.catalog().refresh().await?;
+                self.create_table(meta, *if_not_exists).await?;
                 Ok(WriteOutcome {
                     tag: "CREATE TABLE",
                     rows: 0,
                 })
             }
+            WritePlan::CreateAs {
+                meta,
+                query,
+                if_not_exists,
+            } => {
+                let rows = self.create_as(meta, query, *if_not_exists, params).await?;
+                Ok(WriteOutcome { tag: "SELECT", rows })
+            }
+            WritePlan::Load { spec, path } => {
+                let rows = self.load_file(spec, path, None).await?;
+                Ok(WriteOutcome { tag: "COPY", rows })
+            }
             WritePlan::Drop { names, if_exists } => {
                 for name in names {
-                    let table = match self.catalog().get(name).await {
-                        Ok(t) => t,
-                        Err(Error::UndefinedTable(_)) if *if_exists => continue,
-                        Err(e) => return Err(e),
-                    };
-                    delete_all_keys(store, &table).await?;
-                    if table.declared {
-                        meta::remove(store, &table.name).await?;
-                    }
+                    self.drop_table(name, *if_exists).await?;
                 }
-                self.catalog().refresh().await?;
                 Ok(WriteOutcome {
                     tag: "DROP TABLE",
                     rows: 0,
@@ -349,7 +340,7 @@ impl Engine {
             WritePlan::Truncate { names } => {
                 for name in names {
                     let table = self.catalog().get(name).await?;
-                    delete_all_keys(store, &table).await?;
+                    super::ddl::delete_all_keys(store, &table).await?;
                 }
                 Ok(WriteOutcome {
                     tag: "TRUNCATE TABLE",
@@ -394,20 +385,6 @@ impl Engine {
             }
         }
     }
-}
-
-/// UNLINK every key of a table.
-async fn delete_all_keys(store: &crate::store::Store, table: &TableInfo) -> Result<usize> {
-    let mut batches = store.scan_table_keys(&table.prefix, table.redis_type());
-    let mut n = 0;
-    while let Some(batch) = batches.recv().await {
-        let batch = batch?;
-        let mut pipe = redis::pipe();
-        pipe.cmd("UNLINK").arg(&batch);
-        store.pipeline(&pipe).await?;
-        n += batch.len();
-    }
-    Ok(n)
 }
 
 /// Write rows given in stored form, column by column (in the order of `columns`).

@@ -161,7 +161,7 @@ where
             let out = engine.write(plan, params).await?;
             let tag = match out.tag {
                 "INSERT" => Tag::new("INSERT").with_oid(0).with_rows(out.rows),
-                "DELETE" | "UPDATE" => Tag::new(out.tag).with_rows(out.rows),
+                "DELETE" | "UPDATE" | "SELECT" | "COPY" => Tag::new(out.tag).with_rows(out.rows),
                 other => Tag::new(other),
             };
             Ok(Response::Execution(tag))

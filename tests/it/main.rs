@@ -7,6 +7,7 @@ mod common;
 mod copy;
 mod files;
 mod json;
+mod load;
 mod psql;
 mod redis_lifecycle;
 mod sqllogictest;
