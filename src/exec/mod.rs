@@ -4,6 +4,7 @@
 //! Every query gets its own `SQLContext`, so nothing one query registers (a
 //! CTE, a table) is visible to another connection.
 
+pub mod alter;
 pub mod copy;
 pub mod copy_file;
 pub mod copy_format;
@@ -14,6 +15,7 @@ pub mod json_doc;
 pub mod load;
 pub mod scan;
 pub mod update;
+pub mod upsert;
 pub mod values;
 pub mod write;
 
@@ -27,6 +29,7 @@ use polars_sql::SQLContext;
 use crate::catalog::{system, Catalog, TableInfo};
 use crate::error::{Error, Result};
 use crate::sql::analyze::{Analyzed, Source};
+use crate::sql::lookup::key_lookup;
 use crate::sql::params::{bind, Param};
 
 /// A query resolved against the catalog, ready to describe or run.
@@ -134,7 +137,9 @@ impl Engine {
 
     /// Read the data and run the query.
     pub async fn execute(&self, planned: &Planned, params: &[Param]) -> Result<Output> {
-        let sql = self.bound_sql(planned, params)?;
+        let mut bound = planned.analyzed.query.clone();
+        bind(&mut bound, params)?;
+        let sql = bound.to_string();
         let ctx = SQLContext::new();
         let mut notices = Vec::new();
         for (source, table) in &planned.sources {
@@ -144,7 +149,11 @@ impl Engine {
                         .analyzed
                         .needed_columns(t.columns.iter().map(|c| c.name.as_str()));
                     let with_ttl = planned.analyzed.words.contains(scan::TTL_COLUMN);
-                    let (frame, messy) = scan::read_table(self.catalog.store(), t, &needed, with_ttl).await?;
+                    let keys = match key_lookup(&bound, source.registered_name(), &t.key_column, t.key_type) {
+                        Some(ids) => scan::Keys::Ids(ids),
+                        None => scan::Keys::All,
+                    };
+                    let (frame, messy) = scan::read_table(self.catalog.store(), t, &needed, with_ttl, keys).await?;
                     notices.extend(t.foreign_notice());
                     notices.extend(messy.iter().map(scan::Messy::notice));
                     frame

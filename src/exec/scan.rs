@@ -11,7 +11,7 @@ use tokio_stream_shim::ReceiverStream;
 use crate::catalog::types::{parse_bigint, parse_bool, parse_date, parse_double, parse_timestamp};
 use crate::catalog::{ColType, TableInfo, STORAGE_JSON};
 use crate::error::Result;
-use crate::store::Store;
+use crate::store::{Store, FETCH_BATCH};
 
 /// The pseudo-column holding a row's remaining time to live in seconds
 /// (NULL when the key has no expiry). Read only when a query names it.
@@ -156,11 +156,21 @@ fn push_parsed<T>(out: &mut Vec<Option<T>>, s: Option<&str>, parse: impl Fn(&str
 /// Read `columns` (names of the table's columns, in any order) of every row of
 /// `table` into a DataFrame whose first column is the key column, typed as
 /// the table's key type (a key id that does not parse reads as NULL, reported).
+/// Which keys a table read visits.
+pub enum Keys {
+    /// Every key under the table's prefix (SCAN).
+    All,
+    /// Only these ids (a key lookup); ids whose key is missing or holds
+    /// another Redis type are no rows.
+    Ids(Vec<String>),
+}
+
 pub async fn read_table(
     store: &Store,
     table: &TableInfo,
     columns: &[String],
     with_ttl: bool,
+    keys_to_read: Keys,
 ) -> Result<(DataFrame, Vec<Messy>)> {
     let fields: Vec<String> = columns.to_vec();
     let mut readers: Vec<ColumnReader> = fields
@@ -175,7 +185,15 @@ pub async fn read_table(
     let plen = table.prefix.len();
 
     let json = table.storage == STORAGE_JSON;
-    let batches = ReceiverStream(store.scan_table_keys(&table.prefix, table.redis_type()));
+    let batches: futures::stream::BoxStream<'static, Result<Vec<Vec<u8>>>> = match keys_to_read {
+        Keys::All => ReceiverStream(store.scan_table_keys(&table.prefix, table.redis_type())).boxed(),
+        Keys::Ids(ids) => {
+            let keys: Vec<Vec<u8>> = ids.iter().map(|id| table.key_of(id).into_bytes()).collect();
+            let keys = store.keys_of_type(keys, table.redis_type()).await?;
+            let chunks: Vec<Result<Vec<Vec<u8>>>> = keys.chunks(FETCH_BATCH).map(|c| Ok(c.to_vec())).collect();
+            futures::stream::iter(chunks).boxed()
+        }
+    };
     let mut fetched = batches
         .map(|batch| {
             let store = store.clone();
@@ -231,6 +249,15 @@ pub async fn read_table(
         cols.push(Series::new(TTL_COLUMN.into(), ttls).into_column());
     }
     Ok((DataFrame::new_infer_height(cols)?, messy))
+}
+
+/// A typed column from values in stored form (as redsql writes them).
+pub fn typed_column(table: &str, name: &str, ty: ColType, values: &[Option<String>]) -> Column {
+    let mut reader = ColumnReader::new(table, name, ty);
+    for v in values {
+        reader.push(v.as_deref().map(str::as_bytes), b"");
+    }
+    reader.finish().0
 }
 
 /// An empty frame with the table's full schema (for describing queries).

@@ -114,8 +114,15 @@ impl Engine {
 
     pub async fn update(&self, plan: &UpdatePlan, params: &[Param]) -> Result<WriteOutcome> {
         let out = self.execute(&plan.source, params).await?;
+        let rows = self.write_updates(plan, &out.frame).await?;
+        Ok(WriteOutcome { tag: "UPDATE", rows })
+    }
+
+    /// Write the changed fields of rows given as `key, new values..., old
+    /// values...`; the number of rows that still existed.
+    pub(super) async fn write_updates(&self, plan: &UpdatePlan, frame: &polars::prelude::DataFrame) -> Result<usize> {
         let n = plan.columns.len();
-        let cols = out.frame.columns();
+        let cols = frame.columns();
         let ids = encode_column(&cols[0], plan.table.key_type)?;
         let mut new = Vec::with_capacity(n);
         let mut old = Vec::with_capacity(n);
@@ -125,8 +132,7 @@ impl Engine {
         }
         let store = self.catalog().store();
         if plan.table.storage == crate::catalog::STORAGE_JSON {
-            let rows = super::json_doc::update_docs(store, plan, &ids, &new, &old).await?;
-            return Ok(WriteOutcome { tag: "UPDATE", rows });
+            return super::json_doc::update_docs(store, plan, &ids, &new, &old).await;
         }
         let sha: String = store.query(redis::cmd("SCRIPT").arg("LOAD").arg(UPDATE_SCRIPT)).await?;
         let mut matched = 0;
@@ -170,9 +176,6 @@ impl Engine {
                 }
             }
         }
-        Ok(WriteOutcome {
-            tag: "UPDATE",
-            rows: matched,
-        })
+        Ok(matched)
     }
 }

@@ -72,6 +72,11 @@ pub enum WritePlan {
         query: Box<Planned>,
         if_not_exists: bool,
     },
+    Alter {
+        name: String,
+        ops: Vec<super::alter::AlterOp>,
+        if_exists: bool,
+    },
     /// CREATE TABLE ... WITH (source = 'file').
     Load {
         spec: super::load::LoadSpec,
@@ -89,6 +94,8 @@ pub enum WritePlan {
         columns: Vec<(String, ColType)>,
         source: InsertSource,
         conflict: Conflict,
+        /// ON CONFLICT (key) DO UPDATE: how existing rows change.
+        upsert: Option<Box<super::update::UpdatePlan>>,
     },
     Delete {
         table: Arc<TableInfo>,
@@ -100,6 +107,21 @@ pub enum WritePlan {
 impl WritePlan {
     /// Types of the `$n` parameters, `$1` first.
     pub fn param_types(&self) -> Vec<pgwire::api::Type> {
+        let mut types = self.own_param_types();
+        // `$n` in ON CONFLICT DO UPDATE: typed there where the rows leave it open.
+        if let WritePlan::Insert { upsert: Some(u), .. } = self {
+            for (i, t) in u.source.param_types.iter().enumerate() {
+                if i >= types.len() {
+                    types.push(t.clone());
+                } else if types[i] == pgwire::api::Type::TEXT {
+                    types[i] = t.clone();
+                }
+            }
+        }
+        types
+    }
+
+    fn own_param_types(&self) -> Vec<pgwire::api::Type> {
         match self {
             WritePlan::Insert {
                 source: InsertSource::Query(source),
@@ -128,6 +150,7 @@ pub fn is_write(stmt: &Statement) -> bool {
     matches!(
         stmt,
         Statement::CreateTable(_)
+            | Statement::AlterTable(_)
             | Statement::Insert(_)
             | Statement::Delete(_)
             | Statement::Update(_)
@@ -163,6 +186,7 @@ impl Engine {
     pub async fn plan_write(&self, stmt: &Statement, text: &str) -> Result<WritePlan> {
         match stmt {
             Statement::CreateTable(ct) => self.plan_create(ct, text).await,
+            Statement::AlterTable(at) => super::alter::plan_alter(at),
             Statement::Drop { names, if_exists, .. } => Ok(WritePlan::Drop {
                 names: names.iter().map(table_name).collect::<Result<_>>()?,
                 if_exists: *if_exists,
@@ -202,10 +226,18 @@ impl Engine {
                 ),
             ));
         }
-        let conflict = match &ins.on {
-            None => Conflict::Fail,
-            Some(OnInsert::OnConflict(oc)) if oc.action == OnConflictAction::DoNothing => Conflict::DoNothing,
-            Some(_) => return Err(Error::Unsupported("ON CONFLICT DO UPDATE is not supported yet".into())),
+        let (conflict, upsert) = match &ins.on {
+            None => (Conflict::Fail, None),
+            Some(OnInsert::OnConflict(oc)) => match &oc.action {
+                OnConflictAction::DoNothing => (Conflict::DoNothing, None),
+                OnConflictAction::DoUpdate(du) => {
+                    let plan = self
+                        .plan_upsert(ins, &table, oc.conflict_target.as_ref(), du, text)
+                        .await?;
+                    (Conflict::Fail, Some(Box::new(plan)))
+                }
+            },
+            Some(_) => return Err(Error::Unsupported("ON DUPLICATE KEY UPDATE is not supported".into())),
         };
         let source = *ins
             .source
@@ -247,6 +279,7 @@ impl Engine {
                     columns,
                     source,
                     conflict,
+                    upsert,
                 });
             }
             return Err(Error::Unsupported(
@@ -259,6 +292,7 @@ impl Engine {
             columns,
             source: InsertSource::Query(Box::new(planned)),
             conflict,
+            upsert,
         })
     }
 
@@ -324,6 +358,13 @@ impl Engine {
                 let rows = self.create_as(meta, query, *if_not_exists, params).await?;
                 Ok(WriteOutcome { tag: "SELECT", rows })
             }
+            WritePlan::Alter { name, ops, if_exists } => {
+                self.alter(name, ops, *if_exists).await?;
+                Ok(WriteOutcome {
+                    tag: "ALTER TABLE",
+                    rows: 0,
+                })
+            }
             WritePlan::Load { spec, path } => {
                 let rows = self.load_file(spec, path, None).await?;
                 Ok(WriteOutcome { tag: "COPY", rows })
@@ -352,6 +393,7 @@ impl Engine {
                 columns,
                 source,
                 conflict,
+                upsert,
             } => {
                 let encoded = match source {
                     InsertSource::Query(q) => {
@@ -360,7 +402,10 @@ impl Engine {
                     }
                     InsertSource::Constants { rows, .. } => encode_constants(rows, columns, params)?,
                 };
-                let rows = insert_rows(store, table, columns, &encoded, *conflict).await?;
+                let rows = match upsert {
+                    Some(plan) => self.upsert(table, columns, &encoded, plan, params).await?,
+                    None => insert_rows(store, table, columns, &encoded, *conflict).await?,
+                };
                 Ok(WriteOutcome { tag: "INSERT", rows })
             }
             WritePlan::Update(plan) => self.update(plan, params).await,

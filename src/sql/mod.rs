@@ -3,9 +3,11 @@
 //! * [`parse`]: PostgreSQL-dialect parsing, statement splitting.
 //! * [`analyze`]: resolves tables, folds identifiers, blocks table functions,
 //!   names output columns as PostgreSQL does and finds parameter types.
+//! * [`lookup`]: finds WHERE clauses that pin a table's key (read by key, no scan).
 //! * [`params`]: binds `$n` parameters as typed literals into the AST.
 
 pub mod analyze;
+pub mod lookup;
 pub mod params;
 
 use sqlparser::ast::Statement;

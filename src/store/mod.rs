@@ -163,6 +163,24 @@ impl Store {
         Ok(rows)
     }
 
+    /// The keys that exist and hold `key_type` (one pipelined TYPE per key).
+    pub async fn keys_of_type(&self, keys: Vec<Vec<u8>>, key_type: &str) -> Result<Vec<Vec<u8>>> {
+        if keys.is_empty() {
+            return Ok(keys);
+        }
+        let mut pipe = redis::pipe();
+        for k in &keys {
+            pipe.cmd("TYPE").arg(k);
+        }
+        let types = self.pipeline(&pipe).await?;
+        Ok(keys
+            .into_iter()
+            .zip(types)
+            .filter(|(_, t)| matches!(t, Value::SimpleString(s) if s == key_type))
+            .map(|(k, _)| k)
+            .collect())
+    }
+
     /// Remaining time to live in seconds of every key (None: no expiry or gone).
     pub async fn ttl_batch(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<i64>>> {
         let mut pipe = redis::pipe();

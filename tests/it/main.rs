@@ -11,5 +11,6 @@ mod load;
 mod psql;
 mod redis_lifecycle;
 mod sqllogictest;
+mod tables;
 mod wire;
 mod write;
