@@ -13,7 +13,8 @@ use std::io::Write;
 use std::path::Path;
 
 use bytes::Bytes;
-use futures::{stream, Stream, StreamExt};
+use futures::stream::BoxStream;
+use futures::{stream, StreamExt};
 use polars::prelude::*;
 use tokio::io::AsyncReadExt;
 
@@ -143,35 +144,85 @@ impl Engine {
         run_blocking(move || write_file(out.frame, &out.names, &format, &path, kind)).await
     }
 
-    /// `COPY ... TO STDOUT`: the lines to send, produced batch by batch.
+    /// `COPY ... TO STDOUT`: the number of columns and the lines to send.
+    /// Row-wise queries over one table stream chunk by chunk (see stream.rs);
+    /// others run whole and are encoded batch by batch.
     pub async fn copy_to_stdout(
         &self,
         query: &Planned,
         params: &[Param],
         format: &CopyFormat,
-    ) -> Result<(usize, impl Stream<Item = Result<Bytes>> + Send + 'static)> {
-        let out = self.execute(query, params).await?;
+    ) -> Result<(usize, BoxStream<'static, Result<Bytes>>)> {
         let writer = CopyWriter::new(format.clone());
-        let (frame, width) = (out.frame, out.names.len());
-        let height = frame.height();
-        let mut header = writer.header(&out.names);
-        // Without rows the header goes alone (and counts as a row in the tag).
-        let header_only = if height == 0 { header.take() } else { None };
-        let batches = (0..height).step_by(crate::encode::ROW_BATCH).map(move |start| {
-            let end = start + crate::encode::ROW_BATCH;
-            let mut lines = match writer.lines(&frame, start, end) {
-                Ok(l) => l,
-                Err(e) => return vec![Err(e)],
-            };
-            // The header travels with the first row, so the row count stays exact.
-            if let (Some(h), Some(first)) = (header.take(), lines.first_mut()) {
-                first.insert_str(0, &h);
-            }
-            lines.into_iter().map(|l| Ok(Bytes::from(l))).collect()
-        });
-        let tail = stream::iter(header_only.map(|h| Ok(Bytes::from(h))));
-        Ok((width, stream::iter(batches).flat_map(stream::iter).chain(tail)))
+        let Some(table) = super::stream::streamable(query) else {
+            let out = self.execute(query, params).await?;
+            let width = out.names.len();
+            let header = writer.header(&out.names);
+            let frames = stream::iter(vec![Ok(out.frame)]).boxed();
+            return Ok((width, copy_lines(writer, header, frames)));
+        };
+        let names: Vec<String> = self.describe(query).await?.into_iter().map(|(n, _)| n).collect();
+        let mut bound = query.analyzed.query.clone();
+        crate::sql::params::bind(&mut bound, params)?;
+        let needed = query
+            .analyzed
+            .needed_columns(table.columns.iter().map(|c| c.name.as_str()));
+        let rx = super::stream::run_chunks(
+            self.catalog().store().clone(),
+            table,
+            query.sources[0].0.registered_name().to_string(),
+            needed,
+            query.analyzed.words.contains(super::scan::TTL_COLUMN),
+            bound.to_string(),
+        );
+        let frames = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) }).boxed();
+        Ok((names.len(), copy_lines(writer, writer_header(format, &names), frames)))
     }
+}
+
+fn writer_header(format: &CopyFormat, names: &[String]) -> Option<String> {
+    CopyWriter::new(format.clone()).header(names)
+}
+
+/// Frames → COPY lines, one CopyData per row. The header travels with the
+/// first row so the row count in the tag stays exact (without rows it goes
+/// alone, and counts as one).
+fn copy_lines(
+    writer: CopyWriter,
+    header: Option<String>,
+    frames: BoxStream<'static, Result<DataFrame>>,
+) -> BoxStream<'static, Result<Bytes>> {
+    let writer = std::sync::Arc::new(writer);
+    let header = std::sync::Arc::new(std::sync::Mutex::new(header));
+    let tail_header = header.clone();
+    let rows = frames.flat_map(move |frame| {
+        let (writer, header) = (writer.clone(), header.clone());
+        let batches: Vec<Result<Bytes>> = match frame {
+            Err(e) => vec![Err(e)],
+            Ok(frame) => {
+                let mut out = Vec::with_capacity(frame.height());
+                for start in (0..frame.height()).step_by(crate::encode::ROW_BATCH) {
+                    match writer.lines(&frame, start, start + crate::encode::ROW_BATCH) {
+                        Ok(lines) => out.extend(lines.into_iter().map(|mut l| {
+                            if let Some(h) = header.lock().expect("header lock").take() {
+                                l.insert_str(0, &h);
+                            }
+                            Ok(Bytes::from(l))
+                        })),
+                        Err(e) => {
+                            out.push(Err(e));
+                            break;
+                        }
+                    }
+                }
+                out
+            }
+        };
+        stream::iter(batches)
+    });
+    let tail = stream::once(async move { tail_header.lock().expect("header lock").take() })
+        .filter_map(|h| async move { h.map(|h| Ok(Bytes::from(h))) });
+    rows.chain(tail).boxed()
 }
 
 /// Nested JSON objects become dotted columns (`address.city`).

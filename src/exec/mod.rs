@@ -14,6 +14,7 @@ pub mod files;
 pub mod json_doc;
 pub mod load;
 pub mod scan;
+pub mod stream;
 pub mod update;
 pub mod upsert;
 pub mod values;

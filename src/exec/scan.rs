@@ -163,6 +163,8 @@ pub enum Keys {
     /// Only these ids (a key lookup); ids whose key is missing or holds
     /// another Redis type are no rows.
     Ids(Vec<String>),
+    /// These keys, found by a SCAN of the table's type (a chunk of a streamed read).
+    Exact(Vec<Vec<u8>>),
 }
 
 pub async fn read_table(
@@ -190,6 +192,10 @@ pub async fn read_table(
         Keys::Ids(ids) => {
             let keys: Vec<Vec<u8>> = ids.iter().map(|id| table.key_of(id).into_bytes()).collect();
             let keys = store.keys_of_type(keys, table.redis_type()).await?;
+            let chunks: Vec<Result<Vec<Vec<u8>>>> = keys.chunks(FETCH_BATCH).map(|c| Ok(c.to_vec())).collect();
+            futures::stream::iter(chunks).boxed()
+        }
+        Keys::Exact(keys) => {
             let chunks: Vec<Result<Vec<Vec<u8>>>> = keys.chunks(FETCH_BATCH).map(|c| Ok(c.to_vec())).collect();
             futures::stream::iter(chunks).boxed()
         }

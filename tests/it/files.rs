@@ -303,3 +303,63 @@ async fn server_paths_are_confined_to_the_data_directory() {
     assert_eq!(sqlstate(&c.client, &format!("COPY {t} TO 'x.csv'")).await, "42501");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn streamed_exports_match_whole_query_results() {
+    let url = redis_url();
+    let t = unique("cpstream");
+    let server = start_server(&url).await;
+    let c = connect(&server).await;
+    c.client
+        .batch_execute(&format!(
+            "CREATE TABLE {t} (id bigint PRIMARY KEY, name text, v double precision)"
+        ))
+        .await
+        .unwrap();
+    // 20,000 rows: several chunks of the streamed path.
+    let mut data = String::new();
+    for i in 0..20_000 {
+        data.push_str(&format!("{i}\tn{i}\t{}\n", i as f64 / 4.0));
+    }
+    let sink = c.client.copy_in(&format!("COPY {t} FROM STDIN")).await.unwrap();
+    futures::pin_mut!(sink);
+    futures::SinkExt::send(&mut sink, bytes::Bytes::from(data))
+        .await
+        .unwrap();
+    sink.finish().await.unwrap();
+
+    // Row-wise (streamed chunk by chunk) against the same rows computed whole (ORDER BY).
+    let select = format!("SELECT id, upper(name) AS u, v * 2 AS w, _ttl FROM {t} WHERE id % 7 = 3");
+    let mut streamed: Vec<String> = copy_out(
+        &c.client,
+        &format!("COPY ({select}) TO STDOUT (FORMAT csv, HEADER true)"),
+    )
+    .await
+    .lines()
+    .map(str::to_string)
+    .collect();
+    let whole: Vec<String> = copy_out(
+        &c.client,
+        &format!("COPY ({select} ORDER BY id) TO STDOUT (FORMAT csv, HEADER true)"),
+    )
+    .await
+    .lines()
+    .map(str::to_string)
+    .collect();
+    assert_eq!(streamed[0], "id,u,w,_ttl");
+    assert_eq!(whole.len(), 1 + (0..20_000).filter(|i| i % 7 == 3).count());
+    let header = streamed.remove(0);
+    streamed.sort_by_key(|l| l.split(',').next().unwrap().parse::<i64>().unwrap());
+    streamed.insert(0, header);
+    assert_eq!(streamed, whole);
+    // An empty result still has its header.
+    assert_eq!(
+        copy_out(
+            &c.client,
+            &format!("COPY (SELECT id FROM {t} WHERE id < 0) TO STDOUT (FORMAT csv, HEADER true)")
+        )
+        .await,
+        "id\n"
+    );
+    server.shutdown().await;
+}

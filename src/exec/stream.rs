@@ -1,0 +1,206 @@
+//! Streaming exports: a row-wise query over one table (filters, projections,
+//! scalar expressions; no aggregates, ordering, LIMIT, DISTINCT, windows,
+//! joins or subqueries) gives the same rows whether it runs over the whole
+//! table or chunk by chunk and the results are concatenated. COPY ... TO
+//! runs such queries chunk by chunk (SCAN → read a chunk → run the query on
+//! it → encode → send), so memory does not grow with the table; a bounded
+//! channel makes a slow client slow the scan down.
+//!
+//! Any other query is run whole, then encoded batch by batch.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use polars::prelude::*;
+use polars_sql::SQLContext;
+use sqlparser::ast::{Expr, GroupByExpr, Query, SetExpr, TableFactor, Visit, Visitor};
+use tokio::sync::mpsc;
+
+use super::scan::{self, Keys};
+use super::Planned;
+use crate::catalog::TableInfo;
+use crate::error::Result;
+use crate::store::Store;
+
+/// Keys read (and rows run through the query) per chunk.
+pub const CHUNK_ROWS: usize = 8192;
+
+/// Scalar functions a row-wise query may call (deterministic, one row in, one value out).
+const SCALAR_FUNCTIONS: &[&str] = &[
+    "abs",
+    "btrim",
+    "ceil",
+    "ceiling",
+    "char_length",
+    "coalesce",
+    "concat",
+    "date_part",
+    "ends_with",
+    "floor",
+    "greatest",
+    "initcap",
+    "least",
+    "left",
+    "length",
+    "lower",
+    "lpad",
+    "ltrim",
+    "nullif",
+    "replace",
+    "reverse",
+    "right",
+    "round",
+    "rpad",
+    "rtrim",
+    "split_part",
+    "sqrt",
+    "starts_with",
+    "strpos",
+    "substr",
+    "substring",
+    "trim",
+    "upper",
+];
+
+/// Whether the query may run chunk by chunk with the same result.
+pub fn is_row_wise(q: &Query) -> bool {
+    if q.with.is_some() || q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
+        return false;
+    }
+    let SetExpr::Select(s) = q.body.as_ref() else {
+        return false;
+    };
+    let plain_group = matches!(&s.group_by, GroupByExpr::Expressions(v, m) if v.is_empty() && m.is_empty());
+    let [from] = s.from.as_slice() else {
+        return false;
+    };
+    if s.distinct.is_some()
+        || !plain_group
+        || s.having.is_some()
+        || s.qualify.is_some()
+        || !s.named_window.is_empty()
+        || s.top.is_some()
+        || !from.joins.is_empty()
+        || !matches!(from.relation, TableFactor::Table { .. })
+    {
+        return false;
+    }
+    struct OnlyScalar(bool);
+    impl Visitor for OnlyScalar {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            let ok = match e {
+                Expr::Function(f) => {
+                    let name = f.name.to_string().to_lowercase();
+                    f.over.is_none() && f.filter.is_none() && SCALAR_FUNCTIONS.contains(&name.trim_matches('"'))
+                }
+                Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => false,
+                _ => true,
+            };
+            if ok {
+                ControlFlow::Continue(())
+            } else {
+                self.0 = false;
+                ControlFlow::Break(())
+            }
+        }
+    }
+    let mut v = OnlyScalar(true);
+    let _ = s.visit(&mut v);
+    v.0
+}
+
+/// The one table a row-wise query reads, if the query is row-wise.
+pub fn streamable(planned: &Planned) -> Option<Arc<TableInfo>> {
+    match planned.sources.as_slice() {
+        [(_, Some(table))] if is_row_wise(&planned.analyzed.query) => Some(table.clone()),
+        _ => None,
+    }
+}
+
+/// Run a row-wise query chunk by chunk; results arrive on the receiver.
+pub fn run_chunks(
+    store: Store,
+    table: Arc<TableInfo>,
+    registered: String,
+    columns: Vec<String>,
+    with_ttl: bool,
+    sql: String,
+) -> mpsc::Receiver<Result<DataFrame>> {
+    let (tx, rx) = mpsc::channel(2);
+    tokio::spawn(async move {
+        let mut scan = store.scan_table_keys(&table.prefix, table.redis_type());
+        let mut pending: Vec<Vec<u8>> = Vec::new();
+        let mut done = false;
+        while !done {
+            match scan.recv().await {
+                Some(Ok(batch)) => pending.extend(batch),
+                Some(Err(e)) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+                None => done = true,
+            }
+            if pending.len() < CHUNK_ROWS && !done {
+                continue;
+            }
+            let keys = std::mem::take(&mut pending);
+            if keys.is_empty() {
+                break;
+            }
+            let result = async {
+                let (frame, _) = scan::read_table(&store, &table, &columns, with_ttl, Keys::Exact(keys)).await?;
+                let (name, sql) = (registered.clone(), sql.clone());
+                super::run_blocking(move || {
+                    let mut ctx = SQLContext::new();
+                    ctx.register(&name, frame.lazy());
+                    Ok(ctx.execute(&sql)?.collect()?)
+                })
+                .await
+            }
+            .await;
+            let failed = result.is_err();
+            if tx.send(result).await.is_err() || failed {
+                return; // the client went away, or the export failed
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_row_wise;
+    use sqlparser::ast::Statement;
+
+    fn row_wise(sql: &str) -> bool {
+        let Some(Statement::Query(q)) = crate::sql::parse(sql).unwrap().pop() else {
+            panic!()
+        };
+        is_row_wise(&q)
+    }
+
+    #[test]
+    fn only_row_by_row_queries_stream() {
+        assert!(row_wise("SELECT * FROM t"));
+        assert!(row_wise(
+            "SELECT id, upper(name), v * 2 FROM t WHERE id % 7 = 3 AND coalesce(a, 0) > 1"
+        ));
+        for sql in [
+            "SELECT count(*) FROM t",
+            "SELECT sum(v) FROM t WHERE id > 1",
+            "SELECT DISTINCT a FROM t",
+            "SELECT a FROM t GROUP BY a",
+            "SELECT a FROM t ORDER BY a",
+            "SELECT a FROM t LIMIT 5",
+            "SELECT a, rank() OVER (ORDER BY a) FROM t",
+            "SELECT a FROM t JOIN u ON t.id = u.id",
+            "SELECT a FROM t WHERE id IN (SELECT id FROM u)",
+            "WITH x AS (SELECT 1) SELECT * FROM t",
+            "SELECT random() FROM t",
+            "SELECT a FROM t UNION SELECT a FROM u",
+        ] {
+            assert!(!row_wise(sql), "{sql}");
+        }
+    }
+}
