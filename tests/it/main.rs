@@ -12,4 +12,5 @@ mod psql;
 mod redis_lifecycle;
 mod sqllogictest;
 mod wire;
+mod workflows;
 mod write;
