@@ -10,6 +10,7 @@ mod json;
 mod load;
 mod psql;
 mod redis_lifecycle;
+mod roundtrip;
 mod sqllogictest;
 mod wire;
 mod workflows;
