@@ -344,6 +344,8 @@ impl Engine {
     /// Returns false when the table does not exist and `if_exists` was given.
     pub async fn drop_table(&self, name: &str, if_exists: bool) -> Result<bool> {
         let store = self.catalog().store();
+        // Rescan first: the snapshot may predate an index made on the table since.
+        self.catalog().refresh().await?;
         let table = match self.catalog().get(name).await {
             Ok(t) => t,
             Err(Error::UndefinedTable(_)) if if_exists => return Ok(false),
