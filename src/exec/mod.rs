@@ -11,6 +11,7 @@ pub mod copy_format;
 pub mod copy_in;
 pub mod ddl;
 pub mod files;
+pub mod hash_write;
 pub mod json_doc;
 pub mod load;
 pub mod scan;

@@ -24,18 +24,6 @@ use crate::sql::params::Param;
 /// Rows per pipelined write.
 const WRITE_BATCH: usize = 1000;
 
-/// Insert one hash row unless its key exists (mode 0 = fail, 1 = skip) or
-/// replacing it (mode 2). ARGV: mode, ttl seconds (0 = none), field, value, ...
-const INSERT_SCRIPT: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  if ARGV[1] ~= '2' then return 0 end
-  redis.call('DEL', KEYS[1])
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-if ARGV[2] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return 1
-";
-
 /// Where inserted rows come from.
 #[derive(Clone)]
 pub enum InsertSource {
@@ -502,56 +490,10 @@ pub(super) async fn insert_rows(
     if table.storage == crate::catalog::STORAGE_JSON {
         return super::json_doc::insert_docs(store, table, columns, encoded, &rows, conflict).await;
     }
-    let sha: String = store.query(redis::cmd("SCRIPT").arg("LOAD").arg(INSERT_SCRIPT)).await?;
-    let mode = match conflict {
-        Conflict::Fail => "0",
-        Conflict::DoNothing => "1",
-        Conflict::Replace => "2",
-    };
-    let ttl = table.ttl.unwrap_or(0).to_string();
-    let mut written = 0;
-    for chunk in rows.chunks(WRITE_BATCH) {
-        let mut pipe = redis::pipe();
-        for (r, id) in chunk {
-            let cmd = pipe
-                .cmd("EVALSHA")
-                .arg(&sha)
-                .arg(1)
-                .arg(table.key_of(id))
-                .arg(mode)
-                .arg(&ttl);
-            for (c, (name, _)) in columns.iter().enumerate() {
-                if let Some(v) = &encoded[c][*r] {
-                    cmd.arg(name).arg(v);
-                }
-            }
-        }
-        for (v, (_, id)) in store.pipeline(&pipe).await?.iter().zip(chunk) {
-            match v {
-                redis::Value::Int(1) => written += 1,
-                redis::Value::Int(0) if conflict == Conflict::DoNothing => {}
-                redis::Value::Int(0) => {
-                    return Err(Error::Data(
-                        "23505",
-                        format!(
-                            "duplicate key value: {} was created concurrently; {written} rows were written before it",
-                            table.key_of(id)
-                        ),
-                    ))
-                }
-                other => {
-                    return Err(Error::Redis(format!(
-                        "insert of {} failed: {other:?}; {written} rows were written before it",
-                        table.key_of(id)
-                    )))
-                }
-            }
-        }
-    }
-    Ok(written)
+    super::hash_write::insert_hashes(store, table, columns, encoded, &rows, conflict).await
 }
 
-fn duplicate(table: &TableInfo, id: &str) -> Error {
+pub(super) fn duplicate(table: &TableInfo, id: &str) -> Error {
     Error::Data(
         "23505",
         format!(
