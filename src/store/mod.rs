@@ -70,7 +70,9 @@ impl Store {
 
     /// Stream the distinct keys of one table (`<prefix><id>` with no `:` in
     /// the id) as batches. Keys of nested tables (`<prefix><x>:<id>`) are left
-    /// out. SCAN may repeat a key; each key is sent once.
+    /// out. SCAN may repeat a key; each key is sent once (remembered by a
+    /// 128-bit fingerprint, 16 bytes a key rather than the key itself; two
+    /// distinct keys share one with a chance of about n²/2¹²⁹).
     pub fn scan_table_keys(&self, prefix: &str, key_type: &str) -> mpsc::Receiver<Result<Vec<Vec<u8>>>> {
         let (tx, rx) = mpsc::channel(8);
         let store = self.clone();
@@ -78,7 +80,12 @@ impl Store {
         let plen = prefix.len();
         let key_type = key_type.to_string();
         tokio::spawn(async move {
-            let mut seen: HashSet<Vec<u8>> = HashSet::new();
+            let mut seen: HashSet<u128> = HashSet::new();
+            let hashers = (std::hash::RandomState::new(), std::hash::RandomState::new());
+            let fingerprint = |k: &[u8]| {
+                use std::hash::BuildHasher;
+                (u128::from(hashers.0.hash_one(k)) << 64) | u128::from(hashers.1.hash_one(k))
+            };
             let mut cursor: u64 = 0;
             loop {
                 let mut cmd = redis::cmd("SCAN");
@@ -100,7 +107,7 @@ impl Store {
                 let batch: Vec<Vec<u8>> = keys
                     .into_iter()
                     .filter(|k| k.len() >= plen && !k[plen..].contains(&b':'))
-                    .filter(|k| seen.insert(k.clone()))
+                    .filter(|k| seen.insert(fingerprint(k)))
                     .collect();
                 if !batch.is_empty() {
                     for chunk in batch.chunks(FETCH_BATCH) {
