@@ -62,11 +62,7 @@ pub(super) async fn insert_hashes(
     let sha: String = store
         .query(redis::cmd("SCRIPT").arg("LOAD").arg(INSERT_GROUP_SCRIPT))
         .await?;
-    let mode = match conflict {
-        Conflict::Fail => "0",
-        Conflict::DoNothing => "1",
-        Conflict::Replace => "2",
-    };
+    let mode = conflict.script_mode();
     let ttl = table.ttl.unwrap_or(0).to_string();
     let pipelines: Vec<&[(usize, String)]> = rows.chunks(GROUP * GROUPS_PER_PIPELINE).collect();
     let send = |chunk: &'_ [(usize, String)]| {

@@ -179,11 +179,7 @@ pub(super) async fn insert_docs(
         .map(|(r, _)| build_doc(columns, encoded, *r))
         .collect::<Result<_>>()?;
     let sha: String = store.query(redis::cmd("SCRIPT").arg("LOAD").arg(INSERT_SCRIPT)).await?;
-    let mode = match conflict {
-        Conflict::Fail => "0",
-        Conflict::DoNothing => "1",
-        Conflict::Replace => "2",
-    };
+    let mode = conflict.script_mode();
     let ttl = table.ttl.unwrap_or(0).to_string();
     let mut written = 0;
     for (chunk, docs) in rows.chunks(WRITE_BATCH).zip(docs.chunks(WRITE_BATCH)) {

@@ -51,29 +51,7 @@ impl Engine {
             ));
         }
         let table = self.catalog().get(&table_name(name)?).await?;
-        let mut columns = Vec::new();
-        let mut values: Vec<Expr> = Vec::new();
-        for a in &up.assignments {
-            let AssignmentTarget::ColumnName(target) = &a.target else {
-                return Err(Error::Unsupported(
-                    "UPDATE with tuple assignments is not supported".into(),
-                ));
-            };
-            let col = table_name(target)?;
-            if col == table.key_column {
-                return Err(Error::Unsupported(format!(
-                    "updating the key column \"{col}\" is not supported"
-                )));
-            }
-            let ty = table.column(&col).map(|c| c.ty).ok_or_else(|| {
-                Error::UndefinedColumn(format!(
-                    "column \"{col}\" of relation \"{}\" does not exist",
-                    table.name
-                ))
-            })?;
-            columns.push((col, ty));
-            values.push(a.value.clone());
-        }
+        let (columns, values) = assigned_columns(&table, &up.assignments)?;
         let alias = alias.as_ref().map(|a| format!(" AS {}", a.name)).unwrap_or_default();
         let old: Vec<String> = columns.iter().map(|(c, _)| quote_ident(c)).collect();
         let new_placeholders: Vec<String> = (0..columns.len()).map(|i| format!("NULL AS \"__new{i}\"")).collect();
@@ -178,4 +156,33 @@ impl Engine {
         }
         Ok(matched)
     }
+}
+
+/// `SET c = expr, ...`: the assigned columns with their types, and the expressions.
+pub(super) fn assigned_columns(
+    table: &TableInfo,
+    assignments: &[sqlparser::ast::Assignment],
+) -> Result<(Vec<(String, ColType)>, Vec<Expr>)> {
+    let mut columns = Vec::new();
+    let mut values = Vec::new();
+    for a in assignments {
+        let AssignmentTarget::ColumnName(target) = &a.target else {
+            return Err(Error::Unsupported("tuple assignments are not supported".into()));
+        };
+        let col = table_name(target)?;
+        if col == table.key_column {
+            return Err(Error::Unsupported(format!(
+                "updating the key column \"{col}\" is not supported"
+            )));
+        }
+        let ty = table.column(&col).map(|c| c.ty).ok_or_else(|| {
+            Error::UndefinedColumn(format!(
+                "column \"{col}\" of relation \"{}\" does not exist",
+                table.name
+            ))
+        })?;
+        columns.push((col, ty));
+        values.push(a.value.clone());
+    }
+    Ok((columns, values))
 }

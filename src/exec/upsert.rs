@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 use polars_sql::SQLContext;
-use sqlparser::ast::{AssignmentTarget, ConflictTarget, DoUpdate, Expr, Insert, SelectItem, SetExpr, Statement};
+use sqlparser::ast::{ConflictTarget, DoUpdate, Insert, SelectItem, SetExpr, Statement};
 
 use super::update::UpdatePlan;
-use super::write::{insert_rows, quote_ident, table_name, Conflict};
+use super::write::{insert_rows, quote_ident, Conflict};
 use super::{run_blocking, scan, Engine};
 use crate::catalog::{ColType, TableInfo};
 use crate::error::{Error, Result};
@@ -55,27 +55,7 @@ impl Engine {
             .table_alias
             .as_ref()
             .map_or(table.name.clone(), |a| crate::sql::fold_ident(&a.alias));
-        let mut columns = Vec::new();
-        let mut values: Vec<Expr> = Vec::new();
-        for a in &du.assignments {
-            let AssignmentTarget::ColumnName(target) = &a.target else {
-                return Err(Error::Unsupported("tuple assignments are not supported".into()));
-            };
-            let col = table_name(target)?;
-            if col == table.key_column {
-                return Err(Error::Unsupported(format!(
-                    "updating the key column \"{col}\" is not supported"
-                )));
-            }
-            let ty = table.column(&col).map(|c| c.ty).ok_or_else(|| {
-                Error::UndefinedColumn(format!(
-                    "column \"{col}\" of relation \"{}\" does not exist",
-                    table.name
-                ))
-            })?;
-            columns.push((col, ty));
-            values.push(a.value.clone());
-        }
+        let (columns, values) = super::update::assigned_columns(table, &du.assignments)?;
         let (t, k) = (quote_ident(&alias), quote_ident(&table.key_column));
         let placeholders: Vec<String> = (0..columns.len()).map(|i| format!("NULL AS \"__new{i}\"")).collect();
         let old: Vec<String> = columns.iter().map(|(c, _)| format!("{t}.{}", quote_ident(c))).collect();

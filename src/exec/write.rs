@@ -47,6 +47,17 @@ pub enum Conflict {
     Replace,
 }
 
+impl Conflict {
+    /// The mode argument of the insert scripts.
+    pub(super) fn script_mode(self) -> &'static str {
+        match self {
+            Conflict::Fail => "0",
+            Conflict::DoNothing => "1",
+            Conflict::Replace => "2",
+        }
+    }
+}
+
 /// A planned write statement.
 #[derive(Clone)]
 pub enum WritePlan {
@@ -400,7 +411,7 @@ impl Engine {
             WritePlan::Delete { table, source } => {
                 let out = self.execute(source, params).await?;
                 let ids = encode_column(&out.frame.columns()[0], table.key_type)?;
-                let keys: Vec<String> = ids.iter().flatten().map(|id| table.key_of(&id)).collect();
+                let keys: Vec<String> = ids.iter().flatten().map(|id| table.key_of(id)).collect();
                 let mut deleted = 0;
                 for chunk in keys.chunks(WRITE_BATCH) {
                     let mut pipe = redis::pipe();
