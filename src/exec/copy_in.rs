@@ -3,6 +3,10 @@
 //! rows, each batch checked like an INSERT (types, keys, duplicates). A
 //! failure stops the COPY and says at which line and how many rows were
 //! written before it.
+//!
+//! One batch is written to Redis while the next is parsed and checked; a
+//! batch is only sent once the one before it has succeeded, so a failing
+//! batch is never followed by a written one.
 
 use super::copy::CopyInPlan;
 use super::copy_format::RecordReader;
@@ -20,6 +24,8 @@ pub struct CopyIn {
     pending: Vec<(usize, Vec<Option<String>>)>,
     pub written: usize,
     error: Option<Error>,
+    /// The batch being written, if any.
+    in_flight: Option<tokio::task::JoinHandle<Result<usize>>>,
 }
 
 impl CopyIn {
@@ -31,6 +37,7 @@ impl CopyIn {
             pending: Vec::new(),
             written: 0,
             error: None,
+            in_flight: None,
         }
     }
 
@@ -66,6 +73,9 @@ impl CopyIn {
                 self.error = Some(e);
             }
         }
+        if let Err(e) = self.settle().await {
+            self.error.get_or_insert(e);
+        }
         match self.error {
             None => Ok(self.written),
             Some(e) => Err(with_count(e, self.written)),
@@ -77,18 +87,56 @@ impl CopyIn {
         self.error.is_some()
     }
 
-    /// Rows written before the COPY was abandoned.
-    pub fn abandon(self) -> usize {
+    /// Rows written before the COPY was abandoned (the batch in flight completes).
+    pub async fn abandon(mut self) -> usize {
+        let _ = self.settle().await;
         self.written
     }
 
+    /// Wait for the batch in flight; count its rows or return its error.
+    async fn settle(&mut self) -> Result<()> {
+        if let Some(handle) = self.in_flight.take() {
+            let n = handle
+                .await
+                .map_err(|e| Error::Internal(format!("COPY writer failed: {e}")))??;
+            self.written += n;
+        }
+        Ok(())
+    }
+
     async fn write(&mut self, store: &Store, batch: Vec<(usize, Vec<Option<String>>)>) -> Result<()> {
+        // Check this batch while the previous one is being written; report in line order.
+        let encoded = self.encode(&batch);
+        self.settle().await?;
+        let encoded = encoded?;
         if batch.is_empty() {
             return Ok(());
         }
+        let first_line = batch[0].0;
+        let (store, table, cols, conflict) = (
+            store.clone(),
+            self.plan.table.clone(),
+            self.plan.columns.clone(),
+            self.plan.conflict,
+        );
+        self.in_flight = Some(tokio::spawn(async move {
+            insert_rows(&store, &table, &cols, &encoded, conflict)
+                .await
+                .map_err(|e| match e {
+                    Error::Data(code, msg) => {
+                        Error::Data(code, format!("{msg} (in the batch starting at line {first_line})"))
+                    }
+                    other => other,
+                })
+        }));
+        Ok(())
+    }
+
+    /// A batch in stored form, column by column (22P04/22P02 naming line and column).
+    fn encode(&self, batch: &[(usize, Vec<Option<String>>)]) -> Result<Vec<Vec<Option<String>>>> {
         let cols = &self.plan.columns;
         let mut encoded = vec![Vec::with_capacity(batch.len()); cols.len()];
-        for (line, fields) in &batch {
+        for (line, fields) in batch {
             if fields.len() < cols.len() {
                 let missing = &cols[fields.len()].0;
                 return Err(Error::Data(
@@ -110,17 +158,7 @@ impl CopyIn {
                 encoded[c].push(v);
             }
         }
-        let first_line = batch[0].0;
-        let n = insert_rows(store, &self.plan.table, cols, &encoded, self.plan.conflict)
-            .await
-            .map_err(|e| match e {
-                Error::Data(code, msg) => {
-                    Error::Data(code, format!("{msg} (in the batch starting at line {first_line})"))
-                }
-                other => other,
-            })?;
-        self.written += n;
-        Ok(())
+        Ok(encoded)
     }
 }
 

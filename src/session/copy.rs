@@ -118,7 +118,11 @@ impl CopyHandler for Copy {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let state = state(client);
-        let written = state.0.lock().await.take().map_or(0, CopyIn::abandon);
+        let copy = state.0.lock().await.take();
+        let written = match copy {
+            Some(copy) => copy.abandon().await,
+            None => 0,
+        };
         self.engine.catalog().invalidate().await;
         Error::Data(
             "57014",
