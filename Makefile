@@ -7,7 +7,7 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/redsql-target
 export CARGO_TARGET_DIR
 LISTEN ?= 127.0.0.1:5433
 
-.PHONY: run test redis build build-release fmt clippy clean-redis
+.PHONY: run test redis build build-release bench-load fmt clippy clean-redis
 
 ## Install Redis 8.2 + RediSearch + RedisJSON into .redis/ (idempotent).
 redis:
@@ -34,6 +34,10 @@ run: redis build-release
 	@echo "  SELECT status, count(*), avg(qty) FROM sale GROUP BY status ORDER BY count DESC;"
 	@echo ""
 	$(CARGO_TARGET_DIR)/release/redsql serve --listen $(LISTEN) --demo
+
+## Load benchmark: redsql load vs redis-benchmark HSET, same run (ROWS=200000 RUNS=3).
+bench-load:
+	@scripts/bench-load.sh $(or $(ROWS),200000) $(or $(RUNS),3)
 
 ## Every test against a private Redis with modules and a plain one without.
 test: redis
