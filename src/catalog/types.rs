@@ -146,7 +146,36 @@ pub fn days_to_date(days: i32) -> Option<NaiveDate> {
 
 /// ISO 8601 timestamps (`T` or space, optional fraction) → microseconds since
 /// the epoch. An offset (`Z`, `+02:00`) is converted to UTC. A bare date is midnight.
+/// `YYYY-MM-DD[T ]HH:MM:SS[.fffffffff]`, the form redsql writes and most
+/// tools do, without chrono's pattern parser; None sends the text through
+/// the general parser (which accepts the same texts with the same values).
+fn fast_timestamp(b: &[u8]) -> Option<i64> {
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let nanos = match b.len() {
+        19 => 0,
+        21..=29 if b[19] == b'.' => {
+            let digits = b.len() - 20;
+            num(20, b.len())? * 10u32.pow(9 - digits as u32)
+        }
+        _ => return None,
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?;
+    let time = chrono::NaiveTime::from_hms_nano_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?, nanos)?;
+    Some(NaiveDateTime::new(date, time).and_utc().timestamp_micros())
+}
+
 pub fn parse_timestamp(s: &str) -> Option<i64> {
+    fast_timestamp(s.as_bytes()).or_else(|| parse_timestamp_general(s))
+}
+
+fn parse_timestamp_general(s: &str) -> Option<i64> {
     if s.len() < 10 {
         return None;
     }
@@ -232,5 +261,34 @@ mod tests {
         assert_eq!(parse_bool("true"), Some(true));
         assert_eq!(parse_bool("f"), Some(false));
         assert_eq!(parse_bool("yes"), None);
+    }
+
+    #[test]
+    fn the_fast_timestamp_path_agrees_with_chrono() {
+        for t in [
+            "2024-03-01 08:00:00",
+            "2024-03-01T08:00:00.5",
+            "1969-12-31 23:59:59.999999",
+            "1969-12-31 23:59:59.9999999",
+            "0001-01-01T00:00:00",
+            "9999-12-31 23:59:59.123456789",
+            "2024-02-30 00:00:00",
+            "2024-13-01 00:00:00",
+            "2024-01-01 24:00:00",
+            "2024-01-01 23:59:60",
+            "2024-01-01 1:00:00",
+            "2024-01-01 10:00:00.",
+            "2024-01-01 10:00:00.1234567890",
+            "+024-01-01 10:00:00",
+            "2024-01-01X10:00:00",
+        ] {
+            let chrono = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+                .map(|v| v.and_utc().timestamp_micros());
+            let fast = super::fast_timestamp(t.as_bytes());
+            assert!(fast.is_none() || fast == chrono, "{t}: fast {fast:?} chrono {chrono:?}");
+            assert_eq!(super::parse_timestamp(t), super::parse_timestamp_general(t), "{t}");
+        }
     }
 }

@@ -5,7 +5,7 @@ pub mod copy;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveTime};
+use chrono::{DateTime, Datelike, NaiveTime, Timelike};
 use futures::{stream, Stream, StreamExt};
 use pgwire::api::portal::Format;
 use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo};
@@ -138,10 +138,7 @@ impl Col {
             Col::F32(c, _) => c.get(i).map(float4_text),
             Col::F64(c, _) => c.get(i).map(float8_text),
             Col::Numeric(c) | Col::Text(c) => c.get(i).map(str::to_string),
-            Col::Date(c) => c
-                .get(i)
-                .and_then(days_to_date)
-                .map(|d| d.format("%Y-%m-%d").to_string()),
+            Col::Date(c) => c.get(i).and_then(days_to_date).map(date_text),
             Col::Ts(c, _) => c.get(i).map(|us| timestamp_text(us, "")),
             Col::TsTz(c, _) => c.get(i).map(|us| timestamp_text(us, "+00")),
             Col::Time(c) => c.get(i).and_then(|ns| {
@@ -194,13 +191,25 @@ pub fn float4_text(v: f32) -> String {
     special_float(v.into()).unwrap_or_else(|| pg_float(format!("{v:e}"), || v.to_string(), 6))
 }
 
+/// ISO 8601 date text (`2024-03-01`), as `%Y-%m-%d` prints it, without
+/// strftime's per-call parsing of the pattern.
+pub fn date_text(d: chrono::NaiveDate) -> String {
+    if (0..=9999).contains(&d.year()) {
+        format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+    } else {
+        d.format("%Y-%m-%d").to_string()
+    }
+}
+
 /// PostgreSQL's text form of a timestamp: fractional seconds only when
 /// non-zero, without trailing zeros (`2024-03-01 08:00:00.5`).
 pub fn timestamp_text(micros: i64, zone: &str) -> String {
     let Some(t) = DateTime::from_timestamp_micros(micros) else {
         return micros.to_string();
     };
-    let mut out = t.format("%Y-%m-%d %H:%M:%S").to_string();
+    let mut out = date_text(t.date_naive());
+    use std::fmt::Write;
+    let _ = write!(out, " {:02}:{:02}:{:02}", t.hour(), t.minute(), t.second());
     let frac = micros.rem_euclid(1_000_000);
     if frac != 0 {
         let digits = format!(".{frac:06}");
@@ -305,6 +314,21 @@ mod tests {
         assert_eq!(f8(-0.0), "-0");
         assert_eq!(float4_text(1234567.0), "1.234567e+06");
         assert_eq!(float4_text(0.1), "0.1");
+    }
+
+    #[test]
+    fn dates_print_like_strftime() {
+        for (y, m, d) in [
+            (2024, 3, 1),
+            (1, 1, 1),
+            (9999, 12, 31),
+            (0, 2, 29),
+            (-44, 3, 15),
+            (12345, 1, 2),
+        ] {
+            let date = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(super::date_text(date), date.format("%Y-%m-%d").to_string());
+        }
     }
 
     #[test]

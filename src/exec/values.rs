@@ -104,7 +104,7 @@ fn param_text(p: &Param) -> Option<String> {
         Param::Float(v) => crate::encode::float8_text(*v),
         Param::Bool(v) => v.to_string(),
         Param::Text(s) => s.clone(),
-        Param::Date(d) => d.format("%Y-%m-%d").to_string(),
+        Param::Date(d) => crate::encode::date_text(*d),
         Param::Timestamp(t) => t.format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
     })
 }
@@ -160,7 +160,7 @@ pub fn encode_column(col: &Column, ty: ColType) -> Result<Vec<Option<String>>> {
             .cast(&DataType::Int32)?
             .i32()?
             .iter()
-            .map(|v| v.and_then(days_to_date).map(|d| d.format("%Y-%m-%d").to_string()))
+            .map(|v| v.and_then(days_to_date).map(crate::encode::date_text))
             .collect(),
         ColType::Timestamp => cast
             .cast(&DataType::Int64)?
@@ -194,7 +194,7 @@ fn canonical(v: &str, ty: ColType) -> Option<String> {
         },
         ColType::Date => {
             let d = parse_date(v.trim())?;
-            days_to_date(d)?.format("%Y-%m-%d").to_string()
+            crate::encode::date_text(days_to_date(d)?)
         }
         ColType::Timestamp => crate::encode::timestamp_text(parse_timestamp(v.trim())?, "").replacen(' ', "T", 1),
         ColType::Text => v.to_string(),
