@@ -10,6 +10,7 @@ pub mod copy_file;
 pub mod copy_format;
 pub mod copy_in;
 pub mod ddl;
+pub mod explain;
 pub mod files;
 pub mod hash_write;
 pub mod json_doc;

@@ -41,6 +41,8 @@ pub enum Prepared {
     Command(Box<Statement>),
     Write(Box<WritePlan>),
     Copy(Box<CopyPlan>),
+    /// `EXPLAIN query`: one text column, `QUERY PLAN`.
+    Explain(Box<Planned>),
 }
 
 /// All of redsql's protocol handlers; cheap to share between connections.
@@ -108,6 +110,17 @@ async fn prepare(engine: &Engine, stmt: Statement, text: &str, describe: bool) -
     if write::is_write(&stmt) {
         return Ok(Prepared::Write(Box::new(engine.plan_write(&stmt, text).await?)));
     }
+    if let Statement::Explain {
+        statement,
+        analyze: false,
+        ..
+    } = &stmt
+    {
+        if let Statement::Query(query) = statement.as_ref() {
+            let planned = engine.plan(analyze(*query.clone(), text)?).await?;
+            return Ok(Prepared::Explain(Box::new(planned)));
+        }
+    }
     let Statement::Query(query) = stmt else {
         return Err(commands::unsupported(&stmt));
     };
@@ -165,6 +178,17 @@ where
                 other => Tag::new(other),
             };
             Ok(Response::Execution(tag))
+        }
+        Prepared::Explain(planned) => {
+            let lines = engine.explain(planned, params)?;
+            let frame = polars::prelude::DataFrame::new_infer_height(vec![polars::prelude::Column::new(
+                "QUERY PLAN".into(),
+                lines,
+            )])?;
+            let cols = vec![("QUERY PLAN".to_string(), DataType::String)];
+            let fields = Arc::new(encode::fields(&cols, format));
+            let rows = encode::row_stream(frame, fields.clone())?;
+            Ok(Response::Query(QueryResponse::new(fields, rows)))
         }
         Prepared::Query { planned, columns } => {
             let out = engine.execute(planned, params).await?;
@@ -241,6 +265,7 @@ impl QueryParser for Parser {
         Ok(match stmt {
             Prepared::Query { planned, .. } => planned.param_types.clone(),
             Prepared::Write(plan) => plan.param_types(),
+            Prepared::Explain(planned) => planned.param_types.clone(),
             Prepared::Command(_) | Prepared::Copy(_) => vec![],
         })
     }
@@ -250,6 +275,7 @@ impl QueryParser for Parser {
         Ok(match stmt {
             Prepared::Query { columns, .. } => encode::fields(columns, format),
             Prepared::Write(_) | Prepared::Copy(_) => vec![],
+            Prepared::Explain(_) => encode::fields(&[("QUERY PLAN".to_string(), DataType::String)], format),
             Prepared::Command(s) => commands::command_columns(s)
                 .into_iter()
                 .enumerate()
@@ -263,7 +289,7 @@ impl QueryParser for Parser {
 /// server's inference fills the rest, text where neither knows.
 fn param_types(stmt: &StoredStatement<Prepared>) -> Vec<Type> {
     let server = match &stmt.statement {
-        Prepared::Query { planned, .. } => planned.param_types.clone(),
+        Prepared::Query { planned, .. } | Prepared::Explain(planned) => planned.param_types.clone(),
         Prepared::Write(plan) => plan.param_types(),
         Prepared::Command(_) | Prepared::Copy(_) => vec![],
     };

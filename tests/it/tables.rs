@@ -172,6 +172,30 @@ async fn key_lookups_never_scan() {
         .await
         .unwrap();
     c.client.execute("DELETE FROM item WHERE id = 11", &[]).await.unwrap();
+    // EXPLAIN says which path a query takes (and runs nothing).
+    let plan = texts(
+        &c.client,
+        "EXPLAIN SELECT name FROM item WHERE id IN (3, 4) AND price > 1",
+    )
+    .await;
+    assert_eq!(plan.len(), 2, "{plan:?}");
+    let first = plan[0][0].clone().unwrap();
+    assert!(first.starts_with("item: key lookup, no scan"), "{first}");
+    assert!(
+        first.contains("item:3, item:4") && first.contains("(name, price)"),
+        "{first}"
+    );
+    assert!(plan[1][0].as_deref().unwrap().starts_with("Polars SQL"), "{plan:?}");
+    let stmt = c
+        .client
+        .prepare("EXPLAIN SELECT * FROM item WHERE id = $1")
+        .await
+        .unwrap();
+    let rows = c.client.query(&stmt, &[&8i64]).await.unwrap();
+    assert!(rows[0].get::<_, String>(0).contains("1 key: item:8"), "{:?}", rows[0]);
+    let plan = texts(&c.client, "EXPLAIN SELECT count(*) FROM item WHERE price > 5").await;
+    let first = plan[0][0].clone().unwrap();
+    assert!(first.starts_with("item: SCAN MATCH item:* TYPE hash"), "{first}");
     assert_eq!(calls(&mut con, "scan").await, 0, "no query above may scan");
     assert!(calls(&mut con, "hmget").await > 0);
 
