@@ -11,15 +11,7 @@ cd "$root"
 rows=${1:-200000}
 runs=${2:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/redsql-target}
-if ! command -v redis-benchmark >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "bench: installing redis-tools for redis-benchmark"
-    apt-get update -qq >/dev/null && apt-get install -y -qq redis-tools >/dev/null
-  else
-    echo "bench: redis-benchmark is needed (install redis-tools)" >&2
-    exit 1
-  fi
-fi
+scripts/ensure-command.sh redis-benchmark redis-tools
 scripts/install-redis.sh >/dev/null
 if [ -z "${REDSQL_BIN:-}" ]; then
   cargo build --tests -q

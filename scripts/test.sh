@@ -7,15 +7,7 @@ cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/redsql-target}
 
 # The psql tests use the real psql client.
-if ! command -v psql >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "test: installing postgresql-client for psql"
-    apt-get update -qq >/dev/null && apt-get install -y -qq postgresql-client >/dev/null
-  else
-    echo "test: psql is needed (install postgresql-client)" >&2
-    exit 1
-  fi
-fi
+scripts/ensure-command.sh psql postgresql-client
 
 port=$(scripts/free-port.sh)
 plain_port=$(scripts/free-port.sh)

@@ -94,6 +94,12 @@ pub async fn remove(store: &Store, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// One declared table's definition, if the table is declared.
+pub async fn load(store: &Store, name: &str) -> Result<Option<TableMeta>> {
+    let reply: Value = store.query(redis::cmd("HGETALL").arg(meta_key(name))).await?;
+    parse(name, reply)
+}
+
 /// Every declared table. Definitions that do not parse are skipped with a warning.
 pub async fn load_all(store: &Store) -> Result<Vec<TableMeta>> {
     let names: Vec<String> = store.query(redis::cmd("SMEMBERS").arg(TABLES_SET)).await?;

@@ -41,23 +41,24 @@ impl CopyWriter {
     /// Rows `start..end` of a frame, one line each.
     pub fn lines(&self, frame: &DataFrame, start: usize, end: usize) -> Result<Vec<String>> {
         let cols = TextColumns::new(frame)?;
-        let mut out = Vec::with_capacity(end.saturating_sub(start));
-        for r in start..end.min(frame.height()) {
-            let mut line = String::new();
-            for (i, v) in cols.row(r).enumerate() {
-                if i > 0 {
-                    line.push(self.format.delimiter);
-                }
-                if self.format.csv {
-                    self.csv_field(&mut line, v.as_deref());
-                } else {
-                    text_field(&mut line, v.as_deref(), &self.format.null);
-                }
+        Ok((start..end.min(frame.height())).map(|r| self.line(&cols, r)).collect())
+    }
+
+    /// One row as a line; `cols` converts the frame once for all its rows.
+    pub fn line(&self, cols: &TextColumns, row: usize) -> String {
+        let mut line = String::new();
+        for (i, v) in cols.row(row).enumerate() {
+            if i > 0 {
+                line.push(self.format.delimiter);
             }
-            line.push('\n');
-            out.push(line);
+            if self.format.csv {
+                self.csv_field(&mut line, v.as_deref());
+            } else {
+                text_field(&mut line, v.as_deref(), &self.format.null);
+            }
         }
-        Ok(out)
+        line.push('\n');
+        line
     }
 
     fn csv_field(&self, out: &mut String, v: Option<&str>) {

@@ -149,7 +149,7 @@ impl Col {
                 let mut s = String::with_capacity(2 + 2 * b.len());
                 s.push_str("\\x");
                 for byte in b {
-                    s.push_str(&format!("{byte:02x}"));
+                    let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{byte:02x}"));
                 }
                 s
             }),

@@ -88,7 +88,7 @@ impl Engine {
             Err(Error::UndefinedTable(_)) if if_exists => return Ok(()),
             Err(e) => return Err(e),
         };
-        let mut m = match meta::load_all(store).await?.into_iter().find(|m| m.name == table.name) {
+        let mut m = match meta::load(store, &table.name).await? {
             Some(m) => m,
             None => TableMeta {
                 name: table.name.clone(),

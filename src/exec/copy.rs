@@ -52,8 +52,8 @@ pub fn is_copy(stmt: &Statement) -> bool {
     matches!(stmt, Statement::Copy { .. })
 }
 
-/// COPY options, new style (`WITH (FORMAT csv, HEADER)`) and old (`CSV HEADER`).
-pub fn parse_options(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> Result<(Option<FileKind>, CopyFormat)> {
+/// The format a COPY names, new style (`WITH (FORMAT csv)`) or old (`CSV`).
+fn named_kind(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> Result<Option<FileKind>> {
     let mut kind = None;
     for o in options {
         if let CopyOption::Format(f) = o {
@@ -63,11 +63,13 @@ pub fn parse_options(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> Res
     if legacy.iter().any(|o| matches!(o, CopyLegacyOption::Csv(_))) {
         kind = Some(FileKind::Csv);
     }
-    let mut format = if kind == Some(FileKind::Csv) {
-        CopyFormat::csv()
-    } else {
-        CopyFormat::text()
-    };
+    Ok(kind)
+}
+
+/// The layout of text or CSV data: the format's defaults, then the options
+/// (HEADER, DELIMITER, NULL, QUOTE, in either spelling).
+fn copy_format(options: &[CopyOption], legacy: &[CopyLegacyOption], kind: Option<FileKind>) -> Result<CopyFormat> {
+    let mut format = CopyFormat::for_kind(kind);
     for o in options {
         match o {
             CopyOption::Format(_) => {}
@@ -95,7 +97,7 @@ pub fn parse_options(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> Res
             other => return Err(Error::Unsupported(format!("COPY option {other} is not supported"))),
         }
     }
-    Ok((kind, format))
+    Ok(format)
 }
 
 impl Engine {
@@ -111,7 +113,9 @@ impl Engine {
         else {
             unreachable!("planned only for COPY");
         };
-        let (kind, mut format) = parse_options(options, legacy_options)?;
+        let kind = named_kind(options, legacy_options)?;
+        // A server file's format may come from its extension, so the layout follows the path.
+        let format_for = |kind| copy_format(options, legacy_options, kind);
         if let CopyTarget::Program { .. } = target {
             return Err(Error::Forbidden("COPY ... PROGRAM is not allowed".into()));
         }
@@ -143,16 +147,11 @@ impl Engine {
                 CopyTarget::File { filename } => {
                     let path = self.data_dir().resolve_write(filename)?;
                     let kind = kind_of(&path, kind)?;
-                    if kind == FileKind::Csv && !format.csv {
-                        format = CopyFormat {
-                            header: format.header,
-                            ..CopyFormat::csv()
-                        };
-                    }
                     Some((path, kind))
                 }
                 _ => return Err(Error::Syntax("COPY TO takes STDOUT or a file".into())),
             };
+            let format = format_for(file.as_ref().map_or(kind, |(_, k)| Some(*k)))?;
             return Ok(CopyPlan::To { query, format, file });
         }
         let CopySource::Table {
@@ -184,19 +183,14 @@ impl Engine {
                 Ok(CopyPlan::FromStdin(CopyInPlan {
                     table,
                     columns,
-                    format,
+                    format: format_for(kind)?,
                     conflict: Conflict::Fail,
                 }))
             }
             CopyTarget::File { filename } => {
                 let path = self.data_dir().resolve_read(filename)?;
                 let kind = kind_of(&path, kind)?;
-                if kind == FileKind::Csv && !format.csv {
-                    format = CopyFormat {
-                        header: format.header,
-                        ..CopyFormat::csv()
-                    };
-                }
+                let format = format_for(Some(kind))?;
                 Ok(CopyPlan::FromFile {
                     plan: CopyInPlan {
                         table,

@@ -26,6 +26,7 @@ use super::values::encode_frame;
 use super::write::insert_rows;
 use super::{run_blocking, Engine, Planned};
 use crate::encode::copy::CopyWriter;
+use crate::encode::TextColumns;
 use crate::error::{Error, Result};
 use crate::sql::params::Param;
 
@@ -176,12 +177,9 @@ impl Engine {
             bound.to_string(),
         );
         let frames = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) }).boxed();
-        Ok((names.len(), copy_lines(writer, writer_header(format, &names), frames)))
+        let header = writer.header(&names);
+        Ok((names.len(), copy_lines(writer, header, frames)))
     }
-}
-
-fn writer_header(format: &CopyFormat, names: &[String]) -> Option<String> {
-    CopyWriter::new(format.clone()).header(names)
 }
 
 /// Frames → COPY lines, one CopyData per row. The header travels with the
@@ -195,30 +193,21 @@ fn copy_lines(
     let writer = std::sync::Arc::new(writer);
     let header = std::sync::Arc::new(std::sync::Mutex::new(header));
     let tail_header = header.clone();
+    // Each frame is converted to text columns once; its lines are made as they are sent.
     let rows = frames.flat_map(move |frame| {
         let (writer, header) = (writer.clone(), header.clone());
-        let batches: Vec<Result<Bytes>> = match frame {
-            Err(e) => vec![Err(e)],
-            Ok(frame) => {
-                let mut out = Vec::with_capacity(frame.height());
-                for start in (0..frame.height()).step_by(crate::encode::ROW_BATCH) {
-                    match writer.lines(&frame, start, start + crate::encode::ROW_BATCH) {
-                        Ok(lines) => out.extend(lines.into_iter().map(|mut l| {
-                            if let Some(h) = header.lock().expect("header lock").take() {
-                                l.insert_str(0, &h);
-                            }
-                            Ok(Bytes::from(l))
-                        })),
-                        Err(e) => {
-                            out.push(Err(e));
-                            break;
-                        }
-                    }
+        let cols = frame.and_then(|f| Ok((f.height(), TextColumns::new(&f)?)));
+        match cols {
+            Err(e) => stream::iter(vec![Err(e)]).boxed(),
+            Ok((height, cols)) => stream::iter((0..height).map(move |r| {
+                let mut line = writer.line(&cols, r);
+                if let Some(h) = header.lock().expect("header lock").take() {
+                    line.insert_str(0, &h);
                 }
-                out
-            }
-        };
-        stream::iter(batches)
+                Ok(Bytes::from(line))
+            }))
+            .boxed(),
+        }
     });
     let tail = stream::once(async move { tail_header.lock().expect("header lock").take() })
         .filter_map(|h| async move { h.map(|h| Ok(Bytes::from(h))) });
@@ -272,10 +261,9 @@ fn write_file(
             if let Some(h) = writer.header(names) {
                 w.write_all(h.as_bytes()).map_err(io)?;
             }
-            for start in (0..rows).step_by(crate::encode::ROW_BATCH) {
-                for line in writer.lines(&frame, start, start + crate::encode::ROW_BATCH)? {
-                    w.write_all(line.as_bytes()).map_err(io)?;
-                }
+            let cols = TextColumns::new(&frame)?;
+            for r in 0..rows {
+                w.write_all(writer.line(&cols, r).as_bytes()).map_err(io)?;
             }
         }
         FileKind::Parquet => {

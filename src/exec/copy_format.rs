@@ -25,6 +25,15 @@ impl CopyFormat {
         }
     }
 
+    /// The defaults of a format: CSV's for CSV, the text format's otherwise.
+    pub fn for_kind(kind: Option<super::files::FileKind>) -> CopyFormat {
+        if kind == Some(super::files::FileKind::Csv) {
+            CopyFormat::csv()
+        } else {
+            CopyFormat::text()
+        }
+    }
+
     pub fn csv() -> CopyFormat {
         CopyFormat {
             csv: true,

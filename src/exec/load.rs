@@ -71,11 +71,7 @@ pub struct LoadSpec {
 impl LoadSpec {
     /// A load with the defaults: hash storage, fail if the table exists or a key repeats.
     pub fn new(table: &str, key: &str, kind: FileKind) -> LoadSpec {
-        let format = if kind == FileKind::Csv {
-            CopyFormat::csv()
-        } else {
-            CopyFormat::text()
-        };
+        let format = CopyFormat::for_kind(Some(kind));
         LoadSpec {
             table: table.to_string(),
             key: key.to_string(),

@@ -187,15 +187,17 @@ pub async fn read_table(
     let plen = table.prefix.len();
 
     let json = table.storage == STORAGE_JSON;
-    let batches: futures::stream::BoxStream<'static, Result<Vec<Vec<u8>>>> = match keys_to_read {
-        Keys::All => ReceiverStream(store.scan_table_keys(&table.prefix, table.redis_type())).boxed(),
+    let known = match keys_to_read {
+        Keys::All => None,
         Keys::Ids(ids) => {
             let keys: Vec<Vec<u8>> = ids.iter().map(|id| table.key_of(id).into_bytes()).collect();
-            let keys = store.keys_of_type(keys, table.redis_type()).await?;
-            let chunks: Vec<Result<Vec<Vec<u8>>>> = keys.chunks(FETCH_BATCH).map(|c| Ok(c.to_vec())).collect();
-            futures::stream::iter(chunks).boxed()
+            Some(store.keys_of_type(keys, table.redis_type()).await?)
         }
-        Keys::Exact(keys) => {
+        Keys::Exact(keys) => Some(keys),
+    };
+    let batches: futures::stream::BoxStream<'static, Result<Vec<Vec<u8>>>> = match known {
+        None => ReceiverStream(store.scan_table_keys(&table.prefix, table.redis_type())).boxed(),
+        Some(keys) => {
             let chunks: Vec<Result<Vec<Vec<u8>>>> = keys.chunks(FETCH_BATCH).map(|c| Ok(c.to_vec())).collect();
             futures::stream::iter(chunks).boxed()
         }

@@ -1,8 +1,6 @@
 //! COPY FROM STDIN: CSV and text, through tokio-postgres and psql's \copy;
 //! failures say the line and how many rows were written.
 
-use std::process::Command;
-
 use crate::common::*;
 use bytes::Bytes;
 use futures::SinkExt;
@@ -139,19 +137,8 @@ async fn psql_backslash_copy_loads_text_and_csv_files() {
     let addr = server.local_addr();
     let (t2, text, csv) = (t.clone(), text.display().to_string(), csv.display().to_string());
     let out = tokio::task::spawn_blocking(move || {
-        Command::new("timeout")
-            .args(["120", "psql"])
-            .args([
-                "-X",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                &addr.ip().to_string(),
-                "-p",
-                &addr.port().to_string(),
-                "-U",
-                "t",
-            ])
+        psql_command(addr)
+            .args(["-v", "ON_ERROR_STOP=1"])
             .args(["-c", &format!("\\copy {t2} FROM '{text}'")])
             .args([
                 "-c",

@@ -3,7 +3,6 @@
 //! the data directory.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use crate::common::*;
 use futures::TryStreamExt;
@@ -105,20 +104,8 @@ async fn psql_copy_to_a_client_file_round_trips_through_copy_from() {
     let script_file = dir.join("script.sql");
     std::fs::write(&script_file, script).unwrap();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new("timeout")
-            .args(["120", "psql"])
-            .args([
-                "-h",
-                &addr.ip().to_string(),
-                "-p",
-                &addr.port().to_string(),
-                "-U",
-                "test",
-                "-d",
-                "redsql",
-            ])
-            .args(["-X", "-v", "ON_ERROR_STOP=1", "-f", script_file.to_str().unwrap()])
-            .stdin(std::process::Stdio::null())
+        psql_command(addr)
+            .args(["-v", "ON_ERROR_STOP=1", "-f", script_file.to_str().unwrap()])
             .output()
             .expect("psql runs")
     })

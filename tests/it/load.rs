@@ -10,6 +10,15 @@ fn s(v: &str) -> Option<String> {
     Some(v.to_string())
 }
 
+/// (column, type) of a table as `redsql.columns` reports them, by name.
+async fn column_types(client: &tokio_postgres::Client, table: &str) -> Vec<Vec<Option<String>>> {
+    texts(
+        client,
+        &format!("SELECT column_name, data_type FROM redsql.columns WHERE table_name = '{table}' ORDER BY column_name"),
+    )
+    .await
+}
+
 /// Run `redsql load` against the test Redis; (exit ok, stderr).
 fn redsql_load(args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_redsql"))
@@ -40,11 +49,7 @@ async fn cli_load_infers_the_schema_and_applies_ttl_and_if_exists() {
     let server = start_server(&redis_url()).await;
     let c = connect(&server).await;
     assert_eq!(
-        texts(
-            &c.client,
-            &format!("SELECT column_name, data_type FROM redsql.columns WHERE table_name = '{t}' ORDER BY column_name")
-        )
-        .await,
+        column_types(&c.client, &t).await,
         vec![
             vec![s("id"), s("bigint")],
             vec![s("name"), s("text")],
@@ -133,11 +138,7 @@ async fn create_table_from_a_file_and_as_select() {
         .unwrap();
     assert_eq!(n, 3);
     assert_eq!(
-        texts(
-            &c.client,
-            &format!("SELECT column_name, data_type FROM redsql.columns WHERE table_name = '{t}' ORDER BY column_name")
-        )
-        .await,
+        column_types(&c.client, &t).await,
         vec![
             vec![s("amount"), s("double precision")],
             vec![s("customer"), s("bigint")],

@@ -1,27 +1,13 @@
 //! The real psql client against redsql: the acceptance query of the demo,
 //! errors with their SQLSTATEs, and notices, as a user sees them.
 
-use std::process::Command;
-
 use crate::common::*;
 
 /// Run psql with unaligned, tuples-only output; returns (status ok, stdout, stderr).
 fn psql(addr: std::net::SocketAddr, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new("timeout")
-        .args(["120", "psql"])
-        .args(["-X", "-A", "-t", "-F", "|", "-v", "VERBOSITY=verbose"])
-        .args([
-            "-h",
-            &addr.ip().to_string(),
-            "-p",
-            &addr.port().to_string(),
-            "-U",
-            "demo",
-            "-d",
-            "redsql",
-        ])
+    let out = psql_command(addr)
+        .args(["-A", "-t", "-F", "|", "-v", "VERBOSITY=verbose"])
         .args(args)
-        .env("PGCONNECT_TIMEOUT", "10")
         .output()
         .expect("psql is installed (make test installs postgresql-client when missing)");
     (

@@ -122,3 +122,16 @@ pub async fn sqlstate(client: &Client, sql: &str) -> String {
             .unwrap_or_else(|| format!("no code: {e}")),
     }
 }
+
+/// The real psql against `addr` (no psqlrc, stdin closed), under a 120 s
+/// timeout so a hang fails the test instead of the whole run. Call it from
+/// `spawn_blocking` on a multi-thread runtime: the server is in-process.
+pub fn psql_command(addr: std::net::SocketAddr) -> std::process::Command {
+    let mut cmd = std::process::Command::new("timeout");
+    cmd.args(["120", "psql", "-X"])
+        .args(["-h", &addr.ip().to_string(), "-p", &addr.port().to_string()])
+        .args(["-U", "test", "-d", "redsql"])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
