@@ -13,6 +13,7 @@
 //! in [`TableInfo::foreign_keys`], left out of reads (with a NOTICE), and
 //! INSERT/COPY into such a table are refused.
 
+pub mod index;
 pub mod infer;
 pub mod meta;
 pub mod system;
@@ -21,8 +22,6 @@ pub mod types;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-
-use redis::Value;
 
 pub use infer::ColumnInfo;
 pub use types::ColType;
@@ -74,7 +73,13 @@ pub struct TableInfo {
     pub columns: Vec<ColumnInfo>,
     /// Number of keys the schema was inferred from.
     pub sampled: usize,
+    /// The RediSearch index over this table's prefix, if any.
     pub index_name: Option<String>,
+    /// That index as FT.INFO described it at the last refresh.
+    pub index: Option<Arc<index::IndexInfo>>,
+    /// Why the index cannot be used, as far as the last refresh could tell
+    /// (document count differs from the key count, nested keys under the prefix).
+    pub index_note: Option<String>,
 }
 
 impl TableInfo {
@@ -295,7 +300,12 @@ impl Catalog {
         } else {
             HashMap::new()
         };
-        let indexes = self.index_prefixes().await;
+        let indexes = index::list(&self.store).await;
+        let all_prefixes: Vec<(String, &'static str)> = hashes
+            .keys()
+            .map(|p| (p.clone(), STORAGE_HASH))
+            .chain(docs.keys().map(|p| (p.clone(), STORAGE_JSON)))
+            .collect();
         let old = self.snapshot();
         let mut tables = BTreeMap::new();
         for m in meta::load_all(&self.store).await? {
@@ -306,9 +316,9 @@ impl Catalog {
             } else {
                 (hash, doc.0)
             };
-            let index_name = indexes.get(&m.prefix).cloned();
-            let mut table = self.declared_table(m, count, &sample, index_name).await?;
+            let mut table = self.declared_table(m, count, &sample, None).await?;
             table.foreign_keys = foreign;
+            self.attach_index(&mut table, &indexes, &all_prefixes).await;
             tables.insert(table.name.clone(), Arc::new(table));
         }
         // A prefix with both types: the type of most of its keys (hashes on a tie).
@@ -327,21 +337,20 @@ impl Catalog {
             if tables.contains_key(&name) {
                 continue; // a declared table of that name wins
             }
-            let index_name = indexes.get(&prefix).cloned();
             let reuse = old
                 .get(&name)
                 .filter(|t| !t.declared && t.key_count == count && t.storage == storage);
-            let table = match reuse {
+            let mut table = match reuse {
                 Some(t) => TableInfo {
-                    index_name,
                     foreign_keys: foreign,
                     ..(**t).clone()
                 },
                 None => TableInfo {
                     foreign_keys: foreign,
-                    ..self.infer_table(&prefix, storage, count, &sample, index_name).await?
+                    ..self.infer_table(&prefix, storage, count, &sample, None).await?
                 },
             };
+            self.attach_index(&mut table, &indexes, &all_prefixes).await;
             tables.insert(name, Arc::new(table));
         }
         tracing::debug!(
@@ -390,6 +399,8 @@ impl Catalog {
             columns: infer::infer_columns(&rows),
             sampled: rows.len(),
             index_name,
+            index: None,
+            index_note: None,
         })
     }
 
@@ -426,55 +437,85 @@ impl Catalog {
             columns,
             sampled: rows.len(),
             index_name,
+            index: None,
+            index_note: None,
         })
     }
 
-    /// Map `prefix:` → index name for RediSearch indexes on hashes with exactly
-    /// one prefix. Empty when the module is not loaded.
-    async fn index_prefixes(&self) -> HashMap<String, String> {
-        let mut out = HashMap::new();
-        let Ok(names) = self.store.query::<Vec<String>>(&redis::cmd("FT._LIST")).await else {
-            return out;
+    /// Find the index over a table's prefix and note what the refresh can
+    /// tell about its coverage (the live state is checked per query).
+    async fn attach_index(
+        &self,
+        table: &mut TableInfo,
+        indexes: &[index::IndexInfo],
+        all_prefixes: &[(String, &'static str)],
+    ) {
+        let over: Vec<&index::IndexInfo> = indexes
+            .iter()
+            .filter(|i| i.is_over(&table.prefix, table.storage))
+            .collect();
+        // Prefer an index that is live-usable, then the one with most attributes.
+        let best = over.iter().max_by_key(|i| {
+            (
+                index::check_live(i, &table.prefix, table.storage).is_ok(),
+                i.attributes.len(),
+            )
+        });
+        let Some(info) = best else {
+            table.index_name = None;
+            table.index = None;
+            table.index_note = None;
+            return;
         };
-        for name in names {
-            let Ok(info) = self.store.query::<Value>(redis::cmd("FT.INFO").arg(&name)).await else {
-                continue;
-            };
-            let Some(def) = map_get(&info, "index_definition") else {
-                continue;
-            };
-            let is_hash = map_get(def, "key_type").and_then(as_str).as_deref() == Some("HASH");
-            let prefixes: Vec<String> = match map_get(def, "prefixes") {
-                Some(Value::Array(v)) => v.iter().filter_map(as_str).collect(),
-                _ => Vec::new(),
-            };
-            if is_hash && prefixes.len() == 1 {
-                out.insert(prefixes[0].clone(), name);
+        let nested: Vec<&String> = all_prefixes
+            .iter()
+            .filter(|(p, st)| *st == table.storage && p != &table.prefix && p.starts_with(&table.prefix))
+            .map(|(p, _)| p)
+            .collect();
+        let mut note = None;
+        if let Some(p) = nested.first() {
+            note = Some(format!(
+                "index {} also holds keys under {p:?}, which are not rows of table \"{}\"",
+                info.name, table.name
+            ));
+        } else if !info.count_matches(table.key_count) && info.percent_indexed >= 1.0 {
+            // SCAN may repeat keys: count exactly before deciding.
+            let exact = self
+                .store
+                .count_table_keys(&table.prefix, table.redis_type())
+                .await
+                .unwrap_or(u64::MAX);
+            table.key_count = if exact == u64::MAX { table.key_count } else { exact };
+            if !info.count_matches(exact) {
+                note = Some(format!(
+                    "index {} holds {} documents but the table has {} keys (created with SKIPINITIALSCAN, \
+                     or keys written while it was checked)",
+                    info.name, info.num_docs, table.key_count
+                ));
             }
         }
-        out
+        table.index_name = Some(info.name.clone());
+        table.index = Some(Arc::new((*info).clone()));
+        table.index_note = note;
     }
-}
 
-/// Look a key up in a RESP2 flat key/value array or a RESP3 map.
-fn map_get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    match v {
-        Value::Array(items) => items
-            .chunks(2)
-            .find(|kv| kv.len() == 2 && as_str(&kv[0]).as_deref() == Some(key))
-            .map(|kv| &kv[1]),
-        Value::Map(items) => items
-            .iter()
-            .find(|(k, _)| as_str(k).as_deref() == Some(key))
-            .map(|(_, v)| v),
-        _ => None,
-    }
-}
-
-fn as_str(v: &Value) -> Option<String> {
-    match v {
-        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::SimpleString(s) => Some(s.clone()),
-        _ => None,
+    /// The table's index if it can answer queries now (live FT.INFO check),
+    /// else why not.
+    pub async fn usable_index(&self, table: &TableInfo) -> std::result::Result<Arc<index::IndexInfo>, String> {
+        let Some(name) = &table.index_name else {
+            return Err(format!("no RediSearch index over prefix {:?}", table.prefix));
+        };
+        if let Some(note) = &table.index_note {
+            return Err(note.clone());
+        }
+        let live = index::info(&self.store, name)
+            .await
+            .map_err(|e| format!("index {name}: {e}"))?;
+        index::check_live(&live, &table.prefix, table.storage)?;
+        let known = table.index.as_ref().map(|i| (&i.attributes, &i.prefixes));
+        if known != Some((&live.attributes, &live.prefixes)) {
+            return Err(format!("index {name} changed since the catalog last checked it"));
+        }
+        Ok(Arc::new(live))
     }
 }

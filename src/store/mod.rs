@@ -25,6 +25,9 @@ pub const SCAN_COUNT: usize = 2000;
 #[derive(Clone)]
 pub struct Store {
     conn: ConnectionManager,
+    /// A RESP3 connection for FT.* commands, whose replies carry RediSearch's
+    /// partial-result warnings (RESP2 drops them).
+    search: ConnectionManager,
     url: String,
 }
 
@@ -38,11 +41,22 @@ impl Store {
             .set_response_timeout(Some(Duration::from_secs(60)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_with_config(client, config)
+        let info = client.get_connection_info().clone();
+        let resp3 = info
+            .redis_settings()
+            .clone()
+            .set_protocol(redis::ProtocolVersion::RESP3);
+        let search_client = redis::Client::open(info.set_redis_settings(resp3))
+            .map_err(|e| Error::RedisUnavailable(format!("bad Redis URL {url:?}: {e}")))?;
+        let conn = ConnectionManager::new_with_config(client, config.clone())
+            .await
+            .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {url}: {e}")))?;
+        let search = ConnectionManager::new_with_config(search_client, config)
             .await
             .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {url}: {e}")))?;
         Ok(Store {
             conn,
+            search,
             url: url.to_string(),
         })
     }
@@ -55,6 +69,22 @@ impl Store {
     pub async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
         let mut conn = self.conn.clone();
         Ok(cmd.query_async(&mut conn).await?)
+    }
+
+    /// Run an FT.* command over the RESP3 connection.
+    pub async fn search(&self, cmd: &redis::Cmd) -> Result<Value> {
+        let mut conn = self.search.clone();
+        Ok(cmd.query_async(&mut conn).await?)
+    }
+
+    /// The exact number of distinct keys of one table (SCAN, deduplicated).
+    pub async fn count_table_keys(&self, prefix: &str, key_type: &str) -> Result<u64> {
+        let mut rx = self.scan_table_keys(prefix, key_type);
+        let mut n = 0u64;
+        while let Some(batch) = rx.recv().await {
+            n += batch?.len() as u64;
+        }
+        Ok(n)
     }
 
     /// Run a pipeline; a failing command inside it comes back as an error value.
