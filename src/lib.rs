@@ -21,6 +21,7 @@ pub mod encode;
 pub mod error;
 pub mod exec;
 pub mod load_cli;
+pub mod pushdown;
 pub mod server;
 pub mod session;
 pub mod sql;

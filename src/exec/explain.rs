@@ -1,18 +1,20 @@
-//! `EXPLAIN query`: what goes to Redis for each table (a SCAN of the prefix,
-//! or direct reads of the keys a WHERE pins) and the query Polars runs.
-//! `EXPLAIN ANALYZE` is not there yet.
+//! `EXPLAIN query`: what goes to Redis for each table (the exact FT.* command
+//! with its parameters, a SCAN of the prefix, or direct reads of the keys a
+//! WHERE pins) and the query Polars runs. `EXPLAIN ANALYZE` runs the query
+//! and adds each step's row count and time.
 
-use super::{stream, Engine, Planned};
+use super::{search, stream, Access, Engine, Planned};
 use crate::error::Result;
+use crate::pushdown::Pushdown;
 use crate::sql::analyze::Source;
-use crate::sql::lookup::key_lookup;
 use crate::sql::params::{bind, Param};
 
 impl Engine {
     /// The plan, one line per step.
-    pub fn explain(&self, planned: &Planned, params: &[Param]) -> Result<Vec<String>> {
+    pub async fn explain(&self, planned: &Planned, params: &[Param], pushdown_on: bool) -> Result<Vec<String>> {
         let mut query = planned.analyzed.query.clone();
         bind(&mut query, params)?;
+        let mut polars_query = query.to_string();
         let mut lines = Vec::new();
         for (source, table) in &planned.sources {
             let Some(t) = table else {
@@ -37,25 +39,73 @@ impl Engine {
             } else {
                 fields.join(", ")
             };
-            match key_lookup(&query, source.registered_name(), &t.key_column, t.key_type) {
-                Some(ids) => lines.push(format!(
+            match self.access(planned, &query, source, t, pushdown_on).await {
+                Access::Lookup(ids) => lines.push(format!(
                     "{}: key lookup, no scan: TYPE + {read} ({fields}) of {} key{}: {}",
                     t.name,
                     ids.len(),
                     if ids.len() == 1 { "" } else { "s" },
                     ids.iter().map(|id| t.key_of(id)).collect::<Vec<_>>().join(", ")
                 )),
-                None => lines.push(format!(
-                    "{}: SCAN MATCH {}* TYPE {} + pipelined {read} ({fields})",
-                    t.name,
-                    crate::store::escape_glob(&t.prefix),
-                    t.redis_type()
-                )),
+                Access::Push {
+                    index,
+                    plan: Pushdown::Aggregate(agg),
+                } => {
+                    lines.push(format!(
+                        "{}: aggregate pushed down to RediSearch index {}:",
+                        t.name, index.name
+                    ));
+                    lines.push(format!(
+                        "  {}",
+                        search::command_text(&search::full_args(&index.name, agg.args(), &agg.pushed))
+                    ));
+                    if !agg.guards.is_empty() {
+                        lines.push(format!(
+                            "  (bigint columns {} are checked to be integers within ±2^53; if not, the table is scanned instead)",
+                            agg.guards.iter().map(|g| g.column.as_str()).collect::<Vec<_>>().join(", ")
+                        ));
+                    }
+                    polars_query = agg.query.to_string();
+                }
+                Access::Push {
+                    index,
+                    plan: Pushdown::Fetch(fetch),
+                } => {
+                    let what = match (
+                        fetch.limit,
+                        fetch.use_filter || fetch.pushed.exactness == crate::pushdown::filter::Exactness::Exact,
+                    ) {
+                        (Some(n), _) => format!("the first {n} matching rows"),
+                        (None, true) => "the matching rows".to_string(),
+                        (None, false) => "a superset of the matching rows (WHERE re-checked in Polars)".to_string(),
+                    };
+                    lines.push(format!("{}: RediSearch index {} fetches {what}:", t.name, index.name));
+                    for body in fetch.commands() {
+                        lines.push(format!(
+                            "  {}",
+                            search::command_text(&search::full_args(&index.name, body, &fetch.pushed))
+                        ));
+                    }
+                    if fetch.json {
+                        lines.push(format!("  then {read} ({fields}) of the keys found"));
+                    }
+                }
+                Access::Scan { why } => {
+                    lines.push(format!(
+                        "{}: SCAN MATCH {}* TYPE {} + pipelined {read} ({fields})",
+                        t.name,
+                        crate::store::escape_glob(&t.prefix),
+                        t.redis_type()
+                    ));
+                    if let Some(why) = why {
+                        lines.push(format!("  not pushed down: {why}"));
+                    }
+                }
             }
         }
         let streams = stream::streamable(planned).is_some();
         lines.push(format!(
-            "Polars SQL{}: {query}",
+            "Polars SQL{}: {polars_query}",
             if streams {
                 " (row-wise: COPY TO streams it chunk by chunk)"
             } else {

@@ -16,6 +16,7 @@ pub mod hash_write;
 pub mod json_doc;
 pub mod load;
 pub mod scan;
+pub mod search;
 pub mod stream;
 pub mod update;
 pub mod upsert;
@@ -24,13 +25,16 @@ pub mod write;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use pgwire::api::Type;
 use polars::prelude::*;
 use polars_sql::SQLContext;
 
+use crate::catalog::index::IndexInfo;
 use crate::catalog::{system, Catalog, TableInfo};
 use crate::error::{Error, Result};
+use crate::pushdown::{self, Pushdown};
 use crate::sql::analyze::{Analyzed, Source};
 use crate::sql::lookup::key_lookup;
 use crate::sql::params::{bind, Param};
@@ -51,6 +55,23 @@ pub struct Output {
     /// Column names as the client sees them (may repeat, unlike the frame's).
     pub names: Vec<String>,
     pub notices: Vec<String>,
+}
+
+/// How one table of a query is read.
+pub enum Access {
+    /// Only these key ids (the WHERE pins the key column).
+    Lookup(Vec<String>),
+    /// RediSearch answers part of the query.
+    Push { index: Arc<IndexInfo>, plan: Pushdown },
+    /// SCAN the prefix; `why` pushdown is not used, when there is an index.
+    Scan { why: Option<String> },
+}
+
+/// One step of a run, as EXPLAIN ANALYZE reports it.
+pub type Trace = Vec<String>;
+
+fn ms(since: Instant) -> String {
+    format!("{:.3} ms", since.elapsed().as_secs_f64() * 1000.0)
 }
 
 pub struct Engine {
@@ -138,25 +159,124 @@ impl Engine {
             .collect())
     }
 
-    /// Read the data and run the query.
+    /// Read the data and run the query (pushdown on).
     pub async fn execute(&self, planned: &Planned, params: &[Param]) -> Result<Output> {
+        Ok(self.execute_with(planned, params, true).await?.0)
+    }
+
+    /// How `table` (registered as `source`) is read for the bound query.
+    pub async fn access(
+        &self,
+        planned: &Planned,
+        bound: &sqlparser::ast::Query,
+        source: &Source,
+        t: &TableInfo,
+        pushdown_on: bool,
+    ) -> Access {
+        if let Some(ids) = key_lookup(bound, source.registered_name(), &t.key_column, t.key_type) {
+            return Access::Lookup(ids);
+        }
+        if t.index_name.is_none() {
+            return Access::Scan { why: None };
+        }
+        let why = if !pushdown_on {
+            "pushdown is off for this session (SET redsql.pushdown = on)".to_string()
+        } else if planned.sources.len() != 1 {
+            "the query reads more than one relation".to_string()
+        } else if planned.analyzed.words.contains(scan::TTL_COLUMN) {
+            format!("{} is not in the index", scan::TTL_COLUMN)
+        } else {
+            match self.catalog.usable_index(t).await {
+                Err(why) => why,
+                Ok(index) => match pushdown::plan(bound, source.registered_name(), t, &index) {
+                    Ok(plan) => return Access::Push { index, plan },
+                    Err(why) => why,
+                },
+            }
+        };
+        Access::Scan { why: Some(why) }
+    }
+
+    /// Read the data and run the query; `pushdown_on` is the session's
+    /// `redsql.pushdown`. Returns what each step did, for EXPLAIN ANALYZE.
+    pub async fn execute_with(
+        &self,
+        planned: &Planned,
+        params: &[Param],
+        pushdown_on: bool,
+    ) -> Result<(Output, Trace)> {
         let mut bound = planned.analyzed.query.clone();
         bind(&mut bound, params)?;
-        let sql = bound.to_string();
+        let mut sql = bound.to_string();
         let ctx = SQLContext::new();
         let mut notices = Vec::new();
+        let mut trace = Trace::new();
         for (source, table) in &planned.sources {
+            let started = Instant::now();
             let frame = match (source, table) {
                 (_, Some(t)) => {
                     let needed = planned
                         .analyzed
                         .needed_columns(t.columns.iter().map(|c| c.name.as_str()));
                     let with_ttl = planned.analyzed.words.contains(scan::TTL_COLUMN);
-                    let keys = match key_lookup(&bound, source.registered_name(), &t.key_column, t.key_type) {
-                        Some(ids) => scan::Keys::Ids(ids),
-                        None => scan::Keys::All,
+                    let store = self.catalog.store();
+                    let access = self.access(planned, &bound, source, t, pushdown_on).await;
+                    let (frame, messy) = match access {
+                        Access::Lookup(ids) => {
+                            let n = ids.len();
+                            let out = scan::read_table(store, t, &needed, with_ttl, scan::Keys::Ids(ids)).await?;
+                            trace.push(format!(
+                                "{}: key lookup of {n} keys: {} rows, {}",
+                                t.name,
+                                out.0.height(),
+                                ms(started)
+                            ));
+                            out
+                        }
+                        Access::Push {
+                            index,
+                            plan: Pushdown::Aggregate(agg),
+                        } => match search::aggregate(store, &index.name, &agg).await? {
+                            Some(groups) => {
+                                trace.push(format!(
+                                    "{}: FT.AGGREGATE (aggregate pushed down): {} groups, {}",
+                                    t.name,
+                                    groups.height(),
+                                    ms(started)
+                                ));
+                                sql = agg.query.to_string();
+                                (groups, Vec::new())
+                            }
+                            None => {
+                                let out = scan::read_table(store, t, &needed, with_ttl, scan::Keys::All).await?;
+                                trace.push(format!(
+                                    "{}: FT.AGGREGATE found bigint values RediSearch does not read exactly; scanned instead: {} rows, {}",
+                                    t.name,
+                                    out.0.height(),
+                                    ms(started)
+                                ));
+                                out
+                            }
+                        },
+                        Access::Push {
+                            index,
+                            plan: Pushdown::Fetch(fetch),
+                        } => {
+                            let out = search::fetch(store, &index.name, t, &needed, &fetch).await?;
+                            trace.push(format!(
+                                "{}: FT.AGGREGATE (rows fetched): {} rows, {}",
+                                t.name,
+                                out.0.height(),
+                                ms(started)
+                            ));
+                            out
+                        }
+                        Access::Scan { .. } => {
+                            let out = scan::read_table(store, t, &needed, with_ttl, scan::Keys::All).await?;
+                            trace.push(format!("{}: SCAN: {} rows, {}", t.name, out.0.height(), ms(started)));
+                            out
+                        }
                     };
-                    let (frame, messy) = scan::read_table(self.catalog.store(), t, &needed, with_ttl, keys).await?;
                     notices.extend(t.foreign_notice());
                     notices.extend(messy.iter().map(scan::Messy::notice));
                     frame
@@ -173,18 +293,20 @@ impl Engine {
             ctx.register(source.registered_name(), frame.lazy());
         }
         let renames = planned.analyzed.renames.clone();
+        let started = Instant::now();
         let frame = run_blocking(move || {
             let mut ctx = ctx;
             let df = ctx.execute(&sql)?.collect()?;
             Ok(df)
         })
         .await?;
+        trace.push(format!("Polars SQL: {} rows, {}", frame.height(), ms(started)));
         let names = frame
             .get_column_names()
             .iter()
             .map(|n| client_name(n.as_str(), &renames))
             .collect();
-        Ok(Output { frame, names, notices })
+        Ok((Output { frame, names, notices }, trace))
     }
 
     fn bound_sql(&self, planned: &Planned, params: &[Param]) -> Result<String> {

@@ -8,7 +8,9 @@ use polars::prelude::*;
 use redis::Value;
 use tokio_stream_shim::ReceiverStream;
 
-use crate::catalog::types::{parse_bigint, parse_bool, parse_date, parse_double, parse_timestamp};
+use crate::catalog::types::{
+    parse_bigint, parse_bool, parse_date, parse_double, parse_timestamp, read_bigint, read_double,
+};
 use crate::catalog::{ColType, TableInfo, STORAGE_JSON};
 use crate::error::Result;
 use crate::store::{Store, FETCH_BATCH};
@@ -62,6 +64,9 @@ struct ColumnReader {
     ty: ColType,
     builder: Builder,
     messy: Messy,
+    /// Key ids parse strictly (canonical forms only, as key lookups build
+    /// them); stored numbers read as RediSearch reads them.
+    strict: bool,
 }
 
 impl ColumnReader {
@@ -84,7 +89,13 @@ impl ColumnReader {
                 ty: Some(ty),
                 ..Default::default()
             },
+            strict: false,
         }
+    }
+
+    fn strict(mut self) -> Self {
+        self.strict = true;
+        self
     }
 
     /// Append one stored value (None when the field is absent).
@@ -105,8 +116,10 @@ impl ColumnReader {
             Some(v) => Some(std::str::from_utf8(v).unwrap_or("\u{fffd}")),
         };
         let ok = match (&mut self.builder, s) {
-            (Builder::Int(v), s) => push_parsed(v, s, parse_bigint),
-            (Builder::Float(v), s) => push_parsed(v, s, parse_double),
+            (Builder::Int(v), s) if self.strict => push_parsed(v, s, parse_bigint),
+            (Builder::Int(v), s) => push_parsed(v, s, read_bigint),
+            (Builder::Float(v), s) if self.strict => push_parsed(v, s, parse_double),
+            (Builder::Float(v), s) => push_parsed(v, s, read_double),
             (Builder::Bool(v), s) => push_parsed(v, s, parse_bool),
             (Builder::Date(v), s) => push_parsed(v, s, parse_date),
             (Builder::Ts(v), s) => push_parsed(v, s, parse_timestamp),
@@ -182,7 +195,7 @@ pub async fn read_table(
             ColumnReader::new(&table.name, c, ty)
         })
         .collect();
-    let mut keys = ColumnReader::new(&table.name, &table.key_column, table.key_type);
+    let mut keys = ColumnReader::new(&table.name, &table.key_column, table.key_type).strict();
     let mut ttls: Vec<Option<i64>> = Vec::new();
     let plen = table.prefix.len();
 
@@ -257,6 +270,75 @@ pub async fn read_table(
         cols.push(Series::new(TTL_COLUMN.into(), ttls).into_column());
     }
     Ok((DataFrame::new_infer_height(cols)?, messy))
+}
+
+/// Builds a table's frame from rows that arrive as (key, field/value pairs),
+/// as FT.AGGREGATE ... LOAD * returns them; values parse exactly as on the
+/// scan path.
+pub struct RowsBuilder {
+    keys: ColumnReader,
+    readers: Vec<ColumnReader>,
+    slots: std::collections::HashMap<Vec<u8>, usize>,
+    plen: usize,
+    values: Vec<Option<Vec<u8>>>,
+    pub rows: usize,
+}
+
+impl RowsBuilder {
+    pub fn new(table: &TableInfo, columns: &[String]) -> RowsBuilder {
+        let readers: Vec<ColumnReader> = columns
+            .iter()
+            .map(|c| {
+                let ty = table.column(c).map(|ci| ci.ty).unwrap_or(ColType::Text);
+                ColumnReader::new(&table.name, c, ty)
+            })
+            .collect();
+        RowsBuilder {
+            keys: ColumnReader::new(&table.name, &table.key_column, table.key_type).strict(),
+            slots: columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.as_bytes().to_vec(), i))
+                .collect(),
+            values: vec![None; readers.len()],
+            readers,
+            plen: table.prefix.len(),
+            rows: 0,
+        }
+    }
+
+    /// Add one row. Keys of nested prefixes (`<prefix><x>:<id>`) are not
+    /// rows of the table and are skipped, as on the scan path.
+    pub fn push<'a>(&mut self, key: &[u8], fields: impl Iterator<Item = (&'a [u8], &'a [u8])>) {
+        if key.len() < self.plen || key[self.plen..].contains(&b':') {
+            return;
+        }
+        self.values.iter_mut().for_each(|v| *v = None);
+        for (f, v) in fields {
+            if let Some(&i) = self.slots.get(f) {
+                self.values[i] = Some(v.to_vec());
+            }
+        }
+        self.keys.push(Some(&key[self.plen..]), key);
+        for (r, v) in self.readers.iter_mut().zip(&self.values) {
+            r.push(v.as_deref(), key);
+        }
+        self.rows += 1;
+    }
+
+    pub fn finish(self) -> Result<(DataFrame, Vec<Messy>)> {
+        let (key_col, key_messy) = self.keys.finish();
+        let mut cols = vec![key_col];
+        let mut messy: Vec<Messy> = Some(key_messy).filter(|m| m.count > 0).into_iter().collect();
+        for r in self.readers {
+            let (col, m) = r.finish();
+            cols.push(col);
+            if m.count > 0 {
+                messy.push(m);
+            }
+        }
+        Ok((DataFrame::new_infer_height(cols)?, messy))
+    }
 }
 
 /// A typed column from values in stored form (as redsql writes them).

@@ -31,6 +31,26 @@ impl Settings {
     }
 }
 
+/// The setting that turns RediSearch pushdown on or off for a session.
+pub const PUSHDOWN: &str = "redsql.pushdown";
+
+/// Whether the session lets RediSearch answer parts of queries.
+pub fn pushdown_on(settings: &Settings) -> bool {
+    settings.get(PUSHDOWN).is_none_or(|v| v == "on")
+}
+
+/// A boolean setting's value in canonical form (`on`/`off`).
+fn boolean_setting(name: &str, value: &str) -> Result<String> {
+    match value.to_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok("on".into()),
+        "off" | "false" | "no" | "0" => Ok("off".into()),
+        _ => Err(Error::Data(
+            "22023",
+            format!("parameter \"{name}\" requires a Boolean value"),
+        )),
+    }
+}
+
 /// Server defaults for the settings clients commonly read.
 fn default_setting(name: &str) -> Option<&'static str> {
     Some(match name {
@@ -50,6 +70,7 @@ fn default_setting(name: &str) -> Option<&'static str> {
         "extra_float_digits" => "1",
         "max_identifier_length" => "63",
         "statement_timeout" => "0",
+        PUSHDOWN => "on",
         _ => return None,
     })
 }
@@ -75,11 +96,11 @@ pub fn command_columns(stmt: &Statement) -> Vec<String> {
 }
 
 fn show_name(variable: &[sqlparser::ast::Ident]) -> String {
-    let name = variable
-        .iter()
-        .map(|i| i.value.to_lowercase())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let words: Vec<String> = variable.iter().map(|i| i.value.to_lowercase()).collect();
+    if words.len() == 2 && words[0] == "redsql" {
+        return format!("redsql.{}", words[1]);
+    }
+    let name = words.join(" ");
     match name.as_str() {
         "transaction isolation level" => "transaction_isolation".to_string(),
         _ => name,
@@ -103,8 +124,12 @@ pub fn run(stmt: &Statement, settings: &Arc<Settings>, format: FieldFormat) -> R
         Statement::Set(set) => {
             match set {
                 Set::SingleAssignment { variable, values, .. } => {
-                    let value = values.iter().map(literal_text).collect::<Vec<_>>().join(", ");
-                    settings.set(&variable.to_string(), value);
+                    let name = variable.to_string().to_lowercase();
+                    let mut value = values.iter().map(literal_text).collect::<Vec<_>>().join(", ");
+                    if name == PUSHDOWN {
+                        value = boolean_setting(&name, &value)?;
+                    }
+                    settings.set(&name, value);
                 }
                 Set::SetTimeZone { value, .. } => settings.set("timezone", literal_text(value)),
                 Set::SetNames { charset_name, .. } => settings.set("client_encoding", charset_name.to_string()),

@@ -42,7 +42,8 @@ pub enum Prepared {
     Write(Box<WritePlan>),
     Copy(Box<CopyPlan>),
     /// `EXPLAIN query`: one text column, `QUERY PLAN`.
-    Explain(Box<Planned>),
+    /// EXPLAIN, and whether ANALYZE (run it and report each step).
+    Explain(Box<Planned>, bool),
 }
 
 /// All of redsql's protocol handlers; cheap to share between connections.
@@ -112,13 +113,13 @@ async fn prepare(engine: &Engine, stmt: Statement, text: &str, describe: bool) -
     }
     if let Statement::Explain {
         statement,
-        analyze: false,
+        analyze: analyze_it,
         ..
     } = &stmt
     {
         if let Statement::Query(query) = statement.as_ref() {
             let planned = engine.plan(analyze(*query.clone(), text)?).await?;
-            return Ok(Prepared::Explain(Box::new(planned)));
+            return Ok(Prepared::Explain(Box::new(planned), *analyze_it));
         }
     }
     let Statement::Query(query) = stmt else {
@@ -179,8 +180,14 @@ where
             };
             Ok(Response::Execution(tag))
         }
-        Prepared::Explain(planned) => {
-            let lines = engine.explain(planned, params)?;
+        Prepared::Explain(planned, analyze_it) => {
+            let pushdown_on = commands::pushdown_on(&settings(client));
+            let mut lines = engine.explain(planned, params, pushdown_on).await?;
+            if *analyze_it {
+                let (_, trace) = engine.execute_with(planned, params, pushdown_on).await?;
+                lines.push("ANALYZE:".to_string());
+                lines.extend(trace.into_iter().map(|l| format!("  {l}")));
+            }
             let frame = polars::prelude::DataFrame::new_infer_height(vec![polars::prelude::Column::new(
                 "QUERY PLAN".into(),
                 lines,
@@ -191,7 +198,8 @@ where
             Ok(Response::Query(QueryResponse::new(fields, rows)))
         }
         Prepared::Query { planned, columns } => {
-            let out = engine.execute(planned, params).await?;
+            let pushdown_on = commands::pushdown_on(&settings(client));
+            let (out, _) = engine.execute_with(planned, params, pushdown_on).await?;
             send_notices(client, &out.notices).await?;
             let mut frame = out.frame;
             let cols: Vec<(String, DataType)> = if described && columns.len() == frame.width() {
@@ -265,7 +273,7 @@ impl QueryParser for Parser {
         Ok(match stmt {
             Prepared::Query { planned, .. } => planned.param_types.clone(),
             Prepared::Write(plan) => plan.param_types(),
-            Prepared::Explain(planned) => planned.param_types.clone(),
+            Prepared::Explain(planned, _) => planned.param_types.clone(),
             Prepared::Command(_) | Prepared::Copy(_) => vec![],
         })
     }
@@ -275,7 +283,7 @@ impl QueryParser for Parser {
         Ok(match stmt {
             Prepared::Query { columns, .. } => encode::fields(columns, format),
             Prepared::Write(_) | Prepared::Copy(_) => vec![],
-            Prepared::Explain(_) => encode::fields(&[("QUERY PLAN".to_string(), DataType::String)], format),
+            Prepared::Explain(..) => encode::fields(&[("QUERY PLAN".to_string(), DataType::String)], format),
             Prepared::Command(s) => commands::command_columns(s)
                 .into_iter()
                 .enumerate()
@@ -289,7 +297,7 @@ impl QueryParser for Parser {
 /// server's inference fills the rest, text where neither knows.
 fn param_types(stmt: &StoredStatement<Prepared>) -> Vec<Type> {
     let server = match &stmt.statement {
-        Prepared::Query { planned, .. } | Prepared::Explain(planned) => planned.param_types.clone(),
+        Prepared::Query { planned, .. } | Prepared::Explain(planned, _) => planned.param_types.clone(),
         Prepared::Write(plan) => plan.param_types(),
         Prepared::Command(_) | Prepared::Copy(_) => vec![],
     };

@@ -1,0 +1,273 @@
+//! Running pushed-down reads: `FT.AGGREGATE ... WITHCURSOR` over the RESP3
+//! connection, `FT.CURSOR READ` until the cursor is done, and the rows
+//! turned into frames typed like the scan path's.
+//!
+//! A RediSearch warning in any reply (a timeout, a missing value in an
+//! expression) means the result may be partial: the query fails with it.
+
+use polars::prelude::*;
+use redis::Value;
+
+use super::scan::{self, Keys, Messy, RowsBuilder};
+use crate::catalog::index::{as_str, map_get};
+use crate::catalog::TableInfo;
+use crate::error::{Error, Result};
+use crate::pushdown::aggregate::{guard_name, AggPlan, Reduce};
+use crate::pushdown::filter::{Kind, EXACT_INT};
+use crate::pushdown::{tail_args, FetchPlan, CURSOR_COUNT};
+use crate::store::Store;
+
+/// The full FT.AGGREGATE argument list after the command name.
+pub fn full_args(index: &str, body: Vec<String>, pushed: &crate::pushdown::filter::Pushed) -> Vec<String> {
+    let mut a = vec![index.to_string()];
+    a.extend(body);
+    a.extend(tail_args(pushed));
+    a
+}
+
+/// A command as EXPLAIN prints it (arguments quoted when needed).
+pub fn command_text(args: &[String]) -> String {
+    let mut out = String::from("FT.AGGREGATE");
+    for a in args {
+        out.push(' ');
+        let plain = !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '@' | '$' | '.' | '*' | '-' | ':'));
+        if plain {
+            out.push_str(a);
+        } else {
+            out.push('\'');
+            for c in a.chars() {
+                match c {
+                    '\'' | '\\' => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    '\u{1f}' => out.push_str("\\x1f"),
+                    c => out.push(c),
+                }
+            }
+            out.push('\'');
+        }
+    }
+    out
+}
+
+/// Run one FT.AGGREGATE with a cursor, handing each row's field/value
+/// pairs to `on_row` until the cursor ends or `limit` rows were seen.
+async fn cursor_rows(
+    store: &Store,
+    args: &[String],
+    limit: Option<u64>,
+    mut on_row: impl FnMut(&[(Value, Value)]),
+) -> Result<u64> {
+    let index = &args[0];
+    let mut cmd = redis::cmd("FT.AGGREGATE");
+    for a in args {
+        cmd.arg(a.as_bytes());
+    }
+    let mut reply = store.search(&cmd).await?;
+    let mut seen = 0u64;
+    loop {
+        let (page, cursor) = match reply {
+            Value::Array(mut v) if v.len() == 2 => {
+                let cursor = match v.pop() {
+                    Some(Value::Int(c)) => c,
+                    other => return Err(Error::Redis(format!("unexpected cursor id {other:?}"))),
+                };
+                (v.pop().unwrap_or(Value::Nil), cursor)
+            }
+            other => return Err(Error::Redis(format!("unexpected FT.AGGREGATE reply {other:?}"))),
+        };
+        if let Some(Value::Array(w) | Value::Set(w)) = map_get(&page, "warning") {
+            if let Some(w) = w.first().and_then(as_str) {
+                if cursor != 0 {
+                    let _ = store
+                        .search(redis::cmd("FT.CURSOR").arg("DEL").arg(index).arg(cursor))
+                        .await;
+                }
+                return Err(Error::Redis(format!(
+                    "RediSearch returned a partial result ({w}); the query was not answered"
+                )));
+            }
+        }
+        if let Some(Value::Array(results)) = map_get(&page, "results") {
+            for r in results {
+                if let Some(Value::Map(fields)) = map_get(r, "extra_attributes") {
+                    on_row(fields);
+                    seen += 1;
+                }
+            }
+        }
+        let done = limit.is_some_and(|l| seen >= l);
+        if cursor == 0 {
+            return Ok(seen);
+        }
+        if done {
+            let _ = store
+                .search(redis::cmd("FT.CURSOR").arg("DEL").arg(index).arg(cursor))
+                .await;
+            return Ok(seen);
+        }
+        reply = store
+            .search(
+                redis::cmd("FT.CURSOR")
+                    .arg("READ")
+                    .arg(index)
+                    .arg(cursor)
+                    .arg("COUNT")
+                    .arg(CURSOR_COUNT),
+            )
+            .await?;
+    }
+}
+
+fn bytes(v: &Value) -> Option<&[u8]> {
+    match v {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.as_bytes()),
+        Value::VerbatimString { text, .. } => Some(text.as_bytes()),
+        _ => None,
+    }
+}
+
+/// Fetch the rows of a [`FetchPlan`] as the table's frame (needed columns).
+pub async fn fetch(
+    store: &Store,
+    index: &str,
+    table: &TableInfo,
+    columns: &[String],
+    plan: &FetchPlan,
+) -> Result<(DataFrame, Vec<Messy>)> {
+    if plan.json {
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for body in plan.commands() {
+            let args = full_args(index, body, &plan.pushed);
+            cursor_rows(store, &args, plan.limit, |fields| {
+                if let Some(k) = fields.iter().find(|(f, _)| bytes(f) == Some(b"__key")) {
+                    keys.extend(bytes(&k.1).map(<[u8]>::to_vec));
+                }
+            })
+            .await?;
+        }
+        let plen = table.prefix.len();
+        keys.retain(|k| k.len() >= plen && !k[plen..].contains(&b':'));
+        return scan::read_table(store, table, columns, false, Keys::Exact(keys)).await;
+    }
+    let mut rows = RowsBuilder::new(table, columns);
+    for body in plan.commands() {
+        let args = full_args(index, body, &plan.pushed);
+        cursor_rows(store, &args, plan.limit, |fields| {
+            let Some(key) = fields
+                .iter()
+                .find(|(f, _)| bytes(f) == Some(b"__key"))
+                .and_then(|k| bytes(&k.1))
+            else {
+                return;
+            };
+            rows.push(key, fields.iter().filter_map(|(f, v)| Some((bytes(f)?, bytes(v)?))));
+        })
+        .await?;
+    }
+    rows.finish()
+}
+
+/// Run a pushed aggregate: the groups frame (group columns, then `__aN`),
+/// or None when a guard shows the bigint values are not clean (the caller
+/// falls back to the scan path).
+pub async fn aggregate(store: &Store, index: &str, plan: &AggPlan) -> Result<Option<DataFrame>> {
+    let args = full_args(index, plan.args(), &plan.pushed);
+    let mut groups: Vec<Vec<Option<String>>> = vec![Vec::new(); plan.group_by.len()];
+    let mut outs: Vec<Vec<Option<f64>>> = vec![Vec::new(); plan.reducers.len()];
+    let mut dirty = false;
+    let mut rows = 0usize;
+    cursor_rows(store, &args, None, |fields| {
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(f, _)| bytes(f) == Some(name.as_bytes()))
+                .and_then(|(_, v)| bytes(v))
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        };
+        for (g, col) in plan.group_by.iter().zip(groups.iter_mut()) {
+            col.push(get(&g.alias));
+        }
+        for (r, col) in plan.reducers.iter().zip(outs.iter_mut()) {
+            col.push(get(&r.name).and_then(|s| parse_number(&s)));
+        }
+        for g in &plan.guards {
+            if get(&guard_name(g)).and_then(|s| parse_number(&s)).unwrap_or(0.0) != 0.0 {
+                dirty = true;
+            }
+        }
+        rows += 1;
+    })
+    .await?;
+    if dirty || !sums_exact(plan, &outs) {
+        return Ok(None);
+    }
+    if plan.group_by.is_empty() && rows == 0 {
+        // SQL's aggregate over no rows is one row: counts 0, the rest NULL.
+        for (r, col) in plan.reducers.iter().zip(outs.iter_mut()) {
+            col.push(matches!(r.reduce, Reduce::CountAll | Reduce::Count(_) | Reduce::CountDistinct(_)).then_some(0.0));
+        }
+    }
+    let mut cols: Vec<Column> = Vec::new();
+    for (g, values) in plan.group_by.iter().zip(groups) {
+        cols.push(Series::new(g.column.as_str().into(), values).into_column());
+    }
+    for (r, values) in plan.reducers.iter().zip(outs) {
+        let integral = match &r.reduce {
+            Reduce::CountAll | Reduce::Count(_) | Reduce::CountDistinct(_) => true,
+            Reduce::Sum(_) | Reduce::Min(_) | Reduce::Max(_) => {
+                r.field.as_ref().is_some_and(|f| f.kind == Kind::BigInt)
+            }
+        };
+        let s = if integral {
+            Series::new(
+                r.name.as_str().into(),
+                values.iter().map(|v| v.map(|x| x as i64)).collect::<Vec<_>>(),
+            )
+        } else {
+            Series::new(r.name.as_str().into(), values)
+        };
+        cols.push(s.into_column());
+    }
+    Ok(Some(DataFrame::new_infer_height(cols)?))
+}
+
+/// Bigint sums are exact only while |count × max(|min|, |max|)| < 2⁵³.
+fn sums_exact(plan: &AggPlan, outs: &[Vec<Option<f64>>]) -> bool {
+    let col = |r: &Reduce| plan.reducers.iter().position(|x| &x.reduce == r);
+    for r in &plan.reducers {
+        let (Reduce::Sum(c), Some(f)) = (&r.reduce, &r.field) else {
+            continue;
+        };
+        if f.kind != Kind::BigInt {
+            continue;
+        }
+        let (Some(n), Some(lo), Some(hi)) = (
+            col(&Reduce::Count(c.clone())),
+            col(&Reduce::Min(c.clone())),
+            col(&Reduce::Max(c.clone())),
+        ) else {
+            return false;
+        };
+        for i in 0..outs[n].len() {
+            let count = outs[n][i].unwrap_or(0.0);
+            let big = outs[lo][i].unwrap_or(0.0).abs().max(outs[hi][i].unwrap_or(0.0).abs());
+            if count * big >= EXACT_INT {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// A reducer's printed number (`inf`, `-nan` included).
+fn parse_number(s: &str) -> Option<f64> {
+    match s {
+        "nan" | "-nan" => Some(f64::NAN),
+        _ => s.parse().ok(),
+    }
+}

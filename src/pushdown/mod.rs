@@ -1,0 +1,214 @@
+//! Pushdown planning: which part of a query over one indexed table RediSearch
+//! can answer, provably with the same result as the scan path.
+//!
+//! * [`filter`]: WHERE → FT query (a superset, or exact) and exact FILTER.
+//! * [`aggregate`]: GROUP BY / aggregates → one FT.AGGREGATE over groups.
+//! * [`FetchPlan`]: otherwise, fetch only the rows the WHERE can match
+//!   (`FT.AGGREGATE ... LOAD * WITHCURSOR`), and when the translation is
+//!   exact, only the first `LIMIT + OFFSET` of them in ORDER BY order; the
+//!   whole query then runs in Polars over the fetched rows, re-checking the
+//!   WHERE, so a superset fetch is still exact.
+//!
+//! Every command carries `TIMEOUT 0` (no partial results on timeout) and
+//! `DIALECT 2`, literals travel as PARAMS, and replies come over RESP3 so a
+//! RediSearch warning fails the query instead of passing partial results.
+
+pub mod aggregate;
+pub mod filter;
+
+use sqlparser::ast::{Expr, LimitClause, OrderByKind, Query, SetExpr, TableFactor, Value};
+
+use crate::catalog::index::IndexInfo;
+use crate::catalog::TableInfo;
+use crate::exec::stream::is_row_wise;
+use aggregate::AggPlan;
+use filter::{translate, Exactness, Kind, Pushed, Schema};
+
+/// Rows per cursor read.
+pub const CURSOR_COUNT: usize = 10_000;
+
+/// How a query over an indexed table uses the index.
+#[derive(Clone, Debug)]
+pub enum Pushdown {
+    Aggregate(AggPlan),
+    Fetch(FetchPlan),
+}
+
+/// A filtered (and perhaps ordered and limited) fetch of rows.
+#[derive(Clone, Debug)]
+pub struct FetchPlan {
+    pub pushed: Pushed,
+    pub use_filter: bool,
+    /// SORTBY keys (alias, ascending), only with `limit`.
+    pub sort: Vec<(String, bool)>,
+    /// Rows needed (LIMIT + OFFSET), when the fetch is exact.
+    pub limit: Option<u64>,
+    /// The first sort key's NULLs come first: fetch rows missing it apart.
+    pub nulls_first: bool,
+    pub json: bool,
+}
+
+impl FetchPlan {
+    /// One argument list (after `FT.AGGREGATE <index>`) per command; their
+    /// rows together are the fetch.
+    pub fn commands(&self) -> Vec<Vec<String>> {
+        let q = self.pushed.query.as_deref();
+        let and = |extra: String| match q {
+            Some(q) => format!("({q} {extra})"),
+            None => extra,
+        };
+        match (self.nulls_first, self.sort.first()) {
+            (true, Some((first, _))) => vec![
+                self.command(and(format!("ismissing(@{first})")), &self.sort[1..]),
+                self.command(and(format!("-ismissing(@{first})")), &self.sort),
+            ],
+            _ => vec![self.command(q.unwrap_or("*").to_string(), &self.sort)],
+        }
+    }
+
+    fn command(&self, query: String, sort: &[(String, bool)]) -> Vec<String> {
+        let mut a = vec![query];
+        if self.use_filter {
+            if let Some(f) = &self.pushed.filter {
+                a.extend(["FILTER".into(), f.clone()]);
+            }
+        }
+        a.extend(["LOAD".into(), "1".into(), "@__key".into()]);
+        if !self.json {
+            a.extend(["LOAD".into(), "*".into()]);
+        }
+        if let Some(n) = self.limit {
+            if !sort.is_empty() {
+                a.extend(["SORTBY".into(), (sort.len() * 2).to_string()]);
+                for (alias, asc) in sort {
+                    a.extend([format!("@{alias}"), if *asc { "ASC" } else { "DESC" }.into()]);
+                }
+                a.extend(["MAX".into(), n.to_string()]);
+            } else {
+                a.extend(["LIMIT".into(), "0".into(), n.to_string()]);
+            }
+        }
+        a
+    }
+}
+
+/// Common trailing arguments: cursor, PARAMS, no timeout, dialect 2.
+pub fn tail_args(pushed: &Pushed) -> Vec<String> {
+    let mut a = vec!["WITHCURSOR".into(), "COUNT".into(), CURSOR_COUNT.to_string()];
+    if !pushed.params.is_empty() {
+        a.push("PARAMS".into());
+        a.push((pushed.params.len() * 2).to_string());
+        for (k, v) in &pushed.params {
+            a.push(k.clone());
+            a.push(v.clone());
+        }
+    }
+    a.extend(["TIMEOUT".into(), "0".into(), "DIALECT".into(), "2".into()]);
+    a
+}
+
+/// Plan the pushdown of `query` (bound) over `table`, registered as `name`.
+pub fn plan(query: &Query, name: &str, table: &TableInfo, index: &IndexInfo) -> Result<Pushdown, String> {
+    if query.with.is_some() {
+        return Err("the query has a WITH clause".into());
+    }
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return Err("not a plain SELECT".into());
+    };
+    let single = match select.from.as_slice() {
+        [from] if from.joins.is_empty() => matches!(&from.relation, TableFactor::Table { name: n, .. }
+            if matches!(n.0.as_slice(), [p] if p.as_ident().is_some_and(|i| i.value == name))),
+        _ => false,
+    };
+    if !single {
+        return Err("not a single-table SELECT".into());
+    }
+    let schema = Schema::new(table, index);
+    let agg_why = match aggregate::plan(query, &schema) {
+        Ok(p) => return Ok(Pushdown::Aggregate(p)),
+        Err(why) => why,
+    };
+    let pushed = translate(select.selection.as_ref(), &schema);
+    let exact = pushed.exactness == Exactness::Exact || pushed.filter_exactness == Exactness::Exact;
+    let use_filter = pushed.exactness != Exactness::Exact && pushed.filter_exactness == Exactness::Exact;
+    let mut fetch = FetchPlan {
+        pushed,
+        use_filter,
+        sort: Vec::new(),
+        limit: None,
+        nulls_first: false,
+        json: schema.json,
+    };
+    if exact {
+        if let Some((n, sort, nulls_first)) = top_k(query, &schema) {
+            fetch.limit = Some(n);
+            fetch.sort = sort;
+            fetch.nulls_first = nulls_first;
+        }
+    }
+    if fetch.pushed.query.is_none() && fetch.limit.is_none() && !fetch.use_filter {
+        return Err(format!(
+            "no part of the WHERE clause can be evaluated by the index (aggregate not pushed: {agg_why})"
+        ));
+    }
+    Ok(Pushdown::Fetch(fetch))
+}
+
+/// `ORDER BY ... LIMIT n [OFFSET m]` of a row-wise query over sortable
+/// columns: (rows to fetch, SORTBY keys, first key NULLS FIRST).
+fn top_k(query: &Query, schema: &Schema) -> Option<(u64, Vec<(String, bool)>, bool)> {
+    let (limit, offset) = match &query.limit_clause {
+        Some(LimitClause::LimitOffset {
+            limit: Some(limit),
+            offset,
+            limit_by,
+        }) if limit_by.is_empty() => (
+            number(limit)?,
+            offset.as_ref().map(|o| number(&o.value)).unwrap_or(Some(0))?,
+        ),
+        _ => return None,
+    };
+    if query.fetch.is_some() {
+        return None;
+    }
+    let mut plain = query.clone();
+    plain.order_by = None;
+    plain.limit_clause = None;
+    if !is_row_wise(&plain) {
+        return None;
+    }
+    let mut sort = Vec::new();
+    let mut nulls_first = false;
+    if let Some(order) = &query.order_by {
+        let OrderByKind::Expressions(exprs) = &order.kind else {
+            return None;
+        };
+        for (i, o) in exprs.iter().enumerate() {
+            let f = schema.field_of(&o.expr)?;
+            // Doubles order the same in both; bigints beyond ±2⁵³ do not.
+            if f.kind == Kind::BigInt || !f.exact_value() {
+                return None;
+            }
+            let asc = o.options.asc != Some(false);
+            let nf = o.options.nulls_first.unwrap_or(!asc);
+            if nf {
+                if i > 0 || !f.attr.index_missing {
+                    return None;
+                }
+                nulls_first = true;
+            }
+            sort.push((f.alias.clone(), asc));
+        }
+    }
+    Some((limit.checked_add(offset)?, sort, nulls_first))
+}
+
+fn number(e: &Expr) -> Option<u64> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(s, _) => s.parse().ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
