@@ -505,6 +505,12 @@ impl Catalog {
         let Some(name) = &table.index_name else {
             return Err(format!("no RediSearch index over prefix {:?}", table.prefix));
         };
+        if self.store.db() != 0 {
+            return Err(format!(
+                "RediSearch indexes only database 0, and this server reads database {}",
+                self.store.db()
+            ));
+        }
         if let Some(note) = &table.index_note {
             return Err(note.clone());
         }

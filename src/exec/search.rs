@@ -165,6 +165,11 @@ pub async fn fetch(
             else {
                 return;
             };
+            // A key whose TTL passed but that Redis has not deleted yet is
+            // still in the index; it loads no fields and is not a row.
+            if fields.len() < 2 {
+                return;
+            }
             rows.push(key, fields.iter().filter_map(|(f, v)| Some((bytes(f)?, bytes(v)?))));
         })
         .await?;

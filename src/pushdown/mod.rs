@@ -74,9 +74,8 @@ impl FetchPlan {
             }
         }
         a.extend(["LOAD".into(), "1".into(), "@__key".into()]);
-        if !self.json {
-            a.extend(["LOAD".into(), "*".into()]);
-        }
+        // SORTBY before LOAD *: after it, a numeric field holds the loaded
+        // string and sorts as text ("998.9" above "1008.15", measured).
         if let Some(n) = self.limit {
             if !sort.is_empty() {
                 a.extend(["SORTBY".into(), (sort.len() * 2).to_string()]);
@@ -87,6 +86,9 @@ impl FetchPlan {
             } else {
                 a.extend(["LIMIT".into(), "0".into(), n.to_string()]);
             }
+        }
+        if !self.json {
+            a.extend(["LOAD".into(), "*".into()]);
         }
         a
     }
@@ -108,7 +110,16 @@ pub fn tail_args(pushed: &Pushed) -> Vec<String> {
 }
 
 /// Plan the pushdown of `query` (bound) over `table`, registered as `name`.
-pub fn plan(query: &Query, name: &str, table: &TableInfo, index: &IndexInfo) -> Result<Pushdown, String> {
+/// `no_expiring_keys`: Err(why) when keys may have outlived their TTL in the
+/// index; then only row fetches (whose rows are re-read) are pushed, without
+/// a LIMIT (an expired key would take the place of a live row).
+pub fn plan(
+    query: &Query,
+    name: &str,
+    table: &TableInfo,
+    index: &IndexInfo,
+    no_expiring_keys: Result<(), String>,
+) -> Result<Pushdown, String> {
     if query.with.is_some() {
         return Err("the query has a WITH clause".into());
     }
@@ -124,7 +135,8 @@ pub fn plan(query: &Query, name: &str, table: &TableInfo, index: &IndexInfo) -> 
         return Err("not a single-table SELECT".into());
     }
     let schema = Schema::new(table, index);
-    let agg_why = match aggregate::plan(query, &schema) {
+    let ttl_free = no_expiring_keys.is_ok();
+    let agg_why = match no_expiring_keys.and_then(|()| aggregate::plan(query, &schema)) {
         Ok(p) => return Ok(Pushdown::Aggregate(p)),
         Err(why) => why,
     };
@@ -139,7 +151,7 @@ pub fn plan(query: &Query, name: &str, table: &TableInfo, index: &IndexInfo) -> 
         nulls_first: false,
         json: schema.json,
     };
-    if exact {
+    if exact && ttl_free {
         if let Some((n, sort, nulls_first)) = top_k(query, &schema) {
             fetch.limit = Some(n);
             fetch.sort = sort;

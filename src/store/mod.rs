@@ -29,6 +29,8 @@ pub struct Store {
     /// partial-result warnings (RESP2 drops them).
     search: ConnectionManager,
     url: String,
+    /// The database number (RediSearch indexes only database 0).
+    db: i64,
 }
 
 impl Store {
@@ -42,6 +44,7 @@ impl Store {
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
         let info = client.get_connection_info().clone();
+        let db = info.redis_settings().db();
         let resp3 = info
             .redis_settings()
             .clone()
@@ -58,6 +61,7 @@ impl Store {
             conn,
             search,
             url: url.to_string(),
+            db,
         })
     }
 
@@ -69,6 +73,23 @@ impl Store {
     pub async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
         let mut conn = self.conn.clone();
         Ok(cmd.query_async(&mut conn).await?)
+    }
+
+    /// The database number this store reads.
+    pub fn db(&self) -> i64 {
+        self.db
+    }
+
+    /// How many keys of this database have a TTL (`INFO keyspace`).
+    pub async fn keys_with_ttl(&self) -> Result<u64> {
+        let info: String = self.query(redis::cmd("INFO").arg("keyspace")).await?;
+        let prefix = format!("db{}:", self.db);
+        Ok(info
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(',').find_map(|kv| kv.strip_prefix("expires=")))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0))
     }
 
     /// Run an FT.* command over the RESP3 connection.
