@@ -14,6 +14,7 @@
 //! INSERT/COPY into such a table are refused.
 
 pub mod index;
+pub mod indexable;
 pub mod infer;
 pub mod meta;
 pub mod system;
