@@ -111,6 +111,16 @@ impl TableInfo {
             .collect()
     }
 
+    /// Whether the table's index could answer queries as of the last
+    /// refresh (None: no index); [`Catalog::usable_index`] asks live.
+    pub fn index_state_at_refresh(&self) -> Option<std::result::Result<(), String>> {
+        let info = self.index.as_ref()?;
+        Some(match &self.index_note {
+            Some(note) => Err(note.clone()),
+            None => index::check_live(info, &self.prefix, self.storage),
+        })
+    }
+
     /// The Redis key of the row with id `id`.
     pub fn key_of(&self, id: &str) -> String {
         format!("{}{id}", self.prefix)
