@@ -95,3 +95,18 @@ pub fn view_frame_with(
         _ => None,
     }
 }
+
+/// A system view as a query reads it: `redsql.tables` with the live state of
+/// every index (one FT.INFO each), other views as [`view_frame`] builds them.
+pub async fn live_view_frame(
+    catalog: &Catalog,
+    name: &str,
+    tables: &BTreeMap<String, Arc<TableInfo>>,
+) -> Option<PolarsResult<DataFrame>> {
+    let states = if name == "redsql.tables" {
+        index_states(catalog, tables).await
+    } else {
+        IndexStates::new()
+    };
+    view_frame_with(name, tables, &states)
+}

@@ -478,3 +478,51 @@ async fn plain_redis_has_no_indexes() {
         .unwrap();
     server.shutdown().await;
 }
+
+/// `system::live_view_frame` (what a query of `redsql.tables` is meant to
+/// read) asks FT.INFO at once: no refresh needed to see a dropped index go.
+#[tokio::test]
+async fn live_index_states_for_redsql_tables() {
+    use redsql::catalog::{system, Catalog, CatalogOptions};
+    let url = redis_url();
+    let t = unique("ixlive");
+    seed(&url, &t, &[("1", &[("v", "1"), ("w", "a")]), ("2", &[("v", "2")])]).await;
+    let server = start_server(&url).await;
+    let c = connect(&server).await.client;
+    texts(&c, &format!("CREATE INDEX ON {t} (v, w)")).await;
+    wait_usable(&c, &t, &format!("{t}_idx")).await;
+    let store = redsql::store::Store::connect(&url).await.unwrap();
+    let catalog = Catalog::new(store, CatalogOptions::default());
+    catalog.refresh().await.unwrap();
+    let snapshot = catalog.snapshot();
+    let row = |df: polars::prelude::DataFrame| {
+        let names = df.column("table_name").unwrap().str().unwrap().clone();
+        let i = names.iter().position(|n| n == Some(t.as_str())).unwrap();
+        let usable = df.column("index_usable").unwrap().bool().unwrap().get(i);
+        let note = df
+            .column("index_note")
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(i)
+            .map(str::to_string);
+        (usable, note)
+    };
+    let live = system::live_view_frame(&catalog, "redsql.tables", &snapshot).await;
+    assert_eq!(row(live.unwrap().unwrap()), (Some(true), None));
+    // Dropped behind the catalog's back: the snapshot still names it, the live state says why not.
+    let mut con = redis(&url).await;
+    let _: Value = redis::cmd("FT.DROPINDEX")
+        .arg(format!("{t}_idx"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let live = system::live_view_frame(&catalog, "redsql.tables", &snapshot).await;
+    let (usable, note) = row(live.unwrap().unwrap());
+    assert_eq!(usable, Some(false));
+    assert!(note.unwrap_or_default().contains(&format!("index {t}_idx")));
+    let stale = system::view_frame("redsql.tables", &snapshot);
+    assert_eq!(row(stale.unwrap().unwrap()), (Some(true), None));
+    texts(&c, &format!("DROP TABLE {t}")).await;
+    server.shutdown().await;
+}
