@@ -14,6 +14,7 @@
 //! INSERT/COPY into such a table are refused.
 
 pub mod index;
+pub mod indexable;
 pub mod infer;
 pub mod meta;
 pub mod system;
@@ -108,6 +109,16 @@ impl TableInfo {
                 })
             })
             .collect()
+    }
+
+    /// Whether the table's index could answer queries as of the last
+    /// refresh (None: no index); [`Catalog::usable_index`] asks live.
+    pub fn index_state_at_refresh(&self) -> Option<std::result::Result<(), String>> {
+        let info = self.index.as_ref()?;
+        Some(match &self.index_note {
+            Some(note) => Err(note.clone()),
+            None => index::check_live(info, &self.prefix, self.storage),
+        })
     }
 
     /// The Redis key of the row with id `id`.

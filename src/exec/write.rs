@@ -8,6 +8,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+// CREATE INDEX / DROP INDEX live in src/exec/index_ddl.rs; declared here
+// rather than in src/exec/mod.rs, so this module owns every write statement.
+#[path = "index_ddl.rs"]
+pub mod index_ddl;
+
 use sqlparser::ast::{
     Delete, Expr, FromTable, Insert, ObjectName, ObjectType, OnConflictAction, OnInsert, SetExpr, Statement,
     TableFactor, TableObject,
@@ -88,6 +93,11 @@ pub enum WritePlan {
     Truncate {
         names: Vec<String>,
     },
+    CreateIndex(index_ddl::CreateIndexPlan),
+    DropIndex {
+        names: Vec<String>,
+        if_exists: bool,
+    },
     Insert {
         table: Arc<TableInfo>,
         columns: Vec<(String, ColType)>,
@@ -154,8 +164,9 @@ pub fn is_write(stmt: &Statement) -> bool {
             | Statement::Delete(_)
             | Statement::Update(_)
             | Statement::Truncate(_)
+            | Statement::CreateIndex(_)
             | Statement::Drop {
-                object_type: ObjectType::Table,
+                object_type: ObjectType::Table | ObjectType::Index,
                 ..
             }
     )
@@ -186,6 +197,13 @@ impl Engine {
         match stmt {
             Statement::CreateTable(ct) => self.plan_create(ct, text).await,
             Statement::AlterTable(at) => super::alter::plan_alter(at),
+            Statement::CreateIndex(ci) => index_ddl::plan_create_index(ci),
+            Statement::Drop {
+                object_type: ObjectType::Index,
+                names,
+                if_exists,
+                ..
+            } => index_ddl::plan_drop_index(names, *if_exists),
             Statement::Drop { names, if_exists, .. } => Ok(WritePlan::Drop {
                 names: names.iter().map(table_name).collect::<Result<_>>()?,
                 if_exists: *if_exists,
@@ -374,6 +392,20 @@ impl Engine {
                 }
                 Ok(WriteOutcome {
                     tag: "DROP TABLE",
+                    rows: 0,
+                })
+            }
+            WritePlan::CreateIndex(plan) => {
+                self.create_index(plan).await?;
+                Ok(WriteOutcome {
+                    tag: "CREATE INDEX",
+                    rows: 0,
+                })
+            }
+            WritePlan::DropIndex { names, if_exists } => {
+                self.drop_indexes(names, *if_exists).await?;
+                Ok(WriteOutcome {
+                    tag: "DROP INDEX",
                     rows: 0,
                 })
             }

@@ -6,6 +6,7 @@ mod common;
 
 mod copy;
 mod files;
+mod index;
 mod json;
 mod load;
 mod psql;
