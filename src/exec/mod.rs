@@ -13,6 +13,7 @@ pub mod ddl;
 pub mod explain;
 pub mod files;
 pub mod hash_write;
+pub mod index_ddl;
 pub mod json_doc;
 pub mod load;
 pub mod scan;
@@ -308,7 +309,9 @@ impl Engine {
                         .refresh_if_older_than(std::time::Duration::from_secs(1))
                         .await?;
                     let snapshot = self.catalog.snapshot();
-                    system::view_frame(v, &snapshot).ok_or_else(|| Error::UndefinedTable(v.clone()))??
+                    system::live_view_frame(&self.catalog, v, &snapshot)
+                        .await
+                        .ok_or_else(|| Error::UndefinedTable(v.clone()))??
                 }
                 _ => unreachable!("tables always resolve"),
             };

@@ -8,11 +8,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-// CREATE INDEX / DROP INDEX live in src/exec/index_ddl.rs; declared here
-// rather than in src/exec/mod.rs, so this module owns every write statement.
-#[path = "index_ddl.rs"]
-pub mod index_ddl;
-
+use super::index_ddl;
 use sqlparser::ast::{
     Delete, Expr, FromTable, Insert, ObjectName, ObjectType, OnConflictAction, OnInsert, SetExpr, Statement,
     TableFactor, TableObject,
