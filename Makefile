@@ -7,7 +7,7 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/redsql-target
 export CARGO_TARGET_DIR
 LISTEN ?= 127.0.0.1:5433
 
-.PHONY: run test redis build build-release bench-load fmt clippy clean-redis
+.PHONY: run test redis build build-release bench-load bench-pushdown fmt clippy clean-redis
 
 ## Install Redis 8.2 + RediSearch + RedisJSON into .redis/ (idempotent).
 redis:
@@ -38,6 +38,11 @@ run: redis build-release
 ## Load benchmark: redsql load vs redis-benchmark HSET, same run (ROWS=200000 RUNS=3).
 bench-load:
 	@scripts/bench-load.sh $(or $(ROWS),200000) $(or $(RUNS),3)
+
+## Pushdown benchmark: an indexed GROUP BY and a 1% filter, redsql vs the raw
+## FT.AGGREGATE vs the scan path (pushdown off), same run (ROWS=1000000 RUNS=5).
+bench-pushdown:
+	@scripts/bench-pushdown.sh $(or $(ROWS),1000000) $(or $(RUNS),5)
 
 ## Every test against a private Redis with modules and a plain one without.
 test: redis
