@@ -59,6 +59,12 @@ impl Engine {
                         "  {}",
                         search::command_text(&search::full_args(&index.name, agg.args(), &agg.pushed))
                     ));
+                    for (name, body) in agg.missing_counts() {
+                        lines.push(format!(
+                            "  {}  (rows missing the field: {name} = count - missing)",
+                            search::command_text(&search::full_args(&index.name, body, &agg.pushed))
+                        ));
+                    }
                     if !agg.guards.is_empty() {
                         lines.push(format!(
                             "  (bigint columns {} are checked to be integers within ±2^53; if not, the table is scanned instead)",

@@ -5,6 +5,8 @@
 //! A RediSearch warning in any reply (a timeout, a missing value in an
 //! expression) means the result may be partial: the query fails with it.
 
+use std::collections::HashMap;
+
 use polars::prelude::*;
 use redis::Value;
 
@@ -187,13 +189,7 @@ pub async fn aggregate(store: &Store, index: &str, plan: &AggPlan) -> Result<Opt
     let mut dirty = false;
     let mut rows = 0usize;
     cursor_rows(store, &args, None, |fields| {
-        let get = |name: &str| {
-            fields
-                .iter()
-                .find(|(f, _)| bytes(f) == Some(name.as_bytes()))
-                .and_then(|(_, v)| bytes(v))
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-        };
+        let get = |name: &str| text(fields, name);
         for (g, col) in plan.group_by.iter().zip(groups.iter_mut()) {
             col.push(get(&g.alias));
         }
@@ -208,6 +204,27 @@ pub async fn aggregate(store: &Store, index: &str, plan: &AggPlan) -> Result<Opt
         rows += 1;
     })
     .await?;
+    // Counts of a field's values: COUNT(*) minus its missing rows per group.
+    if let Some(all) = plan.reducers.iter().position(|r| r.reduce == Reduce::CountAll) {
+        for (name, body) in plan.missing_counts() {
+            let args = full_args(index, body, &plan.pushed);
+            let mut missing: HashMap<Vec<Option<String>>, f64> = HashMap::new();
+            cursor_rows(store, &args, None, |fields| {
+                let key: Vec<Option<String>> = plan.group_by.iter().map(|g| text(fields, &g.alias)).collect();
+                let n = text(fields, "__missing").and_then(|s| parse_number(&s)).unwrap_or(0.0);
+                missing.insert(key, n);
+            })
+            .await?;
+            let Some(col) = plan.reducers.iter().position(|r| r.name == name) else {
+                continue;
+            };
+            for i in 0..rows {
+                let key: Vec<Option<String>> = groups.iter().map(|g| g[i].clone()).collect();
+                let m = missing.get(&key).copied().unwrap_or(0.0);
+                outs[col][i] = outs[all][i].map(|n| n - m);
+            }
+        }
+    }
     if dirty || !sums_exact(plan, &outs) {
         return Ok(None);
     }
@@ -267,6 +284,15 @@ fn sums_exact(plan: &AggPlan, outs: &[Vec<Option<f64>>]) -> bool {
         }
     }
     true
+}
+
+/// A field of a reply row as text (None when absent or nil).
+fn text(fields: &[(Value, Value)], name: &str) -> Option<String> {
+    fields
+        .iter()
+        .find(|(f, _)| bytes(f) == Some(name.as_bytes()))
+        .and_then(|(_, v)| bytes(v))
+        .map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
 /// A reducer's printed number (`inf`, `-nan` included).

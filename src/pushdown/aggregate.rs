@@ -51,6 +51,11 @@ pub struct Reducer {
     pub reduce: Reduce,
     /// The field it reads (None for COUNT(*)).
     pub field: Option<Field>,
+    /// A `Count` computed as COUNT(*) minus the rows where the field is
+    /// missing (a second, cheap command, see [`AggPlan::missing_counts`])
+    /// rather than an `exists()` APPLY over every row, which doubles
+    /// RediSearch's work (measured 161 → 309 ms on 1M documents).
+    pub via_missing: bool,
 }
 
 /// A query answered by one FT.AGGREGATE plus Polars over its groups.
@@ -76,7 +81,7 @@ impl AggPlan {
                 a.extend(["FILTER".into(), f.clone()]);
             }
         }
-        for r in &self.reducers {
+        for r in self.reducers.iter().filter(|r| !r.via_missing) {
             if let (Reduce::Count(_), Some(f)) = (&r.reduce, &r.field) {
                 a.extend([
                     "APPLY".into(),
@@ -98,7 +103,7 @@ impl AggPlan {
         a.push("GROUPBY".into());
         a.push(self.group_by.len().to_string());
         a.extend(self.group_by.iter().map(|g| format!("@{}", g.alias)));
-        for r in &self.reducers {
+        for r in self.reducers.iter().filter(|r| !r.via_missing) {
             let (func, arg) = match (&r.reduce, &r.field) {
                 (Reduce::CountAll, _) => ("COUNT", None),
                 (Reduce::Count(_), _) => ("SUM", Some(format!("@{}_e", r.name))),
@@ -126,6 +131,32 @@ impl AggPlan {
             ]);
         }
         a
+    }
+
+    /// For each reducer counted via missing values: its name and the command
+    /// counting, per group, the rows where its field is missing.
+    pub fn missing_counts(&self) -> Vec<(String, Vec<String>)> {
+        let mut out = Vec::new();
+        for r in self.reducers.iter().filter(|r| r.via_missing) {
+            let Some(f) = &r.field else { continue };
+            let missing = format!("ismissing(@{})", f.alias);
+            let query = match &self.pushed.query {
+                Some(q) => format!("({q} {missing})"),
+                None => missing,
+            };
+            let mut a = vec![query];
+            if self.use_filter {
+                if let Some(f) = &self.pushed.filter {
+                    a.extend(["FILTER".into(), f.clone()]);
+                }
+            }
+            a.push("GROUPBY".into());
+            a.push(self.group_by.len().to_string());
+            a.extend(self.group_by.iter().map(|g| format!("@{}", g.alias)));
+            a.extend(["REDUCE", "COUNT", "0", "AS", "__missing"].map(String::from));
+            out.push((r.name.clone(), a));
+        }
+        out
     }
 
     /// The reducer computing `r`, if planned.
@@ -216,6 +247,9 @@ pub fn plan(query: &Query, schema: &Schema) -> Result<AggPlan, String> {
         return Err(format!("column {n} is used outside a pushed aggregate"));
     }
 
+    if rewrite.reducers.values().any(|r| r.via_missing) {
+        rewrite.col(Reduce::CountAll, None);
+    }
     let reducers: Vec<Reducer> = rewrite.reducers.into_values().collect();
     let mut guards: Vec<Field> = Vec::new();
     let mut guard = |f: &Field| {
@@ -291,6 +325,8 @@ impl Rewrite<'_> {
             .entry(reduce.clone())
             .or_insert_with(|| Reducer {
                 name: format!("__a{n}"),
+                via_missing: matches!(reduce, Reduce::Count(_))
+                    && field.is_some_and(|f| f.attr.index_missing && !self.schema.json),
                 reduce,
                 field: field.cloned(),
             })
