@@ -61,7 +61,10 @@ impl Engine {
                     ));
                     for (name, body) in agg.missing_counts() {
                         lines.push(format!(
-                            "  {}  (rows missing the field: {name} = count - missing)",
+                            "  then, per group, the rows missing a field ({name} = count - missing):"
+                        ));
+                        lines.push(format!(
+                            "  {}",
                             search::command_text(&search::full_args(&index.name, body, &agg.pushed))
                         ));
                     }

@@ -280,7 +280,6 @@ pub struct RowsBuilder {
     readers: Vec<ColumnReader>,
     slots: std::collections::HashMap<Vec<u8>, usize>,
     plen: usize,
-    values: Vec<Option<Vec<u8>>>,
     pub rows: usize,
 }
 
@@ -300,28 +299,28 @@ impl RowsBuilder {
                 .enumerate()
                 .map(|(i, c)| (c.as_bytes().to_vec(), i))
                 .collect(),
-            values: vec![None; readers.len()],
             readers,
             plen: table.prefix.len(),
             rows: 0,
         }
     }
 
-    /// Add one row. Keys of nested prefixes (`<prefix><x>:<id>`) are not
-    /// rows of the table and are skipped, as on the scan path.
+    /// Add one row from its field/value pairs (borrowed: nothing is copied
+    /// before the typed builders). Keys of nested prefixes (`<prefix><x>:<id>`)
+    /// are not rows of the table and are skipped, as on the scan path.
     pub fn push<'a>(&mut self, key: &[u8], fields: impl Iterator<Item = (&'a [u8], &'a [u8])>) {
         if key.len() < self.plen || key[self.plen..].contains(&b':') {
             return;
         }
-        self.values.iter_mut().for_each(|v| *v = None);
+        let mut values: Vec<Option<&'a [u8]>> = vec![None; self.readers.len()];
         for (f, v) in fields {
             if let Some(&i) = self.slots.get(f) {
-                self.values[i] = Some(v.to_vec());
+                values[i] = Some(v);
             }
         }
         self.keys.push(Some(&key[self.plen..]), key);
-        for (r, v) in self.readers.iter_mut().zip(&self.values) {
-            r.push(v.as_deref(), key);
+        for (r, v) in self.readers.iter_mut().zip(values) {
+            r.push(v, key);
         }
         self.rows += 1;
     }
