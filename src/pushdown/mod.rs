@@ -73,10 +73,8 @@ impl FetchPlan {
                 a.extend(["FILTER".into(), f.clone()]);
             }
         }
-        a.extend(["LOAD".into(), "1".into(), "@__key".into()]);
-        if !self.json {
-            a.extend(["LOAD".into(), "*".into()]);
-        }
+        // SORTBY before LOAD: after `LOAD *` a field is the hash's string,
+        // and SORTBY would order numbers as strings ("-0.75" < "-20.25").
         if let Some(n) = self.limit {
             if !sort.is_empty() {
                 a.extend(["SORTBY".into(), (sort.len() * 2).to_string()]);
@@ -87,6 +85,10 @@ impl FetchPlan {
             } else {
                 a.extend(["LIMIT".into(), "0".into(), n.to_string()]);
             }
+        }
+        a.extend(["LOAD".into(), "1".into(), "@__key".into()]);
+        if !self.json {
+            a.extend(["LOAD".into(), "*".into()]);
         }
         a
     }
