@@ -59,10 +59,24 @@ impl Engine {
                         "  {}",
                         search::command_text(&search::full_args(&index.name, agg.args(), &agg.pushed))
                     ));
-                    if !agg.guards.is_empty() {
+                    let guarded = |bigint: bool| {
+                        let cols: Vec<&str> = agg
+                            .guards
+                            .iter()
+                            .filter(|g| (g.kind == crate::pushdown::filter::Kind::BigInt) == bigint)
+                            .map(|g| g.column.as_str())
+                            .collect();
+                        cols.join(", ")
+                    };
+                    let (bigints, doubles) = (guarded(true), guarded(false));
+                    if !bigints.is_empty() {
                         lines.push(format!(
-                            "  (bigint columns {} are checked to be integers within ±2^53; if not, the table is scanned instead)",
-                            agg.guards.iter().map(|g| g.column.as_str()).collect::<Vec<_>>().join(", ")
+                            "  (bigint columns {bigints} are checked to be integers within ±2^53; if not, the table is scanned instead)"
+                        ));
+                    }
+                    if !doubles.is_empty() {
+                        lines.push(format!(
+                            "  (double columns {doubles} are checked to be finite, as RediSearch's MIN/MAX skip infinities; if not, the table is scanned instead)"
                         ));
                     }
                     polars_query = agg.query.to_string();

@@ -173,7 +173,8 @@ pub async fn fetch(
 }
 
 /// Run a pushed aggregate: the groups frame (group columns, then `__aN`),
-/// or None when a guard shows the bigint values are not clean (the caller
+/// or None when a guard shows values RediSearch does not aggregate exactly
+/// (bigints beyond ±2⁵³ or fractional, infinities under MIN/MAX; the caller
 /// falls back to the scan path).
 pub async fn aggregate(store: &Store, index: &str, plan: &AggPlan) -> Result<Option<DataFrame>> {
     let args = full_args(index, plan.args(), &plan.pushed);
