@@ -9,6 +9,7 @@ mod files;
 mod json;
 mod load;
 mod psql;
+mod pushdown;
 mod redis_lifecycle;
 mod roundtrip;
 mod sqllogictest;
