@@ -99,7 +99,11 @@ fn double_comparisons_are_exact_with_brackets_in_the_query_text() {
         ("d <= 2", "@d:[-inf $p0]", "(exists(@d) && @d <= 2.0)"),
         ("d > 2", "@d:[($p0 +inf]", "(exists(@d) && @d > 2.0)"),
         ("d >= 2", "@d:[$p0 +inf]", "(exists(@d) && @d >= 2.0)"),
-        ("d <> 2", "(@d:[-inf +inf] -@d:[$p0 $p0])", "(exists(@d) && @d != 2.0)"),
+        (
+            "d <> 2",
+            "(@d:[-inf ($p0] | @d:[($p0 +inf])",
+            "(exists(@d) && @d != 2.0)",
+        ),
         // A literal on the left flips the operator.
         ("2 < d", "@d:[($p0 +inf]", "(exists(@d) && @d > 2.0)"),
         // NOT of a comparison is the negated comparison (NULL stays out).
@@ -257,7 +261,7 @@ fn in_lists_and_between() {
     assert_eq!(
         parts(&tr("d NOT IN (1, 2)")),
         (
-            Some("((@d:[-inf +inf] -@d:[$p0 $p0]) (@d:[-inf +inf] -@d:[$p1 $p1]))"),
+            Some("((@d:[-inf ($p0] | @d:[($p0 +inf]) (@d:[-inf ($p1] | @d:[($p1 +inf]))"),
             Exact,
             Some("((exists(@d) && @d != 1.0) && (exists(@d) && @d != 2.0))"),
             Exact
@@ -291,17 +295,32 @@ fn in_lists_and_between() {
 
 #[test]
 fn not_of_and_goes_to_negation_normal_form() {
+    // s <> 'x' is a NOT (-ismissing), which never goes under an OR: the
+    // query is dropped, the FILTER stays exact.
     let p = tr("NOT (d = 1 AND s = 'x')");
     assert_eq!(
         parts(&p),
         (
-            Some("((@d:[-inf +inf] -@d:[$p0 $p0]) | -ismissing(@s))"),
+            None,
             Superset,
             Some("((exists(@d) && @d != 1.0) || (exists(@s) && @s != 'x'))"),
             Exact
         )
     );
     assert_eq!(p.columns, ["d".to_string(), "s".to_string()].into());
+    assert_eq!(
+        parts(&tr("NOT (d = 1 AND d = 2)")).0,
+        Some("((@d:[-inf ($p0] | @d:[($p0 +inf]) | (@d:[-inf ($p1] | @d:[($p1 +inf]))")
+    );
+    // A NOT is kept outside any OR.
+    assert_eq!(
+        parts(&tr("s <> 'x' AND d = 1")).0,
+        Some("(-ismissing(@s) @d:[$p0 $p0])")
+    );
+    assert_eq!(
+        parts(&tr("s IS NOT NULL OR d = 1")),
+        (None, Superset, Some("(exists(@s) || (exists(@d) && @d == 1.0))"), Exact)
+    );
     // NOT (a OR b) = NOT a AND NOT b; double negation cancels.
     assert_eq!(
         parts(&tr("NOT (d < 1 OR NOT d > 5)")).0,
