@@ -266,7 +266,7 @@ async fn pushdown_returns_what_the_scan_path_returns_on_random_queries() {
     let count: usize = std::env::var("REDSQL_DIFF_QUERIES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(2500);
+        .unwrap_or(3000);
     println!("pushdown differential test: seed {seed} (REDSQL_DIFF_SEED), {count} queries (REDSQL_DIFF_QUERIES)");
     // REDSQL_DIFF_ONLY=i runs only query i of the seed's sequence.
     let only: Option<usize> = std::env::var("REDSQL_DIFF_ONLY").ok().and_then(|s| s.parse().ok());
