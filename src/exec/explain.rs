@@ -68,6 +68,16 @@ impl Engine {
                             search::command_text(&search::full_args(&index.name, body, &agg.pushed))
                         ));
                     }
+                    for body in agg.infinity_checks() {
+                        lines.push(
+                            "  then a check that MIN/MAX see no infinity (RediSearch skips them; if any, the table is scanned instead):"
+                                .to_string(),
+                        );
+                        lines.push(format!(
+                            "  {}",
+                            search::command_text(&search::full_args(&index.name, body, &agg.pushed))
+                        ));
+                    }
                     if !agg.guards.is_empty() {
                         lines.push(format!(
                             "  (bigint columns {} are checked to be integers within ±2^53; if not, the table is scanned instead)",

@@ -273,7 +273,7 @@ impl Engine {
                             None => {
                                 let out = scan::read_table(store, t, &needed, with_ttl, scan::Keys::All).await?;
                                 trace.push(format!(
-                                    "{}: FT.AGGREGATE found bigint values RediSearch does not read exactly; scanned instead: {} rows, {}",
+                                    "{}: FT.AGGREGATE found values RediSearch does not aggregate exactly; scanned instead: {} rows, {}",
                                     t.name,
                                     out.0.height(),
                                     ms(started)

@@ -180,7 +180,8 @@ pub async fn fetch(
 }
 
 /// Run a pushed aggregate: the groups frame (group columns, then `__aN`),
-/// or None when a guard shows the bigint values are not clean (the caller
+/// or None when a guard shows values RediSearch does not aggregate exactly
+/// (bigints beyond ±2⁵³ or fractional, infinities under MIN/MAX; the caller
 /// falls back to the scan path).
 pub async fn aggregate(store: &Store, index: &str, plan: &AggPlan) -> Result<Option<DataFrame>> {
     let args = full_args(index, plan.args(), &plan.pushed);
@@ -204,6 +205,16 @@ pub async fn aggregate(store: &Store, index: &str, plan: &AggPlan) -> Result<Opt
         rows += 1;
     })
     .await?;
+    for body in plan.infinity_checks() {
+        let mut infinite = 0.0;
+        cursor_rows(store, &full_args(index, body, &plan.pushed), None, |fields| {
+            infinite += text(fields, "__infinite").and_then(|s| parse_number(&s)).unwrap_or(0.0);
+        })
+        .await?;
+        if infinite > 0.0 {
+            return Ok(None);
+        }
+    }
     // Counts of a field's values: COUNT(*) minus its missing rows per group.
     if let Some(all) = plan.reducers.iter().position(|r| r.reduce == Reduce::CountAll) {
         for (name, body) in plan.missing_counts() {

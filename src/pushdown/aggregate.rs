@@ -8,8 +8,10 @@
 //!
 //! Pushed only when every part is exact (`shared/docs/redisearch-semantics.md` §3, §6):
 //! * the WHERE translates exactly, by the query alone or with a FILTER;
-//! * GROUP BY names text columns indexed `SORTABLE UNF` (raw values; a
-//!   normalised sortable value would merge `B` and `b`); never numbers;
+//! * GROUP BY names one text column indexed `SORTABLE UNF` (raw values; a
+//!   normalised sortable value would merge `B` and `b`); never numbers, and
+//!   never several columns (RediSearch hashes their concatenation, merging
+//!   `('ab', 'c')` with `('a', 'bc')`);
 //! * aggregates are `count(*)`, `count(col)` (a SUM of `exists(@col)`),
 //!   `sum`, `min`, `max` of numeric columns, `avg` (as sum / count, never
 //!   REDUCE AVG, which divides by the row count) and `count(DISTINCT text)`;
@@ -18,7 +20,10 @@
 //! * bigint columns it reads are checked in the same command: a guard
 //!   counts values that are not integers within ±2⁵³ (where RediSearch's
 //!   doubles and redsql's integers differ), and sums must stay within ±2⁵³;
-//!   if a guard trips, the query runs on the scan path instead.
+//!   if a guard trips, the query runs on the scan path instead;
+//! * likewise double columns under MIN/MAX are checked for infinities:
+//!   RediSearch's MIN and MAX skip them (MAX of 5 and inf is 5, of inf
+//!   alone 0).
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -66,8 +71,11 @@ pub struct AggPlan {
     pub use_filter: bool,
     pub group_by: Vec<Field>,
     pub reducers: Vec<Reducer>,
-    /// Bigint fields whose values must be clean (`__g_<alias>` outputs).
+    /// Bigint fields whose values must be integral within ±2⁵³ (`__g_<alias>` outputs).
     pub guards: Vec<Field>,
+    /// Double fields under MIN/MAX, which must hold no infinity among the
+    /// rows aggregated (checked by [`AggPlan::infinity_checks`]).
+    pub finite: Vec<Field>,
     /// The query to run in Polars over the groups frame.
     pub query: Query,
 }
@@ -93,9 +101,10 @@ impl AggPlan {
         }
         for g in &self.guards {
             let x = format!("@{}", g.alias);
+            let dirty = format!("({x} != floor({x}) || abs({x}) >= {EXACT_INT:.0})");
             a.extend([
                 "APPLY".into(),
-                format!("(exists({x}) && ({x} != floor({x}) || abs({x}) >= {EXACT_INT:.0}))"),
+                format!("(exists({x}) && {dirty})"),
                 "AS".into(),
                 guard_name(g),
             ]);
@@ -131,6 +140,30 @@ impl AggPlan {
             ]);
         }
         a
+    }
+
+    /// One command per double under MIN/MAX counting the aggregated rows
+    /// where it is infinite: a numeric range lookup, far cheaper than an
+    /// APPLY over every row. Any such row sends the query to the scan path.
+    pub fn infinity_checks(&self) -> Vec<Vec<String>> {
+        self.finite
+            .iter()
+            .map(|f| {
+                let inf = format!("(@{0}:[-inf -inf] | @{0}:[+inf +inf])", f.alias);
+                let query = match &self.pushed.query {
+                    Some(q) => format!("({q} {inf})"),
+                    None => inf,
+                };
+                let mut a = vec![query];
+                if self.use_filter {
+                    if let Some(f) = &self.pushed.filter {
+                        a.extend(["FILTER".into(), f.clone()]);
+                    }
+                }
+                a.extend(["GROUPBY", "0", "REDUCE", "COUNT", "0", "AS", "__infinite"].map(String::from));
+                a
+            })
+            .collect()
     }
 
     /// For each reducer counted via missing values: its name and the command
@@ -204,6 +237,12 @@ pub fn plan(query: &Query, schema: &Schema) -> Result<AggPlan, String> {
             .ok_or_else(|| format!("GROUP BY {g} is not a text column indexed SORTABLE UNF"))?;
         group_by.push(f.clone());
     }
+    // RediSearch keys a group by one hash chained over the GROUPBY values,
+    // with nothing between them: ('ab', 'c') and ('a', 'bc') land in one
+    // group, and so do ('', NULL) and (NULL, ''). One column only.
+    if group_by.len() > 1 {
+        return Err("GROUP BY over several columns (RediSearch merges groups whose values concatenate alike)".into());
+    }
 
     let pushed = translate(select.selection.as_ref(), schema);
     let use_filter = pushed.exactness == Exactness::Superset;
@@ -265,12 +304,22 @@ pub fn plan(query: &Query, schema: &Schema) -> Result<AggPlan, String> {
             .for_each(&mut guard);
     }
     reducers.iter().filter_map(|r| r.field.as_ref()).for_each(&mut guard);
+    // RediSearch's MIN and MAX skip infinities: check the doubles they read.
+    let mut finite: Vec<Field> = Vec::new();
+    for r in &reducers {
+        if let (Reduce::Min(_) | Reduce::Max(_), Some(f)) = (&r.reduce, &r.field) {
+            if f.kind == Kind::Double && !finite.iter().any(|g| g.column == f.column) {
+                finite.push(f.clone());
+            }
+        }
+    }
     Ok(AggPlan {
         pushed,
         use_filter,
         group_by,
         reducers,
         guards,
+        finite,
         query: rewritten,
     })
 }

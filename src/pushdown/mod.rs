@@ -73,9 +73,8 @@ impl FetchPlan {
                 a.extend(["FILTER".into(), f.clone()]);
             }
         }
-        a.extend(["LOAD".into(), "1".into(), "@__key".into()]);
-        // SORTBY before LOAD *: after it, a numeric field holds the loaded
-        // string and sorts as text ("998.9" above "1008.15", measured).
+        // SORTBY before LOAD: after `LOAD *` a field is the hash's string,
+        // and SORTBY would order numbers as strings ("-0.75" < "-20.25").
         if let Some(n) = self.limit {
             if !sort.is_empty() {
                 a.extend(["SORTBY".into(), (sort.len() * 2).to_string()]);
@@ -87,6 +86,7 @@ impl FetchPlan {
                 a.extend(["LIMIT".into(), "0".into(), n.to_string()]);
             }
         }
+        a.extend(["LOAD".into(), "1".into(), "@__key".into()]);
         if !self.json {
             a.extend(["LOAD".into(), "*".into()]);
         }

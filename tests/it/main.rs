@@ -10,6 +10,7 @@ mod index;
 mod json;
 mod load;
 mod psql;
+mod pushdown;
 mod pushdown_paths;
 mod redis_lifecycle;
 mod roundtrip;
