@@ -292,6 +292,7 @@ async fn pushdown_returns_what_the_scan_path_returns_on_random_queries() {
 
     let (mut agg, mut fetch, mut scan, mut errors, mut guarded) = (0usize, 0usize, 0usize, 0usize, 0usize);
     let mut failures: Vec<String> = Vec::new();
+    let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
     let mut failed = 0usize;
     for i in 0..count {
         // Mostly the clean table: that is where pushdown happens.
@@ -317,7 +318,18 @@ async fn pushdown_returns_what_the_scan_path_returns_on_random_queries() {
                 }
             }
             Class::Fetch => fetch += 1,
-            Class::Scan => scan += 1,
+            Class::Scan => {
+                scan += 1;
+                // Why not, without the literals and names that vary.
+                let why = plan
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("not pushed down: "))
+                    .unwrap_or("no index")
+                    .chars()
+                    .take(60)
+                    .collect::<String>();
+                *reasons.entry(why).or_insert(0usize) += 1;
+            }
             Class::Error => errors += 1,
         }
         let mut why = None;
@@ -381,10 +393,15 @@ async fn pushdown_returns_what_the_scan_path_returns_on_random_queries() {
     let elapsed = started.elapsed().as_secs_f64();
     println!(
         "pushdown differential test: {count} queries in {elapsed:.1} s: {agg} aggregates pushed down \
-         ({guarded} of them fell back to a scan on a bigint guard), {fetch} row fetches pushed down, \
+         ({guarded} of them fell back to a scan on a guard: bigints beyond 2^53 or fractional, infinities under min/max), {fetch} row fetches pushed down, \
          {scan} scanned, {errors} failed to plan (both sides must fail alike); {failed} mismatches (seed {seed})"
     );
 
+    let mut reasons: Vec<(String, usize)> = reasons.into_iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1));
+    for (why, n) in reasons.iter().take(6) {
+        println!("  scanned {n:5}: {why}");
+    }
     // REDSQL_DIFF_KEEP=1 keeps the tables and indexes, to replay queries.
     if std::env::var("REDSQL_DIFF_KEEP").is_err() {
         for t in &tables {

@@ -1,6 +1,7 @@
 //! Runs every `sql-tests/**/*.slt` against a live redsql over a real Redis.
 //! Add cases to `.slt` files; no Rust change is needed. Before a file `x.slt`
-//! runs, db 15 of the test Redis is emptied and seeded from `x.redis` beside
+//! runs, db 15 of the test Redis is emptied (key by key: FLUSHDB would drop
+//! every RediSearch index, whatever its db) and seeded from `x.redis` beside
 //! it, or else from `seed.redis` in its directory: Redis commands, one per line.
 //! `SLT_FILTER=substring` runs only matching files.
 
@@ -118,7 +119,12 @@ fn split_args(line: &str) -> Vec<String> {
 
 async fn seed(url: &str, path: &Path) {
     let mut con = crate::common::redis(url).await;
-    let () = redis::cmd("FLUSHDB").query_async(&mut con).await.unwrap();
+    // Key by key: a FLUSHDB (of any db) makes RediSearch drop every index,
+    // other tests' in db 0 included.
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query_async(&mut con).await.unwrap();
+    for chunk in keys.chunks(500) {
+        let _: i64 = redis::cmd("DEL").arg(chunk).query_async(&mut con).await.unwrap();
+    }
     let own = path.with_extension("redis");
     let seed = if own.exists() {
         own
