@@ -483,12 +483,26 @@ impl Translator<'_> {
     /// `lo <(=) @a <(=) hi` as one range query and one FILTER.
     fn range(&mut self, f: &Field, lo: Bound, hi: Bound) -> Node {
         let a = &f.alias;
-        let mut q_bound = |b: Bound, inf: &str| match b {
-            Some((c, excl)) => format!("{}{}", if excl { "(" } else { "" }, self.param(fmt_num(c))),
-            None => inf.to_string(),
+        let query = match (lo, hi) {
+            (Some((l, false)), Some((h, false))) if l == h => {
+                let p = self.param(fmt_num(l));
+                format!("@{a}:[{p} {p}]")
+            }
+            _ => {
+                let mut q_bound = |b: Bound, inf: &str| match b {
+                    Some((c, excl)) => format!("{}{}", if excl { "(" } else { "" }, self.param(fmt_num(c))),
+                    None => inf.to_string(),
+                };
+                format!("@{a}:[{} {}]", q_bound(lo, "-inf"), q_bound(hi, "+inf"))
+            }
         };
-        let query = format!("@{a}:[{} {}]", q_bound(lo, "-inf"), q_bound(hi, "+inf"));
         let mut tests = vec![format!("exists(@{a})")];
+        if let (Some((l, false)), Some((h, false))) = (lo, hi) {
+            if l == h {
+                tests.push(format!("@{a} == {}", fmt_num(l)));
+                return self.range_node(f, query, format!("({})", tests.join(" && ")));
+            }
+        }
         if let Some((c, excl)) = lo {
             tests.push(format!("@{a} {} {}", if excl { ">" } else { ">=" }, fmt_num(c)));
         }
@@ -496,6 +510,10 @@ impl Translator<'_> {
             tests.push(format!("@{a} {} {}", if excl { "<" } else { "<=" }, fmt_num(c)));
         }
         let filter = format!("({})", tests.join(" && "));
+        self.range_node(f, query, filter)
+    }
+
+    fn range_node(&self, f: &Field, query: String, filter: String) -> Node {
         if self.schema.json {
             return Node::atom(f, Some(query), Exactness::Superset, None);
         }
@@ -658,7 +676,12 @@ fn and(children: Vec<Node>) -> Node {
         1 => parts.pop(),
         _ => Some(format!("({})", parts.join(" "))),
     };
-    out.filter = (filter_ok && !filters.is_empty()).then(|| format!("({})", filters.join(" && ")));
+    out.filter = match filters.len() {
+        _ if !filter_ok => None,
+        0 => None,
+        1 => filters.pop(),
+        _ => Some(format!("({})", filters.join(" && "))),
+    };
     if out.filter.is_none() {
         out.filter_exact = Exactness::Superset;
     }
