@@ -150,7 +150,7 @@ const QUERIES: &[&str] = &[
     "SELECT _key, amount FROM t WHERE amount BETWEEN 100 AND 200",
     "SELECT _key, amount FROM t WHERE amount > 900 ORDER BY amount DESC LIMIT 5",
     "SELECT _key, region FROM t WHERE region IN ('  west ', 'a,b', '') AND qty >= 3",
-    "SELECT _key FROM t WHERE NOT (qty < 10 AND region = 'south')",
+    "SELECT _key FROM t WHERE NOT (qty < 10 OR region = 'south')",
 ];
 
 #[tokio::test]
