@@ -83,12 +83,9 @@ pub struct AggPlan {
 impl AggPlan {
     /// Arguments after `FT.AGGREGATE <index>`.
     pub fn args(&self) -> Vec<String> {
-        let mut a = vec![self.pushed.query_text().to_string()];
-        if self.use_filter {
-            if let Some(f) = &self.pushed.filter {
-                a.extend(["FILTER".into(), f.clone()]);
-            }
-        }
+        let mut a = self
+            .pushed
+            .command_start(self.pushed.query_text().to_string(), self.use_filter);
         for r in self.reducers.iter().filter(|r| !r.via_missing) {
             if let (Reduce::Count(_), Some(f)) = (&r.reduce, &r.field) {
                 a.extend([
@@ -150,16 +147,7 @@ impl AggPlan {
             .iter()
             .map(|f| {
                 let inf = format!("(@{0}:[-inf -inf] | @{0}:[+inf +inf])", f.alias);
-                let query = match &self.pushed.query {
-                    Some(q) => format!("({q} {inf})"),
-                    None => inf,
-                };
-                let mut a = vec![query];
-                if self.use_filter {
-                    if let Some(f) = &self.pushed.filter {
-                        a.extend(["FILTER".into(), f.clone()]);
-                    }
-                }
+                let mut a = self.pushed.command_start(self.pushed.query_and(&inf), self.use_filter);
                 a.extend(["GROUPBY", "0", "REDUCE", "COUNT", "0", "AS", "__infinite"].map(String::from));
                 a
             })
@@ -173,16 +161,9 @@ impl AggPlan {
         for r in self.reducers.iter().filter(|r| r.via_missing) {
             let Some(f) = &r.field else { continue };
             let missing = format!("ismissing(@{})", f.alias);
-            let query = match &self.pushed.query {
-                Some(q) => format!("({q} {missing})"),
-                None => missing,
-            };
-            let mut a = vec![query];
-            if self.use_filter {
-                if let Some(f) = &self.pushed.filter {
-                    a.extend(["FILTER".into(), f.clone()]);
-                }
-            }
+            let mut a = self
+                .pushed
+                .command_start(self.pushed.query_and(&missing), self.use_filter);
             a.push("GROUPBY".into());
             a.push(self.group_by.len().to_string());
             a.extend(self.group_by.iter().map(|g| format!("@{}", g.alias)));

@@ -157,6 +157,24 @@ impl Pushed {
     pub fn query_text(&self) -> &str {
         self.query.as_deref().unwrap_or("*")
     }
+
+    /// The query ANDed with `extra` (a further restriction such as `ismissing(@x)`).
+    pub fn query_and(&self, extra: &str) -> String {
+        match &self.query {
+            Some(q) => format!("({q} {extra})"),
+            None => extra.to_string(),
+        }
+    }
+
+    /// A command's first arguments: the query, then `FILTER <expr>` when
+    /// `use_filter` (the query alone is only a superset).
+    pub fn command_start(&self, query: String, use_filter: bool) -> Vec<String> {
+        let mut a = vec![query];
+        if let Some(f) = self.filter.as_ref().filter(|_| use_filter) {
+            a.extend(["FILTER".into(), f.clone()]);
+        }
+        a
+    }
 }
 
 /// A literal compared with a column.

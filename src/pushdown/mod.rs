@@ -52,27 +52,17 @@ impl FetchPlan {
     /// One argument list (after `FT.AGGREGATE <index>`) per command; their
     /// rows together are the fetch.
     pub fn commands(&self) -> Vec<Vec<String>> {
-        let q = self.pushed.query.as_deref();
-        let and = |extra: String| match q {
-            Some(q) => format!("({q} {extra})"),
-            None => extra,
-        };
         match (self.nulls_first, self.sort.first()) {
             (true, Some((first, _))) => vec![
-                self.command(and(format!("ismissing(@{first})")), &self.sort[1..]),
-                self.command(and(format!("-ismissing(@{first})")), &self.sort),
+                self.command(self.pushed.query_and(&format!("ismissing(@{first})")), &self.sort[1..]),
+                self.command(self.pushed.query_and(&format!("-ismissing(@{first})")), &self.sort),
             ],
-            _ => vec![self.command(q.unwrap_or("*").to_string(), &self.sort)],
+            _ => vec![self.command(self.pushed.query_text().to_string(), &self.sort)],
         }
     }
 
     fn command(&self, query: String, sort: &[(String, bool)]) -> Vec<String> {
-        let mut a = vec![query];
-        if self.use_filter {
-            if let Some(f) = &self.pushed.filter {
-                a.extend(["FILTER".into(), f.clone()]);
-            }
-        }
+        let mut a = self.pushed.command_start(query, self.use_filter);
         // SORTBY before LOAD: after `LOAD *` a field is the hash's string,
         // and SORTBY would order numbers as strings ("-0.75" < "-20.25").
         if let Some(n) = self.limit {

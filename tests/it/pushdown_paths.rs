@@ -7,15 +7,7 @@ use std::time::Duration;
 
 use tokio_postgres::SimpleQueryMessage;
 
-use crate::common::{connect, redis, sqlstate};
-
-async fn calls(con: &mut redis::aio::MultiplexedConnection, command: &str) -> u64 {
-    let info: String = redis::cmd("INFO").arg("commandstats").query_async(con).await.unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
-        .and_then(|rest| rest.split(',').next())
-        .map_or(0, |n| n.parse().unwrap())
-}
+use crate::common::{calls, connect, private_server, redis, sqlstate};
 
 /// Rows as text, sorted (for order-insensitive comparison).
 async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
@@ -73,22 +65,6 @@ async fn wait_for_plan(client: &tokio_postgres::Client, sql: &str, needle: &str)
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     panic!("EXPLAIN {sql} never showed {needle:?}: {}", plan(client, sql).await);
-}
-
-/// A server over its own Redis; no background refresh, so the only SCANs
-/// are the ones queries cause.
-async fn private_server() -> redsql::Server {
-    redsql::Server::start(redsql::Config {
-        listen: "127.0.0.1:0".into(),
-        redis_url: None,
-        catalog: redsql::catalog::CatalogOptions {
-            sample_size: 200,
-            refresh_interval: Duration::from_secs(3600),
-        },
-        ..Default::default()
-    })
-    .await
-    .expect("starts with an embedded Redis")
 }
 
 const SCHEMA: &[&str] = &[
@@ -155,7 +131,7 @@ const QUERIES: &[&str] = &[
 
 #[tokio::test]
 async fn pushed_queries_send_ft_aggregate_not_scan_and_agree() {
-    let server = private_server().await;
+    let server = private_server(200).await;
     let url = server.redis_url().to_string();
     let c = connect(&server).await;
     let mut con = redis(&url).await;
@@ -209,7 +185,7 @@ async fn pushed_queries_send_ft_aggregate_not_scan_and_agree() {
 
 #[tokio::test]
 async fn explain_analyze_settings_and_unusable_indexes() {
-    let server = private_server().await;
+    let server = private_server(200).await;
     let url = server.redis_url().to_string();
     let c = connect(&server).await;
     let mut con = redis(&url).await;
@@ -269,7 +245,7 @@ async fn explain_analyze_settings_and_unusable_indexes() {
 
 #[tokio::test]
 async fn json_tables_fetch_through_their_index() {
-    let server = private_server().await;
+    let server = private_server(200).await;
     let url = server.redis_url().to_string();
     let c = connect(&server).await;
     let mut con = redis(&url).await;

@@ -1,8 +1,6 @@
 //! Table definitions and key access: ALTER TABLE (type override, TTL of
 //! every row), key lookups that never scan, INSERT ... ON CONFLICT DO UPDATE.
 
-use std::time::Duration;
-
 use crate::common::*;
 
 fn s(v: &str) -> Option<String> {
@@ -93,29 +91,11 @@ async fn alter_table_overrides_a_type_and_sets_every_rows_ttl() {
     server.shutdown().await;
 }
 
-/// Calls of a Redis command since the last CONFIG RESETSTAT.
-async fn calls(con: &mut redis::aio::MultiplexedConnection, command: &str) -> u64 {
-    let info: String = redis::cmd("INFO").arg("commandstats").query_async(con).await.unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
-        .and_then(|rest| rest.split(',').next())
-        .map_or(0, |n| n.parse().unwrap())
-}
-
 #[tokio::test]
 async fn key_lookups_never_scan() {
+    use crate::common::calls;
     // A private Redis, so no other test's SCANs are counted; no background refresh.
-    let server = redsql::Server::start(redsql::Config {
-        listen: "127.0.0.1:0".into(),
-        redis_url: None,
-        catalog: redsql::catalog::CatalogOptions {
-            sample_size: 100,
-            refresh_interval: Duration::from_secs(3600),
-        },
-        ..Default::default()
-    })
-    .await
-    .expect("starts with an embedded Redis");
+    let server = crate::common::private_server(100).await;
     let url = server.redis_url().to_string();
     let c = connect(&server).await;
     c.client

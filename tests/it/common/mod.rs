@@ -135,3 +135,28 @@ pub fn psql_command(addr: std::net::SocketAddr) -> std::process::Command {
         .stdin(std::process::Stdio::null());
     cmd
 }
+
+/// A server over its own embedded Redis (with modules) and no background
+/// catalog refresh, so the only commands Redis sees are the ones tests cause.
+pub async fn private_server(sample_size: usize) -> Server {
+    Server::start(Config {
+        listen: "127.0.0.1:0".into(),
+        redis_url: None,
+        catalog: CatalogOptions {
+            sample_size,
+            refresh_interval: Duration::from_secs(3600),
+        },
+        ..Default::default()
+    })
+    .await
+    .expect("starts with an embedded Redis")
+}
+
+/// Calls of a Redis command since the last CONFIG RESETSTAT.
+pub async fn calls(con: &mut redis::aio::MultiplexedConnection, command: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query_async(con).await.unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
