@@ -279,6 +279,9 @@ pub struct RowsBuilder {
     keys: ColumnReader,
     readers: Vec<ColumnReader>,
     slots: std::collections::HashMap<Vec<u8>, usize>,
+    /// The previous row's field names in reply order and their slots: rows
+    /// usually list fields alike, so a name compare replaces a hash lookup.
+    order: Vec<(Vec<u8>, Option<usize>)>,
     plen: usize,
     pub rows: usize,
 }
@@ -300,6 +303,7 @@ impl RowsBuilder {
                 .map(|(i, c)| (c.as_bytes().to_vec(), i))
                 .collect(),
             readers,
+            order: Vec::new(),
             plen: table.prefix.len(),
             rows: 0,
         }
@@ -313,8 +317,17 @@ impl RowsBuilder {
             return;
         }
         let mut values: Vec<Option<&'a [u8]>> = vec![None; self.readers.len()];
-        for (f, v) in fields {
-            if let Some(&i) = self.slots.get(f) {
+        for (k, (f, v)) in fields.enumerate() {
+            let slot = match self.order.get(k) {
+                Some((name, slot)) if name.as_slice() == f => *slot,
+                _ => {
+                    let slot = self.slots.get(f).copied();
+                    self.order.truncate(k);
+                    self.order.push((f.to_vec(), slot));
+                    slot
+                }
+            };
+            if let Some(i) = slot {
                 values[i] = Some(v);
             }
         }

@@ -8,15 +8,14 @@
 use std::collections::HashMap;
 
 use polars::prelude::*;
-use redis::Value;
 
 use super::scan::{self, Keys, Messy, RowsBuilder};
-use crate::catalog::index::{as_str, map_get};
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
 use crate::pushdown::aggregate::{guard_name, AggPlan, Reduce};
 use crate::pushdown::filter::{Kind, EXACT_INT};
 use crate::pushdown::{tail_args, FetchPlan, CURSOR_COUNT};
+use crate::store::resp3::Conn;
 use crate::store::Store;
 
 /// The full FT.AGGREGATE argument list after the command name.
@@ -55,82 +54,100 @@ pub fn command_text(args: &[String]) -> String {
     out
 }
 
+/// A reply row: its field/value pairs, borrowed from the reply.
+type Fields<'a> = [(&'a [u8], &'a [u8])];
+
 /// Run one FT.AGGREGATE with a cursor, handing each row's field/value
-/// pairs to `on_row` until the cursor ends or `limit` rows were seen.
+/// pairs to `on_row` until the cursor ends or `limit` rows were seen. One
+/// pooled connection serves the whole cursor; it goes back to the pool only
+/// when every reply was read whole.
 async fn cursor_rows(
     store: &Store,
     args: &[String],
     limit: Option<u64>,
-    mut on_row: impl FnMut(&[(Value, Value)]),
+    mut on_row: impl FnMut(&Fields<'_>),
 ) -> Result<u64> {
-    let index = &args[0];
-    let mut cmd = redis::cmd("FT.AGGREGATE");
-    for a in args {
-        cmd.arg(a.as_bytes());
+    let mut conn = store.search_conn().await?;
+    let out = read_cursor(&mut conn, args, limit, &mut on_row).await;
+    if matches!(out, Ok(_) | Err(Error::Redis(_))) {
+        store.search_done(conn);
     }
-    let mut reply = store.search(&cmd).await?;
+    out
+}
+
+async fn read_cursor(
+    conn: &mut Conn,
+    args: &[String],
+    limit: Option<u64>,
+    on_row: &mut impl FnMut(&Fields<'_>),
+) -> Result<u64> {
+    let index = args[0].as_bytes();
+    let mut cmd: Vec<&[u8]> = vec![b"FT.AGGREGATE"];
+    cmd.extend(args.iter().map(|a| a.as_bytes()));
+    let mut reply = conn.call(&cmd).await?;
     let mut seen = 0u64;
     loop {
-        let (page, cursor) = match reply {
-            Value::Array(mut v) if v.len() == 2 => {
-                let cursor = match v.pop() {
-                    Some(Value::Int(c)) => c,
-                    other => return Err(Error::Redis(format!("unexpected cursor id {other:?}"))),
-                };
-                (v.pop().unwrap_or(Value::Nil), cursor)
+        let cursor = {
+            let frame = reply.frame();
+            if let Some(e) = frame.error() {
+                return Err(Error::Redis(String::from_utf8_lossy(e).into_owned()));
             }
-            other => return Err(Error::Redis(format!("unexpected FT.AGGREGATE reply {other:?}"))),
-        };
-        if let Some(Value::Array(w) | Value::Set(w)) = map_get(&page, "warning") {
-            if let Some(w) = w.first().and_then(as_str) {
+            let mut parts = frame.elements();
+            let (Some(page), Some(cursor), None) = (parts.next(), parts.next().and_then(|c| c.int()), parts.next())
+            else {
+                return Err(Error::Redis(format!("unexpected FT.AGGREGATE reply {frame:?}")));
+            };
+            let warning = page
+                .get("warning")
+                .and_then(|w| w.elements().next())
+                .and_then(|w| w.bytes());
+            if let Some(w) = warning {
+                let w = String::from_utf8_lossy(w).into_owned();
                 if cursor != 0 {
-                    let _ = store
-                        .search(redis::cmd("FT.CURSOR").arg("DEL").arg(index).arg(cursor))
-                        .await;
+                    conn.call(&[&b"FT.CURSOR"[..], b"DEL", index, cursor.to_string().as_bytes()])
+                        .await?;
                 }
                 return Err(Error::Redis(format!(
                     "RediSearch returned a partial result ({w}); the query was not answered"
                 )));
             }
-        }
-        if let Some(Value::Array(results)) = map_get(&page, "results") {
-            for r in results {
-                if let Some(Value::Map(fields)) = map_get(r, "extra_attributes") {
-                    on_row(fields);
+            let mut fields: Vec<(&[u8], &[u8])> = Vec::with_capacity(16);
+            for r in page.get("results").iter().flat_map(|r| r.elements()) {
+                if let Some(attrs) = r.get("extra_attributes").filter(|a| a.is_map()) {
+                    fields.clear();
+                    fields.extend(attrs.pairs().filter_map(|(f, v)| Some((f.bytes()?, v.bytes()?))));
+                    on_row(&fields);
                     seen += 1;
                 }
             }
-        }
+            cursor
+        };
         let done = limit.is_some_and(|l| seen >= l);
         if cursor == 0 {
             return Ok(seen);
         }
+        let cursor = cursor.to_string();
         if done {
-            let _ = store
-                .search(redis::cmd("FT.CURSOR").arg("DEL").arg(index).arg(cursor))
-                .await;
+            conn.call(&[&b"FT.CURSOR"[..], b"DEL", index, cursor.as_bytes()])
+                .await?;
             return Ok(seen);
         }
-        reply = store
-            .search(
-                redis::cmd("FT.CURSOR")
-                    .arg("READ")
-                    .arg(index)
-                    .arg(cursor)
-                    .arg("COUNT")
-                    .arg(CURSOR_COUNT),
-            )
+        let count = CURSOR_COUNT.to_string();
+        reply = conn
+            .call(&[
+                &b"FT.CURSOR"[..],
+                b"READ",
+                index,
+                cursor.as_bytes(),
+                b"COUNT",
+                count.as_bytes(),
+            ])
             .await?;
     }
 }
 
-fn bytes(v: &Value) -> Option<&[u8]> {
-    match v {
-        Value::BulkString(b) => Some(b),
-        Value::SimpleString(s) => Some(s.as_bytes()),
-        Value::VerbatimString { text, .. } => Some(text.as_bytes()),
-        _ => None,
-    }
+fn field<'a>(fields: &Fields<'a>, name: &[u8]) -> Option<&'a [u8]> {
+    fields.iter().find(|(f, _)| *f == name).map(|(_, v)| *v)
 }
 
 /// Fetch the rows of a [`FetchPlan`] as the table's frame (needed columns).
@@ -146,9 +163,7 @@ pub async fn fetch(
         for body in plan.commands() {
             let args = full_args(index, body, &plan.pushed);
             cursor_rows(store, &args, plan.limit, |fields| {
-                if let Some(k) = fields.iter().find(|(f, _)| bytes(f) == Some(b"__key")) {
-                    keys.extend(bytes(&k.1).map(<[u8]>::to_vec));
-                }
+                keys.extend(field(fields, b"__key").map(<[u8]>::to_vec));
             })
             .await?;
         }
@@ -160,11 +175,7 @@ pub async fn fetch(
     for body in plan.commands() {
         let args = full_args(index, body, &plan.pushed);
         cursor_rows(store, &args, plan.limit, |fields| {
-            let Some(key) = fields
-                .iter()
-                .find(|(f, _)| bytes(f) == Some(b"__key"))
-                .and_then(|k| bytes(&k.1))
-            else {
+            let Some(key) = field(fields, b"__key") else {
                 return;
             };
             // A key whose TTL passed but that Redis has not deleted yet is
@@ -172,7 +183,7 @@ pub async fn fetch(
             if fields.len() < 2 {
                 return;
             }
-            rows.push(key, fields.iter().filter_map(|(f, v)| Some((bytes(f)?, bytes(v)?))));
+            rows.push(key, fields.iter().copied());
         })
         .await?;
     }
@@ -286,9 +297,9 @@ fn sums_exact(plan: &AggPlan, outs: &[Vec<Option<f64>>]) -> bool {
         ) else {
             return false;
         };
-        for i in 0..outs[n].len() {
-            let count = outs[n][i].unwrap_or(0.0);
-            let big = outs[lo][i].unwrap_or(0.0).abs().max(outs[hi][i].unwrap_or(0.0).abs());
+        for ((count, lo), hi) in outs[n].iter().zip(&outs[lo]).zip(&outs[hi]) {
+            let count = count.unwrap_or(0.0);
+            let big = lo.unwrap_or(0.0).abs().max(hi.unwrap_or(0.0).abs());
             if count * big >= EXACT_INT {
                 return false;
             }
@@ -298,12 +309,8 @@ fn sums_exact(plan: &AggPlan, outs: &[Vec<Option<f64>>]) -> bool {
 }
 
 /// A field of a reply row as text (None when absent or nil).
-fn text(fields: &[(Value, Value)], name: &str) -> Option<String> {
-    fields
-        .iter()
-        .find(|(f, _)| bytes(f) == Some(name.as_bytes()))
-        .and_then(|(_, v)| bytes(v))
-        .map(|b| String::from_utf8_lossy(b).into_owned())
+fn text(fields: &Fields<'_>, name: &str) -> Option<String> {
+    field(fields, name.as_bytes()).map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
 /// A reducer's printed number (`inf`, `-nan` included).

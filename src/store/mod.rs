@@ -5,8 +5,10 @@
 
 pub mod embedded;
 pub mod json;
+pub mod resp3;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -25,9 +27,9 @@ pub const SCAN_COUNT: usize = 2000;
 #[derive(Clone)]
 pub struct Store {
     conn: ConnectionManager,
-    /// A RESP3 connection for FT.* commands, whose replies carry RediSearch's
-    /// partial-result warnings (RESP2 drops them).
-    search: ConnectionManager,
+    /// RESP3 connections for FT.* commands, whose replies carry RediSearch's
+    /// partial-result warnings (RESP2 drops them), read without copying.
+    search: Arc<resp3::Pool>,
     url: String,
     /// The database number (RediSearch indexes only database 0).
     db: i64,
@@ -45,16 +47,8 @@ impl Store {
             .set_max_delay(Duration::from_millis(500));
         let info = client.get_connection_info().clone();
         let db = info.redis_settings().db();
-        let resp3 = info
-            .redis_settings()
-            .clone()
-            .set_protocol(redis::ProtocolVersion::RESP3);
-        let search_client = redis::Client::open(info.set_redis_settings(resp3))
-            .map_err(|e| Error::RedisUnavailable(format!("bad Redis URL {url:?}: {e}")))?;
-        let conn = ConnectionManager::new_with_config(client, config.clone())
-            .await
-            .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {url}: {e}")))?;
-        let search = ConnectionManager::new_with_config(search_client, config)
+        let search = Arc::new(resp3::Pool::new(&info)?);
+        let conn = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {url}: {e}")))?;
         Ok(Store {
@@ -92,10 +86,14 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// Run an FT.* command over the RESP3 connection.
-    pub async fn search(&self, cmd: &redis::Cmd) -> Result<Value> {
-        let mut conn = self.search.clone();
-        Ok(cmd.query_async(&mut conn).await?)
+    /// A RESP3 connection for FT.* commands; give it back with
+    /// [`Store::search_done`] once its last command completed.
+    pub async fn search_conn(&self) -> Result<resp3::Conn> {
+        self.search.get().await
+    }
+
+    pub fn search_done(&self, conn: resp3::Conn) {
+        self.search.put(conn)
     }
 
     /// The exact number of distinct keys of one table (SCAN, deduplicated).

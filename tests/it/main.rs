@@ -13,6 +13,7 @@ mod psql;
 mod pushdown;
 mod pushdown_paths;
 mod redis_lifecycle;
+mod resp3;
 mod roundtrip;
 mod sqllogictest;
 mod tables;

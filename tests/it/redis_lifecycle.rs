@@ -22,7 +22,7 @@ struct OwnRedis(Child);
 
 impl OwnRedis {
     async fn start(port: u16) -> OwnRedis {
-        let child = Command::new(redis_server_bin())
+        let mut child = Command::new(redis_server_bin())
             .args([
                 "--port",
                 &port.to_string(),
@@ -43,6 +43,8 @@ impl OwnRedis {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("redis-server did not start on {port}");
     }
 }
@@ -94,6 +96,31 @@ async fn redis_down_gives_08006_and_redsql_reconnects() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     panic!("redsql did not reconnect: {last}");
+}
+
+/// The pooled RESP3 connections of FT.* commands do not hand out a
+/// connection that Redis closed: after a restart the next command works.
+#[tokio::test]
+async fn search_connections_survive_a_redis_restart() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let redis = OwnRedis::start(port).await;
+    let store = redsql::store::Store::connect(&url).await.unwrap();
+    let ping = |reply: redsql::store::resp3::Reply| reply.frame().bytes() == Some(&b"PONG"[..]);
+    let mut c = store.search_conn().await.unwrap();
+    assert!(ping(c.call(&["PING"]).await.unwrap()));
+    store.search_done(c);
+
+    drop(redis);
+    let _redis = OwnRedis::start(port).await;
+    // Let the closed socket's end of stream arrive.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut c = store.search_conn().await.unwrap();
+    assert!(
+        ping(c.call(&["PING"]).await.unwrap()),
+        "a fresh connection after the restart"
+    );
+    store.search_done(c);
 }
 
 #[tokio::test]

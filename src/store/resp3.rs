@@ -1,0 +1,565 @@
+//! A lean RESP3 client for RediSearch's FT.* commands.
+//!
+//! A pushed-down fetch returns thousands of rows per cursor page, each a map
+//! of field names to values. Parsing such a page into the `redis` crate's
+//! `Value` tree costs an allocation per string and more CPU than Redis spends
+//! answering, so FT.* commands go over these connections instead. A reply is
+//! read into one buffer while a flat "tape" of its frames is built in the
+//! same pass (resumable as bytes arrive); each aggregate's tape entry knows
+//! where its subtree ends, so walking to a map key or past a subtree costs
+//! nothing, and a row's field/value slices are handed out without copying.
+//!
+//! RESP3 (HELLO 3) because RediSearch puts its partial-result warnings only
+//! in RESP3 replies. Connections are pooled; one is held for a whole cursor
+//! (see `exec::search`) and dropped instead of returned when a command did
+//! not complete, so a half-read reply is never read as the next one's.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::error::{Error, Result};
+
+/// Idle connections kept for reuse.
+const POOL_IDLE: usize = 8;
+
+/// What a tape entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Simple, blob and verbatim strings, doubles and big numbers, as sent.
+    Str,
+    Int,
+    Bool,
+    Null,
+    /// A simple or blob error.
+    Error,
+    /// Arrays and sets.
+    Array,
+    /// Maps: keys and values alternate among the children.
+    Map,
+    /// An out-of-band push (not a reply).
+    Push,
+    /// An attribute map, describing the frame after it; skipped.
+    Attribute,
+}
+
+/// One frame on the tape: a byte range (strings, errors) or a value (ints,
+/// booleans), or for aggregates the child count and the tape index just
+/// past the subtree.
+#[derive(Clone, Copy, Debug)]
+struct Tok {
+    kind: Kind,
+    a: u32,
+    b: u32,
+    next: u32,
+}
+
+/// A reply that cannot be read leaves the connection unusable.
+fn bad(what: &str) -> Error {
+    Error::RedisUnavailable(format!("malformed RESP3 reply from Redis: {what}"))
+}
+
+/// Builds the tape of one top-level frame as its bytes arrive.
+#[derive(Debug, Default)]
+struct Tape {
+    toks: Vec<Tok>,
+    /// Unfinished aggregates: tape index and children still to come.
+    open: Vec<(usize, usize)>,
+    /// Bytes consumed so far.
+    pos: usize,
+}
+
+/// The decimal integer in `text` (lengths, counts, `:` replies).
+fn number(text: &[u8]) -> Result<i64> {
+    let (neg, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return match std::str::from_utf8(text).ok().and_then(|s| s.parse().ok()) {
+            Some(n) => Ok(n),
+            None => Err(bad("a length or integer is not a number")),
+        };
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return Err(bad("a length or integer is not a number"));
+        }
+        n = n * 10 + (d - b'0') as i64;
+    }
+    Ok(if neg { -n } else { n })
+}
+
+fn offset(n: usize) -> Result<u32> {
+    u32::try_from(n).map_err(|_| bad("reply larger than 4 GiB"))
+}
+
+impl Tape {
+    /// Consume the complete frames at the front of `buf[self.pos..]`; true
+    /// once the top-level frame is complete (it ends at `self.pos`).
+    fn advance(&mut self, buf: &[u8]) -> Result<bool> {
+        loop {
+            // The header line: type byte, text, CRLF.
+            let start = self.pos;
+            let Some(line_end) = crlf(buf, start + 1) else {
+                return Ok(false);
+            };
+            let kind = buf[start];
+            let text = &buf[start + 1..line_end];
+            let after = line_end + 2;
+            let here = self.toks.len();
+            let mut tok = Tok {
+                kind: Kind::Null,
+                a: 0,
+                b: 0,
+                next: offset(here + 1)?,
+            };
+            let mut children = 0usize;
+            let mut end = after;
+            match kind {
+                b'$' | b'!' | b'=' => {
+                    let n = number(text)?;
+                    if n >= 0 {
+                        let n = n as usize;
+                        if after + n + 2 > buf.len() {
+                            return Ok(false);
+                        }
+                        // Verbatim strings start with a 3-letter format and ':'.
+                        let skip = if kind == b'=' && n >= 4 { 4 } else { 0 };
+                        tok.kind = if kind == b'!' { Kind::Error } else { Kind::Str };
+                        tok.a = offset(after + skip)?;
+                        tok.b = offset(n - skip)?;
+                        end = after + n + 2;
+                    }
+                }
+                b'+' | b',' | b'(' | b'-' => {
+                    tok.kind = if kind == b'-' { Kind::Error } else { Kind::Str };
+                    tok.a = offset(start + 1)?;
+                    tok.b = offset(text.len())?;
+                }
+                b':' => {
+                    let n = number(text)? as u64;
+                    tok.kind = Kind::Int;
+                    tok.a = (n >> 32) as u32;
+                    tok.b = n as u32;
+                }
+                b'#' => {
+                    tok.kind = Kind::Bool;
+                    tok.a = (text == b"t") as u32;
+                }
+                b'_' => {}
+                b'*' | b'~' | b'>' | b'%' | b'|' => {
+                    let n = number(text)?;
+                    if n >= 0 || kind != b'*' {
+                        let n = n.max(0) as usize;
+                        (tok.kind, children) = match kind {
+                            b'%' => (Kind::Map, 2 * n),
+                            b'|' => (Kind::Attribute, 2 * n),
+                            b'>' => (Kind::Push, n),
+                            _ => (Kind::Array, n),
+                        };
+                        tok.b = offset(n)?;
+                    }
+                }
+                other => return Err(bad(&format!("unknown type byte {:?}", other as char))),
+            }
+            self.toks.push(tok);
+            self.pos = end;
+            if children > 0 {
+                self.open.push((here, children));
+                continue;
+            }
+            // A frame is complete; so may be the aggregates it ends.
+            let mut done = here;
+            loop {
+                if self.toks[done].kind == Kind::Attribute {
+                    // Describes the next frame; it is no element itself.
+                    break;
+                }
+                match self.open.last_mut() {
+                    None => return Ok(true),
+                    Some((i, left)) => {
+                        *left -= 1;
+                        if *left > 0 {
+                            break;
+                        }
+                        let i = *i;
+                        self.toks[i].next = offset(self.toks.len())?;
+                        self.open.pop();
+                        done = i;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The position of the first CRLF at or after `from`.
+fn crlf(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + 1 < buf.len() {
+        if buf[i] == b'\r' && buf[i + 1] == b'\n' {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A complete reply: its bytes and their tape.
+pub struct Reply {
+    bytes: Bytes,
+    toks: Vec<Tok>,
+}
+
+impl Reply {
+    /// Read a reply from complete bytes (tests, and replies built by hand).
+    pub fn parse(bytes: &[u8]) -> Result<(Reply, usize)> {
+        let mut tape = Tape::default();
+        if !tape.advance(bytes)? {
+            return Err(bad("truncated"));
+        }
+        let used = tape.pos;
+        Ok((
+            Reply {
+                bytes: Bytes::copy_from_slice(&bytes[..used]),
+                toks: tape.toks,
+            },
+            used,
+        ))
+    }
+
+    /// The top-level frame.
+    pub fn frame(&self) -> Frame<'_> {
+        Frame { r: self, i: 0 }.skip_attributes()
+    }
+}
+
+/// One frame of a [`Reply`].
+#[derive(Clone, Copy)]
+pub struct Frame<'a> {
+    r: &'a Reply,
+    i: usize,
+}
+
+impl std::fmt::Debug for Frame<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.tok();
+        match t.kind {
+            Kind::Str | Kind::Error => write!(f, "{:?}({:?})", t.kind, String::from_utf8_lossy(self.raw())),
+            Kind::Int => write!(f, "Int({})", self.int().unwrap_or(0)),
+            Kind::Array | Kind::Map | Kind::Push => {
+                write!(f, "{:?}[", t.kind)?;
+                let items: Vec<Frame<'_>> = self.children().collect();
+                for (n, c) in items.iter().enumerate() {
+                    if n == 8 {
+                        write!(f, ", …")?;
+                        break;
+                    }
+                    write!(f, "{}{c:?}", if n > 0 { ", " } else { "" })?;
+                }
+                write!(f, "]")
+            }
+            k => write!(f, "{k:?}"),
+        }
+    }
+}
+
+impl<'a> Frame<'a> {
+    fn tok(&self) -> Tok {
+        self.r.toks[self.i]
+    }
+
+    fn raw(&self) -> &'a [u8] {
+        let t = self.tok();
+        &self.r.bytes[t.a as usize..t.a as usize + t.b as usize]
+    }
+
+    fn skip_attributes(mut self) -> Frame<'a> {
+        while self.tok().kind == Kind::Attribute {
+            self.i = self.tok().next as usize;
+        }
+        self
+    }
+
+    /// The bytes of a string-like frame.
+    pub fn bytes(&self) -> Option<&'a [u8]> {
+        if self.tok().kind == Kind::Str {
+            Some(self.raw())
+        } else {
+            None
+        }
+    }
+
+    /// The message of an error reply.
+    pub fn error(&self) -> Option<&'a [u8]> {
+        if self.tok().kind == Kind::Error {
+            Some(self.raw())
+        } else {
+            None
+        }
+    }
+
+    pub fn int(&self) -> Option<i64> {
+        let t = self.tok();
+        (t.kind == Kind::Int).then_some((((t.a as u64) << 32) | t.b as u64) as i64)
+    }
+
+    pub fn is_map(&self) -> bool {
+        self.tok().kind == Kind::Map
+    }
+
+    /// An aggregate's children (for a map: keys and values alternating).
+    fn children(&self) -> impl Iterator<Item = Frame<'a>> {
+        let t = self.tok();
+        let aggregate = matches!(t.kind, Kind::Array | Kind::Map | Kind::Push);
+        let mut left = if aggregate {
+            t.b as usize * if t.kind == Kind::Map { 2 } else { 1 }
+        } else {
+            0
+        };
+        let mut i = self.i + 1;
+        let r = self.r;
+        std::iter::from_fn(move || {
+            if left == 0 {
+                return None;
+            }
+            left -= 1;
+            let f = Frame { r, i }.skip_attributes();
+            i = f.tok().next as usize;
+            Some(f)
+        })
+    }
+
+    /// An array's elements (nothing for other frames).
+    pub fn elements(&self) -> impl Iterator<Item = Frame<'a>> {
+        let array = matches!(self.tok().kind, Kind::Array | Kind::Push);
+        self.children().filter(move |_| array)
+    }
+
+    /// A map's key/value pairs (nothing for other frames).
+    pub fn pairs(&self) -> impl Iterator<Item = (Frame<'a>, Frame<'a>)> {
+        let map = self.is_map();
+        let mut it = self.children();
+        std::iter::from_fn(move || if map { Some((it.next()?, it.next()?)) } else { None })
+    }
+
+    /// A map's value for a string key.
+    pub fn get(&self, key: &str) -> Option<Frame<'a>> {
+        self.pairs()
+            .find(|(k, _)| k.bytes() == Some(key.as_bytes()))
+            .map(|(_, v)| v)
+    }
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// One RESP3 connection.
+pub struct Conn {
+    io: Box<dyn Io>,
+    buf: BytesMut,
+    out: Vec<u8>,
+}
+
+impl Conn {
+    /// Send one command and read its reply. A Redis error reply is returned
+    /// as an error frame, leaving the connection usable.
+    pub async fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply> {
+        self.out.clear();
+        self.out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in args {
+            let a = a.as_ref();
+            self.out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            self.out.extend_from_slice(a);
+            self.out.extend_from_slice(b"\r\n");
+        }
+        self.io.write_all(&self.out).await.map_err(broken)?;
+        self.io.flush().await.map_err(broken)?;
+        loop {
+            let mut tape = Tape::default();
+            while !tape.advance(&self.buf)? {
+                if self.buf.capacity() - self.buf.len() < 64 * 1024 {
+                    self.buf.reserve(1 << 20);
+                }
+                if self.io.read_buf(&mut self.buf).await.map_err(broken)? == 0 {
+                    return Err(Error::RedisUnavailable("Redis closed the connection".into()));
+                }
+            }
+            let bytes = self.buf.split_to(tape.pos).freeze();
+            let reply = Reply { bytes, toks: tape.toks };
+            // Out-of-band pushes are not replies (none are expected here).
+            if reply.frame().tok().kind != Kind::Push {
+                return Ok(reply);
+            }
+        }
+    }
+}
+
+impl Conn {
+    /// Whether an idle connection is still open: nothing to read, not even
+    /// the end of the stream (as after a Redis restart), checked without a
+    /// round trip.
+    fn idle_and_open(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        let mut buf = tokio::io::ReadBuf::new(&mut byte);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        std::pin::Pin::new(&mut self.io)
+            .poll_read(&mut cx, &mut buf)
+            .is_pending()
+    }
+}
+
+fn broken(e: std::io::Error) -> Error {
+    Error::RedisUnavailable(format!("connection to Redis broke: {e}"))
+}
+
+/// Where and how to open connections, and the idle ones.
+pub struct Pool {
+    addr: redis::ConnectionAddr,
+    hello: Vec<Vec<u8>>,
+    db: i64,
+    idle: Mutex<Vec<Conn>>,
+}
+
+impl Pool {
+    pub fn new(info: &redis::ConnectionInfo) -> Result<Pool> {
+        let settings = info.redis_settings();
+        let mut hello: Vec<Vec<u8>> = vec![b"HELLO".to_vec(), b"3".to_vec()];
+        if let Some(pass) = settings.password() {
+            hello.push(b"AUTH".to_vec());
+            hello.push(settings.username().unwrap_or("default").as_bytes().to_vec());
+            hello.push(pass.as_bytes().to_vec());
+        }
+        match info.addr() {
+            redis::ConnectionAddr::Tcp(..) | redis::ConnectionAddr::Unix(_) => {}
+            other => return Err(Error::RedisUnavailable(format!("unsupported Redis address {other:?}"))),
+        }
+        Ok(Pool {
+            addr: info.addr().clone(),
+            hello,
+            db: settings.db(),
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// An idle connection, or a new one.
+    pub async fn get(&self) -> Result<Conn> {
+        loop {
+            let Some(mut c) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
+                break;
+            };
+            if c.idle_and_open() {
+                return Ok(c);
+            }
+        }
+        let io: Box<dyn Io> = match &self.addr {
+            redis::ConnectionAddr::Tcp(host, port) => {
+                let s = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    tokio::net::TcpStream::connect((host.as_str(), *port)),
+                )
+                .await
+                .map_err(|_| Error::RedisUnavailable(format!("connecting to {host}:{port} timed out")))?
+                .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {host}:{port}: {e}")))?;
+                s.set_nodelay(true).map_err(broken)?;
+                Box::new(s)
+            }
+            #[cfg(unix)]
+            redis::ConnectionAddr::Unix(path) => Box::new(
+                tokio::net::UnixStream::connect(path)
+                    .await
+                    .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {}: {e}", path.display())))?,
+            ),
+            other => return Err(Error::RedisUnavailable(format!("unsupported Redis address {other:?}"))),
+        };
+        let mut conn = Conn {
+            io,
+            buf: BytesMut::with_capacity(64 * 1024),
+            out: Vec::new(),
+        };
+        let mut setup = vec![self.hello.clone()];
+        if self.db != 0 {
+            setup.push(vec![b"SELECT".to_vec(), self.db.to_string().into_bytes()]);
+        }
+        for cmd in setup {
+            let reply = conn.call(&cmd).await?;
+            if let Some(e) = reply.frame().error() {
+                return Err(Error::RedisUnavailable(format!(
+                    "Redis refused the connection setup: {}",
+                    String::from_utf8_lossy(e)
+                )));
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Give back a connection whose last command completed.
+    pub fn put(&self, conn: Conn) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < POOL_IDLE {
+            idle.push(conn);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: &[u8] =
+        b"*2\r\n%2\r\n+results\r\n*1\r\n%1\r\n$5\r\nextra\r\n=8\r\ntxt:ab\r\n\r\n$7\r\nwarning\r\n~0\r\n:42\r\n";
+
+    #[test]
+    fn builds_the_tape_in_pieces() {
+        for cut in 0..PAGE.len() {
+            let mut t = Tape::default();
+            assert!(!t.advance(&PAGE[..cut]).unwrap(), "complete at {cut}");
+            assert!(t.advance(PAGE).unwrap());
+            assert_eq!(t.pos, PAGE.len());
+            // Byte by byte, resuming each time.
+            let mut t = Tape::default();
+            let done = (1..=PAGE.len())
+                .map(|n| t.advance(&PAGE[..n]).unwrap())
+                .collect::<Vec<_>>();
+            assert_eq!(done.iter().filter(|d| **d).count(), 1);
+            assert!(done[PAGE.len() - 1]);
+        }
+        let (reply, used) = Reply::parse(PAGE).unwrap();
+        assert_eq!(used, PAGE.len());
+        let mut top = reply.frame().elements();
+        let page = top.next().unwrap();
+        assert_eq!(top.next().and_then(|f| f.int()), Some(42));
+        assert!(top.next().is_none());
+        let results: Vec<_> = page.get("results").unwrap().elements().collect();
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].get("extra").unwrap().bytes(), Some(&b"ab\r\n"[..]));
+        assert_eq!(page.get("warning").unwrap().elements().count(), 0);
+        assert!(page.get("missing").is_none());
+        assert!(page.elements().next().is_none(), "a map has no array elements");
+    }
+
+    #[test]
+    fn nulls_errors_numbers_and_attributes() {
+        let one = |b: &[u8]| Reply::parse(b).unwrap().0;
+        let r = one(b"$-1\r\n");
+        assert!(r.frame().bytes().is_none() && r.frame().int().is_none());
+        assert_eq!(one(b"!5\r\noops!\r\n").frame().error(), Some(&b"oops!"[..]));
+        assert_eq!(one(b"-ERR bad\r\n").frame().error(), Some(&b"ERR bad"[..]));
+        assert_eq!(one(b":-9223372036854775808\r\n").frame().int(), Some(i64::MIN));
+        assert_eq!(one(b":123\r\n").frame().int(), Some(123));
+        let (r, n) = Reply::parse(b"|1\r\n+k\r\n+v\r\n:7\r\n").unwrap();
+        assert_eq!((r.frame().int(), n), (Some(7), 16));
+        let r = one(b"*2\r\n|1\r\n+k\r\n+v\r\n:1\r\n:2\r\n");
+        assert_eq!(r.frame().elements().filter_map(|f| f.int()).collect::<Vec<_>>(), [1, 2]);
+        let r = one(b"%0\r\n");
+        assert!(r.frame().is_map() && r.frame().pairs().next().is_none());
+        assert!(Reply::parse(b"?x\r\n").is_err());
+        assert!(Reply::parse(b"$abc\r\n").is_err());
+        assert!(Reply::parse(b":12x\r\n").is_err());
+        assert!(Reply::parse(b"*1\r\n").is_err(), "truncated");
+    }
+}
