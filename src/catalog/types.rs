@@ -139,7 +139,7 @@ pub fn read_bigint(s: &str) -> Option<i64> {
         return s.strip_prefix('+').unwrap_or(s).parse().ok();
     }
     let v = strtod(s)?;
-    (v.fract() == 0.0 && v.abs() < 9.223_372_036_854_775_807e18).then_some(v as i64)
+    (v.fract() == 0.0 && v.abs() < 9.223_372_036_854_776e18).then_some(v as i64)
 }
 
 /// C `strtod` over the whole string (finite results, or an explicit infinity).

@@ -99,10 +99,7 @@ impl RecordReader {
     fn take_records(&mut self, at_end: bool) -> Result<Vec<(usize, Vec<Option<String>>)>> {
         let mut out = Vec::new();
         let mut start = 0;
-        loop {
-            let Some(end) = self.record_end(start, at_end)? else {
-                break;
-            };
+        while let Some(end) = self.record_end(start, at_end)? {
             let raw = self.buf[start..end].trim_end_matches(['\n', '\r']).to_string();
             start = end;
             if !self.format.csv && raw == "\\." {

@@ -158,11 +158,11 @@ impl Engine {
     }
 }
 
+/// The assigned columns with their types, and the expressions.
+type Assigned = (Vec<(String, ColType)>, Vec<Expr>);
+
 /// `SET c = expr, ...`: the assigned columns with their types, and the expressions.
-pub(super) fn assigned_columns(
-    table: &TableInfo,
-    assignments: &[sqlparser::ast::Assignment],
-) -> Result<(Vec<(String, ColType)>, Vec<Expr>)> {
+pub(super) fn assigned_columns(table: &TableInfo, assignments: &[sqlparser::ast::Assignment]) -> Result<Assigned> {
     let mut columns = Vec::new();
     let mut values = Vec::new();
     for a in assignments {

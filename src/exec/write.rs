@@ -476,8 +476,8 @@ pub(super) async fn insert_rows(
     // Check every key before writing anything, so a failing INSERT writes nothing.
     let mut seen = HashSet::new();
     let mut rows = Vec::with_capacity(height);
-    for r in 0..height {
-        let id = encoded[key_idx][r].clone().ok_or_else(|| {
+    for (r, id) in encoded[key_idx].iter().enumerate() {
+        let id = id.clone().ok_or_else(|| {
             Error::Data(
                 "23502",
                 format!(

@@ -210,17 +210,14 @@ fn literal(e: &Expr) -> Option<Lit> {
         },
         Expr::Nested(inner) => literal(inner),
         // How parameters bind doubles: CAST(1.5 AS DOUBLE PRECISION).
-        Expr::Cast { expr, data_type, .. }
-            if matches!(
-                data_type,
-                DataType::DoublePrecision | DataType::Float8 | DataType::Double(_)
-            ) =>
-        {
-            match literal(expr)? {
-                Lit::Num { f, .. } => Some(Lit::Num { f, int: None }),
-                Lit::Str(_) => None,
-            }
-        }
+        Expr::Cast {
+            expr,
+            data_type: DataType::DoublePrecision | DataType::Float8 | DataType::Double(_),
+            ..
+        } => match literal(expr)? {
+            Lit::Num { f, .. } => Some(Lit::Num { f, int: None }),
+            Lit::Str(_) => None,
+        },
         _ => None,
     }
 }

@@ -27,8 +27,10 @@ use filter::{translate, Exactness, Kind, Pushed, Schema};
 /// Rows per cursor read.
 pub const CURSOR_COUNT: usize = 10_000;
 
-/// How a query over an indexed table uses the index.
+/// How a query over an indexed table uses the index (one per query and
+/// table, so the variants' size difference does not matter).
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Pushdown {
     Aggregate(AggPlan),
     Fetch(FetchPlan),
@@ -156,9 +158,12 @@ pub fn plan(
     Ok(Pushdown::Fetch(fetch))
 }
 
+/// Rows to fetch, SORTBY keys (alias, ascending), first key NULLS FIRST.
+type TopK = (u64, Vec<(String, bool)>, bool);
+
 /// `ORDER BY ... LIMIT n [OFFSET m]` of a row-wise query over sortable
 /// columns: (rows to fetch, SORTBY keys, first key NULLS FIRST).
-fn top_k(query: &Query, schema: &Schema) -> Option<(u64, Vec<(String, bool)>, bool)> {
+fn top_k(query: &Query, schema: &Schema) -> Option<TopK> {
     let (limit, offset) = match &query.limit_clause {
         Some(LimitClause::LimitOffset {
             limit: Some(limit),

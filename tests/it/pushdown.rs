@@ -398,7 +398,7 @@ async fn pushdown_returns_what_the_scan_path_returns_on_random_queries() {
     );
 
     let mut reasons: Vec<(String, usize)> = reasons.into_iter().collect();
-    reasons.sort_by(|a, b| b.1.cmp(&a.1));
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
     for (why, n) in reasons.iter().take(6) {
         println!("  scanned {n:5}: {why}");
     }

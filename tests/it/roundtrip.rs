@@ -207,15 +207,15 @@ fn fields(r: &Row, n: usize) -> [Option<String>; 6] {
     [
         Some(r.id.to_string()),
         r.i.map(|v| v.to_string()),
-        r.f.map(|v| float_text(v, n % 2 == 0)),
-        r.b.map(|v| match (v, n % 2 == 0) {
+        r.f.map(|v| float_text(v, n.is_multiple_of(2))),
+        r.b.map(|v| match (v, n.is_multiple_of(2)) {
             (true, true) => "t".into(),
             (false, true) => "f".into(),
             (v, false) => v.to_string(),
         }),
         r.d.map(|d| d.format("%Y-%m-%d").to_string()),
         r.ts.map(|t| {
-            t.format(if n % 3 == 0 {
+            t.format(if n.is_multiple_of(3) {
                 "%Y-%m-%d %H:%M:%S%.6f"
             } else {
                 "%Y-%m-%dT%H:%M:%S%.f"

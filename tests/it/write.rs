@@ -111,7 +111,8 @@ async fn inserted_values_read_back_identically_and_are_stored_canonically() {
     assert_eq!(types, ["int8", "text", "float8", "bool", "date", "timestamp"]);
     let ts = NaiveDateTime::parse_from_str("2024-02-29 23:59:58.25", "%Y-%m-%d %H:%M:%S%.f").unwrap();
     let day = NaiveDate::from_ymd_opt(1999, 12, 31).unwrap();
-    let rows: Vec<(i64, Option<&str>, Option<f64>, Option<bool>)> = vec![
+    type Row<'a> = (i64, Option<&'a str>, Option<f64>, Option<bool>);
+    let rows: Vec<Row> = vec![
         (1, Some("héllo ☃"), Some(0.1), Some(true)),
         (2, Some(""), Some(1e300), Some(false)),
         (3, None, None, None),

@@ -29,6 +29,11 @@ impl Rng {
     pub fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
         &v[self.below(v.len())]
     }
+
+    /// One of some words.
+    pub fn word(&mut self, v: &[&'static str]) -> &'static str {
+        v[self.below(v.len())]
+    }
 }
 
 /// A generated query and how to compare its two results.
@@ -106,9 +111,9 @@ impl<'a> Gen<'a> {
 
     fn op(&mut self, kind: Kind) -> &'static str {
         if kind == Kind::Text && self.rng.chance(0.8) {
-            return *self.rng.pick(&["=", "<>", "="]);
+            return self.rng.word(&["=", "<>", "="]);
         }
-        *self.rng.pick(&["=", "<>", "<", "<=", ">", ">="])
+        self.rng.word(&["=", "<>", "<", "<=", ">", ">="])
     }
 
     fn atom(&mut self) -> String {
@@ -161,7 +166,7 @@ impl<'a> Gen<'a> {
         let n = *self.rng.pick(&nums);
         match self.rng.below(8) {
             0 => format!("lower({s}) = 'foo'"),
-            1 => format!("{s} LIKE {}", quote(*self.rng.pick(&["a%", "F%", "%o%", "_"]))),
+            1 => format!("{s} LIKE {}", quote(self.rng.word(&["a%", "F%", "%o%", "_"]))),
             2 => format!("upper({s}) <> 'FOO'"),
             3 => format!("{n} + 1 > {}", self.rng.pick(&["0", "5", "-2.5"])),
             4 => format!("id % 3 = {}", self.rng.below(3)),
