@@ -17,6 +17,7 @@ pub mod index;
 pub mod indexable;
 pub mod infer;
 pub mod meta;
+pub mod pg;
 pub mod system;
 pub mod types;
 

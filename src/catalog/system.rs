@@ -92,7 +92,7 @@ pub fn view_frame_with(
     match name {
         "redsql.tables" => Some(tables_frame(tables, states)),
         "redsql.columns" => Some(columns_frame(tables)),
-        _ => None,
+        _ => super::pg::frame(name, tables),
     }
 }
 

@@ -51,28 +51,34 @@ fn boolean_setting(name: &str, value: &str) -> Result<String> {
     }
 }
 
-/// Server defaults for the settings clients commonly read.
+/// Server defaults for the settings clients commonly read (also the rows of
+/// `pg_settings`).
+pub const DEFAULT_SETTINGS: &[(&str, &str)] = &[
+    ("server_version", "16.6"),
+    ("server_version_num", "160006"),
+    ("server_encoding", "UTF8"),
+    ("client_encoding", "UTF8"),
+    ("datestyle", "ISO, MDY"),
+    ("timezone", "UTC"),
+    ("intervalstyle", "postgres"),
+    ("standard_conforming_strings", "on"),
+    ("integer_datetimes", "on"),
+    ("search_path", "\"$user\", public"),
+    ("transaction_isolation", "read committed"),
+    ("default_transaction_isolation", "read committed"),
+    ("transaction_read_only", "off"),
+    ("default_transaction_read_only", "off"),
+    ("is_superuser", "off"),
+    ("application_name", ""),
+    ("extra_float_digits", "1"),
+    ("max_identifier_length", "63"),
+    ("max_index_keys", "32"),
+    ("statement_timeout", "0"),
+    (PUSHDOWN, "on"),
+];
+
 fn default_setting(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "server_version" => "16.6",
-        "server_version_num" => "160006",
-        "server_encoding" | "client_encoding" => "UTF8",
-        "datestyle" => "ISO, MDY",
-        "timezone" => "UTC",
-        "intervalstyle" => "postgres",
-        "standard_conforming_strings" => "on",
-        "integer_datetimes" => "on",
-        "search_path" => "\"$user\", public",
-        "transaction_isolation" | "default_transaction_isolation" => "read committed",
-        "transaction_read_only" | "default_transaction_read_only" => "off",
-        "is_superuser" => "off",
-        "application_name" => "",
-        "extra_float_digits" => "1",
-        "max_identifier_length" => "63",
-        "statement_timeout" => "0",
-        PUSHDOWN => "on",
-        _ => return None,
-    })
+    DEFAULT_SETTINGS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
 }
 
 /// Whether the statement is handled here rather than by the query engine.

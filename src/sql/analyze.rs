@@ -21,6 +21,7 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::params::placeholder_index;
+use crate::catalog::pg;
 use crate::catalog::system::SYSTEM_VIEWS;
 use crate::error::{Error, Result};
 
@@ -77,6 +78,7 @@ impl Analyzed {
 /// its words for projection pushdown.
 pub fn analyze(mut query: Query, original: &str) -> Result<Analyzed> {
     let _ = VisitMut::visit(&mut query, &mut FoldIdentifiers);
+    super::pg_compat::rewrite(&mut query);
 
     let mut ctes = HashSet::new();
     let _ = query.visit(&mut CollectCtes(&mut ctes));
@@ -218,7 +220,10 @@ impl VisitorMut for ResolveRelations<'_> {
                 }
                 let source = match parts.as_slice() {
                     [one] if self.ctes.contains(one) => return ControlFlow::Continue(()),
+                    // pg_catalog is searched first, as in PostgreSQL.
+                    [one] if pg::is_relation("pg_catalog", one) => Source::View(format!("pg_catalog.{one}")),
                     [one] => Source::Table(one.clone()),
+                    [schema, table] if pg::is_relation(schema, table) => Source::View(format!("{schema}.{table}")),
                     [schema, table] if schema == "public" => Source::Table(table.clone()),
                     [schema, table] if SYSTEM_VIEWS.contains(&format!("{schema}.{table}").as_str()) => {
                         Source::View(format!("{schema}.{table}"))

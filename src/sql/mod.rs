@@ -9,6 +9,7 @@
 pub mod analyze;
 pub mod lookup;
 pub mod params;
+pub mod pg_compat;
 
 use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;

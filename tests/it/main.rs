@@ -9,6 +9,7 @@ mod files;
 mod index;
 mod json;
 mod load;
+mod pg_catalog;
 mod psql;
 mod pushdown;
 mod pushdown_paths;

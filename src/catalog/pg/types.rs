@@ -1,0 +1,57 @@
+//! The types `pg_type` lists and `format_type()` names: PostgreSQL's OIDs,
+//! names and sizes for every type redsql's columns, parameters and catalog
+//! relations use.
+
+/// (oid, typname, SQL name as `format_type` prints it, typlen, typcategory,
+/// array type oid, element type oid for arrays).
+pub const TYPES: &[(u32, &str, &str, i16, char, u32, u32)] = &[
+    (16, "bool", "boolean", 1, 'B', 1000, 0),
+    (17, "bytea", "bytea", -1, 'U', 1001, 0),
+    (18, "char", "\"char\"", 1, 'Z', 1002, 0),
+    (19, "name", "name", 64, 'S', 1003, 0),
+    (20, "int8", "bigint", 8, 'N', 1016, 0),
+    (21, "int2", "smallint", 2, 'N', 1005, 0),
+    (22, "int2vector", "int2vector", -1, 'A', 1006, 21),
+    (23, "int4", "integer", 4, 'N', 1007, 0),
+    (24, "regproc", "regproc", 4, 'N', 1008, 0),
+    (25, "text", "text", -1, 'S', 1009, 0),
+    (26, "oid", "oid", 4, 'N', 1028, 0),
+    (114, "json", "json", -1, 'U', 199, 0),
+    (700, "float4", "real", 4, 'N', 1021, 0),
+    (701, "float8", "double precision", 8, 'N', 1022, 0),
+    (1000, "_bool", "boolean[]", -1, 'A', 0, 16),
+    (1005, "_int2", "smallint[]", -1, 'A', 0, 21),
+    (1007, "_int4", "integer[]", -1, 'A', 0, 23),
+    (1009, "_text", "text[]", -1, 'A', 0, 25),
+    (1016, "_int8", "bigint[]", -1, 'A', 0, 20),
+    (1021, "_float4", "real[]", -1, 'A', 0, 700),
+    (1022, "_float8", "double precision[]", -1, 'A', 0, 701),
+    (1042, "bpchar", "character", -1, 'S', 1014, 0),
+    (1043, "varchar", "character varying", -1, 'S', 1015, 0),
+    (1082, "date", "date", 4, 'D', 1182, 0),
+    (1083, "time", "time without time zone", 8, 'D', 1183, 0),
+    (1114, "timestamp", "timestamp without time zone", 8, 'D', 1115, 0),
+    (1184, "timestamptz", "timestamp with time zone", 8, 'D', 1185, 0),
+    (1186, "interval", "interval", 16, 'T', 1187, 0),
+    (1700, "numeric", "numeric", -1, 'N', 1231, 0),
+    (2205, "regclass", "regclass", 4, 'N', 2210, 0),
+    (2206, "regtype", "regtype", 4, 'N', 2211, 0),
+    (2950, "uuid", "uuid", 16, 'U', 2951, 0),
+    (3802, "jsonb", "jsonb", -1, 'U', 3807, 0),
+];
+
+/// A type's `format_type` name by OID.
+pub fn sql_name(oid: u32) -> Option<&'static str> {
+    TYPES.iter().find(|t| t.0 == oid).map(|t| t.2)
+}
+
+/// A type's `typname` by OID.
+pub fn type_name(oid: u32) -> Option<&'static str> {
+    TYPES.iter().find(|t| t.0 == oid).map(|t| t.1)
+}
+
+/// The OID of a type given by its `typname` or SQL name (`int8`, `bigint`).
+pub fn oid_of(name: &str) -> Option<u32> {
+    let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
+    TYPES.iter().find(|t| t.1 == name || t.2 == name).map(|t| t.0)
+}

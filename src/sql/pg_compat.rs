@@ -1,0 +1,521 @@
+//! Rewrites that let PostgreSQL clients' catalog SQL run on Polars, on the
+//! parsed tree. Each rule is one small function over an expression (tested
+//! below); [`rewrite`] applies them all, bottom-up, to a query.
+//!
+//! * `pg_catalog.f(...)` → `f(...)`; `x::pg_catalog.text` → `x::text`
+//! * `a OPERATOR(pg_catalog.~) b` → `a ~ b`
+//! * `x COLLATE "C"` → `x`
+//! * `E'...'` → `'...'`
+//! * `'sale'::regclass` → the relation's OID; `'16384'::oid` → 16384;
+//!   `'pg_catalog.array_in'::regproc` → `'array_in'`; `t::regtype` →
+//!   its type name; `n::regnamespace` → the schema name
+//! * `oid_column = '16384'` → `oid_column = 16384` (PostgreSQL types the
+//!   literal from the column; Polars will not compare text with numbers)
+//! * the functions clients call: `version()`, `current_database()`,
+//!   `current_schema()`, `current_user`, `pg_get_userbyid()`,
+//!   `pg_table_is_visible()`, `has_*_privilege()`, `format_type()`,
+//!   `pg_encoding_to_char()`, `pg_get_expr()`, `col_description()`,
+//!   `obj_description()`, `current_setting()`, `quote_ident()`, ...
+//!   become the expressions that compute them.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::sync::OnceLock;
+
+use sqlparser::ast::{
+    BinaryOperator, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, JoinConstraint,
+    JoinOperator, ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr, Value, VisitMut, VisitorMut,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use crate::catalog::pg::{self, types, Ty};
+
+/// Apply every rule to a query.
+pub fn rewrite(query: &mut Query) {
+    let _ = VisitMut::visit(query, &mut Rules);
+}
+
+struct Rules;
+
+impl VisitorMut for Rules {
+    type Break = ();
+    fn pre_visit_select(&mut self, s: &mut Select) -> ControlFlow<()> {
+        name_rewritten_calls(s);
+        ControlFlow::Continue(())
+    }
+    fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        join_conditions(q);
+        ControlFlow::Continue(())
+    }
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        if let Some(new) = rule(e) {
+            *e = new;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `SELECT version()` keeps the output name `version` after the call
+/// becomes a literal, as PostgreSQL names it.
+fn name_rewritten_calls(s: &mut Select) {
+    for item in &mut s.projection {
+        if let SelectItem::UnnamedExpr(e @ Expr::Function(_)) = item {
+            let Expr::Function(f) = &*e else { continue };
+            let Some(name) = f.name.0.last().and_then(|p| p.as_ident()).cloned() else {
+                continue;
+            };
+            let mut probe = e.clone();
+            strip_qualifier(&mut probe);
+            if function(&probe).is_some() {
+                *item = SelectItem::ExprWithAlias {
+                    expr: e.clone(),
+                    alias: Ident::with_quote('"', name.value.to_lowercase()),
+                };
+            }
+        }
+    }
+}
+
+/// `pg_catalog.pg_class.relname` → `pg_class.relname` (the relation is
+/// known by its bare name).
+fn catalog_column(e: &Expr) -> Option<Expr> {
+    let Expr::CompoundIdentifier(parts) = e else {
+        return None;
+    };
+    (parts.len() == 3 && parts[0].value.eq_ignore_ascii_case("pg_catalog"))
+        .then(|| Expr::CompoundIdentifier(parts[1..].to_vec()))
+}
+
+/// `JOIN t ON (a = b)` → `JOIN t ON a = b` (Polars wants the bare condition).
+fn join_conditions(q: &mut Query) {
+    let SetExpr::Select(select) = q.body.as_mut() else {
+        return;
+    };
+    for from in &mut select.from {
+        for join in &mut from.joins {
+            let constraint = match &mut join.join_operator {
+                JoinOperator::Join(c)
+                | JoinOperator::Inner(c)
+                | JoinOperator::Left(c)
+                | JoinOperator::LeftOuter(c)
+                | JoinOperator::Right(c)
+                | JoinOperator::RightOuter(c)
+                | JoinOperator::FullOuter(c) => c,
+                _ => continue,
+            };
+            if let JoinConstraint::On(on) = constraint {
+                while let Expr::Nested(inner) = on {
+                    *on = (**inner).clone();
+                }
+            }
+        }
+    }
+}
+
+/// The first rule that rewrites `e`, if any.
+fn rule(e: &mut Expr) -> Option<Expr> {
+    strip_qualifier(e);
+    escaped_string(e)
+        .or_else(|| catalog_column(e))
+        .or_else(|| custom_operator(e))
+        .or_else(|| collate(e))
+        .or_else(|| reg_cast(e))
+        .or_else(|| oid_literal(e))
+        .or_else(|| function(e))
+}
+
+fn parse(sql: &str) -> Expr {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .unwrap_or_else(|e| panic!("rewrite template {sql:?} does not parse: {e}"))
+}
+
+fn string(s: &str) -> Expr {
+    Expr::Value(Value::SingleQuotedString(s.to_string()).with_empty_span())
+}
+
+fn number(n: impl ToString) -> Expr {
+    Expr::Value(Value::Number(n.to_string(), false).with_empty_span())
+}
+
+fn null() -> Expr {
+    Expr::Value(Value::Null.with_empty_span())
+}
+
+fn string_value(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `pg_catalog.f(...)` → `f(...)`, and catalog-qualified type names in casts.
+fn strip_qualifier(e: &mut Expr) {
+    match e {
+        Expr::Function(f) if f.name.0.len() == 2 => {
+            if f.name.0[0]
+                .as_ident()
+                .is_some_and(|i| i.value.eq_ignore_ascii_case("pg_catalog"))
+            {
+                f.name.0.remove(0);
+            }
+        }
+        Expr::Cast { data_type, .. } => {
+            if let DataType::Custom(name, mods) = data_type {
+                if name.0.len() == 2
+                    && name.0[0]
+                        .as_ident()
+                        .is_some_and(|i| i.value.eq_ignore_ascii_case("pg_catalog"))
+                {
+                    let bare = name.0[1].to_string();
+                    *data_type = type_by_name(&bare)
+                        .unwrap_or_else(|| DataType::Custom(ObjectName(vec![name.0[1].clone()]), mods.clone()));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The sqlparser type for a PostgreSQL type name written as an identifier.
+fn type_by_name(name: &str) -> Option<DataType> {
+    let name = name.trim_matches('"').to_lowercase();
+    let sql = match name.as_str() {
+        "text" | "name" | "varchar" | "char" | "bpchar" => "text",
+        "int2" | "int4" | "int8" | "float4" | "float8" | "bool" | "date" | "numeric" | "timestamp" => &name,
+        "regclass" => "regclass",
+        "int2[]" | "_int2" => "int2[]",
+        "text[]" | "_text" => "text[]",
+        _ => return None,
+    };
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_data_type())
+        .ok()
+}
+
+/// `E'a\nb'` → `'a<newline>b'` (the parser already decoded the escapes).
+fn escaped_string(e: &Expr) -> Option<Expr> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::EscapedStringLiteral(s) => Some(string(s)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `a OPERATOR(pg_catalog.~) b` → `a ~ b` (and `!~`, `~*`, `!~*`, `=`, ...).
+fn custom_operator(e: &Expr) -> Option<Expr> {
+    let Expr::BinaryOp {
+        left,
+        op: BinaryOperator::PGCustomBinaryOperator(parts),
+        right,
+    } = e
+    else {
+        return None;
+    };
+    let op = match parts.last()?.as_str() {
+        "~" => BinaryOperator::PGRegexMatch,
+        "~*" => BinaryOperator::PGRegexIMatch,
+        "!~" => BinaryOperator::PGRegexNotMatch,
+        "!~*" => BinaryOperator::PGRegexNotIMatch,
+        "=" => BinaryOperator::Eq,
+        "<>" => BinaryOperator::NotEq,
+        "<" => BinaryOperator::Lt,
+        "<=" => BinaryOperator::LtEq,
+        ">" => BinaryOperator::Gt,
+        ">=" => BinaryOperator::GtEq,
+        _ => return None,
+    };
+    Some(Expr::BinaryOp {
+        left: left.clone(),
+        op,
+        right: right.clone(),
+    })
+}
+
+/// `x COLLATE "C"` → `x` (redsql compares text byte-wise, as `C` does).
+fn collate(e: &Expr) -> Option<Expr> {
+    match e {
+        Expr::Collate { expr, .. } => Some((**expr).clone()),
+        _ => None,
+    }
+}
+
+/// Which reg* (or oid) type a cast is to.
+fn reg_type(dt: &DataType) -> Option<String> {
+    let name = match dt {
+        DataType::Regclass => "regclass".to_string(),
+        DataType::Custom(n, _) => n.0.last()?.to_string().trim_matches('"').to_lowercase(),
+        _ => return None,
+    };
+    matches!(
+        name.as_str(),
+        "regclass" | "regtype" | "regproc" | "regprocedure" | "regnamespace" | "oid"
+    )
+    .then_some(name)
+}
+
+/// Casts to the OID alias types.
+fn reg_cast(e: &Expr) -> Option<Expr> {
+    let Expr::Cast { expr, data_type, .. } = e else {
+        return None;
+    };
+    let reg = reg_type(data_type)?;
+    let text = string_value(expr);
+    Some(match (reg.as_str(), text) {
+        ("regclass", Some(name)) => number(pg::relation_oid(name.trim_matches('"'))),
+        ("regtype", Some(name)) => number(types::oid_of(name)?),
+        ("regproc" | "regprocedure", Some(name)) => string(name.strip_prefix("pg_catalog.").unwrap_or(name)),
+        ("oid", Some(n)) => number(n.trim().parse::<u32>().ok()?),
+        ("oid" | "regclass" | "regproc" | "regprocedure", None) => (**expr).clone(),
+        ("regtype", None) => format_type(expr),
+        ("regnamespace", None) => parse(&format!(
+            "CASE {expr} WHEN {} THEN 'pg_catalog' WHEN {} THEN 'public' WHEN {} THEN 'information_schema' \
+             WHEN {} THEN 'redsql' END",
+            pg::PG_CATALOG_NS,
+            pg::PUBLIC_NS,
+            pg::INFORMATION_SCHEMA_NS,
+            pg::REDSQL_NS
+        )),
+        _ => return None,
+    })
+}
+
+/// Names of the catalog columns of type `oid`.
+fn oid_columns() -> &'static HashSet<&'static str> {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| {
+        pg::all()
+            .flat_map(|r| r.columns())
+            .filter(|(_, ty)| *ty == Ty::Oid)
+            .map(|(n, _)| n)
+            .collect()
+    })
+}
+
+fn column_name(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Identifier(i) => Some(&i.value),
+        Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.as_str()),
+        _ => None,
+    }
+}
+
+/// `c.oid = '16384'` → `c.oid = 16384`, for the catalog's OID columns.
+fn oid_literal(e: &Expr) -> Option<Expr> {
+    let Expr::BinaryOp { left, op, right } = e else {
+        return None;
+    };
+    if !matches!(
+        op,
+        BinaryOperator::Eq
+            | BinaryOperator::NotEq
+            | BinaryOperator::Lt
+            | BinaryOperator::LtEq
+            | BinaryOperator::Gt
+            | BinaryOperator::GtEq
+    ) {
+        return None;
+    }
+    let numeric = |e: &Expr| string_value(e).and_then(|s| s.trim().parse::<u32>().ok());
+    let is_oid = |e: &Expr| column_name(e).is_some_and(|c| oid_columns().contains(c));
+    if is_oid(left) {
+        let n = numeric(right)?;
+        return Some(Expr::BinaryOp {
+            left: left.clone(),
+            op: op.clone(),
+            right: Box::new(number(n)),
+        });
+    }
+    if is_oid(right) {
+        let n = numeric(left)?;
+        return Some(Expr::BinaryOp {
+            left: Box::new(number(n)),
+            op: op.clone(),
+            right: right.clone(),
+        });
+    }
+    None
+}
+
+/// `format_type(t, m)` as a CASE over the known types.
+fn format_type(t: &Expr) -> Expr {
+    let mut sql = format!("CASE {t}");
+    for (oid, _, name, ..) in types::TYPES {
+        sql.push_str(&format!(" WHEN {oid} THEN '{}'", name.replace('\'', "''")));
+    }
+    sql.push_str(" ELSE '???' END");
+    parse(&sql)
+}
+
+fn args(f: &sqlparser::ast::Function) -> Vec<Expr> {
+    match &f.args {
+        FunctionArguments::List(l) => l
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The catalog functions clients call, as expressions.
+fn function(e: &Expr) -> Option<Expr> {
+    let Expr::Function(f) = e else {
+        return None;
+    };
+    let [ObjectNamePart::Identifier(name)] = f.name.0.as_slice() else {
+        return None;
+    };
+    let name = name.value.to_lowercase();
+    let a = args(f);
+    Some(match name.as_str() {
+        "version" => string(&format!(
+            "PostgreSQL 16.6 (redsql {}) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "current_database" => string(pg::DATABASE_NAME),
+        "current_schema" => string("public"),
+        "current_user" | "session_user" | "user" | "current_role" | "getpgusername" => string(pg::ROLE_NAME),
+        "pg_get_userbyid" => string(pg::ROLE_NAME),
+        "pg_encoding_to_char" => string("UTF8"),
+        // Relations of schemas outside the search path (redsql,
+        // information_schema) are not visible, as in PostgreSQL.
+        "pg_table_is_visible" => {
+            let hidden: Vec<String> = pg::hidden_relation_oids().map(|o| o.to_string()).collect();
+            parse(&format!("{} NOT IN ({})", a.first()?, hidden.join(", ")))
+        }
+        "pg_type_is_visible" | "pg_function_is_visible" => parse("true"),
+        n if n.starts_with("has_") && n.ends_with("_privilege") => parse("true"),
+        "pg_relation_is_publishable" => parse("false"),
+        "format_type" => format_type(a.first()?),
+        "pg_get_expr"
+        | "col_description"
+        | "obj_description"
+        | "shobj_description"
+        | "pg_get_partkeydef"
+        | "pg_get_statisticsobjdef_columns"
+        | "pg_get_viewdef"
+        | "pg_get_triggerdef"
+        | "pg_get_functiondef" => null(),
+        "current_setting" => {
+            let setting = string_value(a.first()?)?.to_lowercase();
+            crate::session::commands::DEFAULT_SETTINGS
+                .iter()
+                .find(|(n, _)| *n == setting)
+                .map_or_else(null, |(_, v)| string(v))
+        }
+        "quote_ident" => {
+            let x = a.first()?;
+            parse(&format!(
+                "CASE WHEN {x} ~ '^[a-z_][a-z0-9_$]*$' THEN {x} ELSE '\"' || replace({x}, '\"', '\"\"') || '\"' END"
+            ))
+        }
+        "pg_backend_pid" => number(std::process::id()),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rewrite `SELECT <sql>` and print its select list back.
+    fn select(sql: &str) -> String {
+        let stmts = crate::sql::parse(&format!("SELECT {sql}")).unwrap();
+        let sqlparser::ast::Statement::Query(mut q) = stmts.into_iter().next().unwrap() else {
+            panic!("not a query")
+        };
+        rewrite(&mut q);
+        q.to_string().trim_start_matches("SELECT ").to_string()
+    }
+
+    /// Rewrite one expression and print it back.
+    fn rw(sql: &str) -> String {
+        select(&format!("{sql} AS e")).trim_end_matches(" AS e").to_string()
+    }
+
+    #[test]
+    fn catalog_qualifiers_go() {
+        assert_eq!(rw("pg_catalog.pg_class.relname"), "pg_class.relname");
+        assert_eq!(select("pg_catalog.version() AS v"), select("version() AS v"));
+        assert!(rw("pg_catalog.pg_table_is_visible(c.oid)").starts_with("c.oid NOT IN (16385, 16386, 13100"));
+        assert_eq!(rw("x::pg_catalog.text"), "x::TEXT");
+    }
+
+    #[test]
+    fn operators_collations_and_escaped_strings() {
+        assert_eq!(rw("c.relname OPERATOR(pg_catalog.~) '^(t)$'"), "c.relname ~ '^(t)$'");
+        assert_eq!(rw("a OPERATOR(pg_catalog.!~) 'x'"), "a !~ 'x'");
+        assert_eq!(rw("'^(t)$' COLLATE pg_catalog.default"), "'^(t)$'");
+        assert_eq!(rw(r"E'a\nb''c'"), "'a\nb''c'");
+    }
+
+    #[test]
+    fn parenthesized_join_conditions_are_unwrapped() {
+        let stmts = crate::sql::parse("SELECT 1 FROM a LEFT JOIN b ON (a.x = b.y)").unwrap();
+        let sqlparser::ast::Statement::Query(mut q) = stmts.into_iter().next().unwrap() else {
+            panic!()
+        };
+        rewrite(&mut q);
+        assert_eq!(q.to_string(), "SELECT 1 FROM a LEFT JOIN b ON a.x = b.y");
+    }
+
+    #[test]
+    fn reg_casts() {
+        assert_eq!(rw("'pg_class'::regclass"), "1259");
+        assert_eq!(rw("'pg_catalog.pg_namespace'::regclass"), "2615");
+        assert_eq!(rw("'sale'::regclass"), pg::relation_oid("sale").to_string());
+        assert_eq!(rw("'int8'::regtype"), "20");
+        assert_eq!(rw("'pg_catalog.array_in'::regproc"), "'array_in'");
+        assert_eq!(rw("'16384'::oid"), "16384");
+        assert!(rw("t.oid::regtype::text").contains("CASE t.oid WHEN 16 THEN 'boolean'"));
+        assert!(rw("n::regnamespace").contains("WHEN 2200 THEN 'public'"));
+    }
+
+    #[test]
+    fn text_literals_compared_with_oid_columns_become_numbers() {
+        assert_eq!(rw("c.oid = '16384'"), "c.oid = 16384");
+        assert_eq!(rw("'42' <> attrelid"), "42 <> attrelid");
+        assert_eq!(
+            rw("c.relname = '16384'"),
+            "c.relname = '16384'",
+            "relname is no OID column"
+        );
+        assert_eq!(rw("c.oid = 'x'"), "c.oid = 'x'");
+    }
+
+    #[test]
+    fn catalog_functions() {
+        assert!(rw("version()").starts_with("'PostgreSQL 16.6 (redsql"));
+        assert!(
+            select("version()").ends_with("AS \"version\""),
+            "keeps PostgreSQL's output name"
+        );
+        assert!(select("pg_catalog.version()").ends_with("AS \"version\""));
+        assert_eq!(select("current_user"), "'redsql' AS \"current_user\"");
+        assert_eq!(select("lower(x)"), "lower(x)");
+        assert_eq!(rw("current_database()"), "'redsql'");
+        assert_eq!(rw("current_schema()"), "'public'");
+        assert_eq!(rw("current_user"), "'redsql'");
+        assert_eq!(rw("pg_catalog.pg_get_userbyid(c.relowner)"), "'redsql'");
+        assert_eq!(rw("has_table_privilege('sale', 'select')"), "true");
+        assert_eq!(rw("pg_catalog.pg_encoding_to_char(d.encoding)"), "'UTF8'");
+        assert_eq!(rw("pg_get_expr(d.adbin, d.adrelid, true)"), "NULL");
+        assert_eq!(rw("current_setting('server_version_num')"), "'160006'");
+        assert_eq!(rw("current_setting('no_such')"), "NULL");
+        assert!(rw("format_type(a.atttypid, a.atttypmod)").contains("WHEN 20 THEN 'bigint'"));
+        assert!(rw("quote_ident(x)").starts_with("CASE WHEN x ~ '^[a-z_][a-z0-9_$]*$' THEN x"));
+        assert_eq!(rw("lower(x)"), "lower(x)", "other functions are left alone");
+    }
+}
