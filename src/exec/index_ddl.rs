@@ -173,6 +173,27 @@ fn resolve(table: &TableInfo, names: &[String]) -> Result<Vec<(String, ColType)>
     Ok(out)
 }
 
+/// The field arguments CREATE INDEX declares for a column of this type
+/// (after its name): exact, null-aware and sortable.
+pub fn field_args(ty: ColType) -> &'static [&'static str] {
+    const TEXT: [&str; 8] = [
+        "TAG",
+        "SEPARATOR",
+        EXACT_SEPARATOR,
+        "CASESENSITIVE",
+        "INDEXMISSING",
+        "INDEXEMPTY",
+        "SORTABLE",
+        "UNF",
+    ];
+    const NUMBER: [&str; 3] = ["NUMERIC", "INDEXMISSING", "SORTABLE"];
+    if ty == ColType::Text {
+        &TEXT
+    } else {
+        &NUMBER
+    }
+}
+
 /// The FT.CREATE command for `columns` of `table`.
 pub fn ft_create(name: &str, table: &TableInfo, columns: &[(String, ColType)]) -> redis::Cmd {
     let json = table.storage == STORAGE_JSON;
@@ -190,18 +211,7 @@ pub fn ft_create(name: &str, table: &TableInfo, columns: &[(String, ColType)]) -
         } else {
             cmd.arg(col);
         }
-        if *ty == ColType::Text {
-            cmd.arg("TAG")
-                .arg("SEPARATOR")
-                .arg(EXACT_SEPARATOR)
-                .arg("CASESENSITIVE")
-                .arg("INDEXMISSING")
-                .arg("INDEXEMPTY")
-                .arg("SORTABLE")
-                .arg("UNF");
-        } else {
-            cmd.arg("NUMERIC").arg("INDEXMISSING").arg("SORTABLE");
-        }
+        cmd.arg(field_args(*ty));
     }
     cmd
 }

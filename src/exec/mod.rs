@@ -33,7 +33,8 @@ use polars::prelude::*;
 use polars_sql::SQLContext;
 
 use crate::catalog::index::IndexInfo;
-use crate::catalog::{system, Catalog, TableInfo};
+use crate::catalog::system::{self, SYSTEM_VIEWS};
+use crate::catalog::{Catalog, TableInfo};
 use crate::error::{Error, Result};
 use crate::pushdown::{self, Pushdown};
 use crate::sql::analyze::{Analyzed, Source};
@@ -72,6 +73,11 @@ pub enum Access {
 
 /// One step of a run, as EXPLAIN ANALYZE reports it.
 pub type Trace = Vec<String>;
+
+/// One EXPLAIN ANALYZE line for reading a table: `t: what: n rows, ms`.
+fn step(t: &TableInfo, what: &str, n: usize, unit: &str, since: Instant) -> String {
+    format!("{}: {what}: {n} {unit}, {}", t.name, ms(since))
+}
 
 fn ms(since: Instant) -> String {
     format!("{:.3} ms", since.elapsed().as_secs_f64() * 1000.0)
@@ -250,11 +256,12 @@ impl Engine {
                         Access::Lookup(ids) => {
                             let n = ids.len();
                             let out = scan::read_table(store, t, &needed, with_ttl, scan::Keys::Ids(ids)).await?;
-                            trace.push(format!(
-                                "{}: key lookup of {n} keys: {} rows, {}",
-                                t.name,
+                            trace.push(step(
+                                t,
+                                &format!("key lookup of {n} keys"),
                                 out.0.height(),
-                                ms(started)
+                                "rows",
+                                started,
                             ));
                             out
                         }
@@ -263,23 +270,16 @@ impl Engine {
                             plan: Pushdown::Aggregate(agg),
                         } => match search::aggregate(store, &index.name, &agg).await? {
                             Some(groups) => {
-                                trace.push(format!(
-                                    "{}: FT.AGGREGATE (aggregate pushed down): {} groups, {}",
-                                    t.name,
-                                    groups.height(),
-                                    ms(started)
-                                ));
+                                let what = "FT.AGGREGATE (aggregate pushed down)";
+                                trace.push(step(t, what, groups.height(), "groups", started));
                                 sql = agg.query.to_string();
                                 (groups, Vec::new())
                             }
                             None => {
                                 let out = scan::read_table(store, t, &needed, with_ttl, scan::Keys::All).await?;
-                                trace.push(format!(
-                                    "{}: FT.AGGREGATE found values RediSearch does not aggregate exactly; scanned instead: {} rows, {}",
-                                    t.name,
-                                    out.0.height(),
-                                    ms(started)
-                                ));
+                                let what =
+                                    "FT.AGGREGATE found values RediSearch does not aggregate exactly; scanned instead";
+                                trace.push(step(t, what, out.0.height(), "rows", started));
                                 out
                             }
                         },
@@ -288,17 +288,12 @@ impl Engine {
                             plan: Pushdown::Fetch(fetch),
                         } => {
                             let out = search::fetch(store, &index.name, t, &needed, &fetch).await?;
-                            trace.push(format!(
-                                "{}: FT.AGGREGATE (rows fetched): {} rows, {}",
-                                t.name,
-                                out.0.height(),
-                                ms(started)
-                            ));
+                            trace.push(step(t, "FT.AGGREGATE (rows fetched)", out.0.height(), "rows", started));
                             out
                         }
                         Access::Scan { .. } => {
                             let out = scan::read_table(store, t, &needed, with_ttl, scan::Keys::All).await?;
-                            trace.push(format!("{}: SCAN: {} rows, {}", t.name, out.0.height(), ms(started)));
+                            trace.push(step(t, "SCAN", out.0.height(), "rows", started));
                             out
                         }
                     };
@@ -307,9 +302,14 @@ impl Engine {
                     frame
                 }
                 (Source::View(v), None) => {
-                    self.catalog
-                        .refresh_if_older_than(std::time::Duration::from_secs(1))
-                        .await?;
+                    // redsql.tables/columns promise a fresh scan; pg_catalog
+                    // reads (dozens per GUI browse) use the current catalog
+                    // rather than rescanning the keyspace each second.
+                    if SYSTEM_VIEWS.contains(&v.as_str()) {
+                        self.catalog
+                            .refresh_if_older_than(std::time::Duration::from_secs(1))
+                            .await?;
+                    }
                     let snapshot = self.catalog.snapshot();
                     system::live_view_frame(&self.catalog, v, &snapshot)
                         .await

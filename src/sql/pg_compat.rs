@@ -154,28 +154,28 @@ fn string_value(e: &Expr) -> Option<&str> {
     }
 }
 
+fn is_pg_catalog(part: &ObjectNamePart) -> bool {
+    part.as_ident()
+        .is_some_and(|i| i.value.eq_ignore_ascii_case("pg_catalog"))
+}
+
 /// `pg_catalog.f(...)` → `f(...)`, and catalog-qualified type names in casts.
 fn strip_qualifier(e: &mut Expr) {
     match e {
-        Expr::Function(f) if f.name.0.len() == 2 => {
-            if f.name.0[0]
-                .as_ident()
-                .is_some_and(|i| i.value.eq_ignore_ascii_case("pg_catalog"))
-            {
-                f.name.0.remove(0);
-            }
+        Expr::Function(f) if f.name.0.len() == 2 && is_pg_catalog(&f.name.0[0]) => {
+            f.name.0.remove(0);
         }
-        Expr::Cast { data_type, .. } => {
-            if let DataType::Custom(name, mods) = data_type {
-                if name.0.len() == 2
-                    && name.0[0]
-                        .as_ident()
-                        .is_some_and(|i| i.value.eq_ignore_ascii_case("pg_catalog"))
-                {
-                    let bare = name.0[1].to_string();
-                    *data_type = type_by_name(&bare)
-                        .unwrap_or_else(|| DataType::Custom(ObjectName(vec![name.0[1].clone()]), mods.clone()));
-                }
+        Expr::Cast {
+            data_type: data_type @ DataType::Custom(..),
+            ..
+        } => {
+            let DataType::Custom(name, mods) = &*data_type else {
+                return;
+            };
+            if name.0.len() == 2 && is_pg_catalog(&name.0[0]) {
+                let bare = name.0[1].clone();
+                *data_type = type_by_name(&bare.to_string())
+                    .unwrap_or_else(|| DataType::Custom(ObjectName(vec![bare]), mods.clone()));
             }
         }
         _ => {}

@@ -216,8 +216,9 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// Read a reply from complete bytes (tests, and replies built by hand).
-    pub fn parse(bytes: &[u8]) -> Result<(Reply, usize)> {
+    /// Read a reply from complete bytes.
+    #[cfg(test)]
+    fn parse(bytes: &[u8]) -> Result<(Reply, usize)> {
         let mut tape = Tape::default();
         if !tape.advance(bytes)? {
             return Err(bad("truncated"));
@@ -397,9 +398,7 @@ impl Conn {
             }
         }
     }
-}
 
-impl Conn {
     /// Whether an idle connection is still open: nothing to read, not even
     /// the end of the stream (as after a Redis restart), checked without a
     /// round trip.

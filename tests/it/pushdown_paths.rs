@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use redsql::catalog::types::ColType;
+use redsql::exec::index_ddl::field_args;
 use tokio_postgres::SimpleQueryMessage;
 
 use crate::common::{calls, connect, private_server, redis, sqlstate};
@@ -67,26 +69,20 @@ async fn wait_for_plan(client: &tokio_postgres::Client, sql: &str, needle: &str)
     panic!("EXPLAIN {sql} never showed {needle:?}: {}", plan(client, sql).await);
 }
 
-const SCHEMA: &[&str] = &[
-    "SCHEMA",
-    "region",
-    "TAG",
-    "SEPARATOR",
-    "\u{1f}",
-    "CASESENSITIVE",
-    "INDEXMISSING",
-    "INDEXEMPTY",
-    "SORTABLE",
-    "UNF",
-    "amount",
-    "NUMERIC",
-    "INDEXMISSING",
-    "SORTABLE",
-    "qty",
-    "NUMERIC",
-    "INDEXMISSING",
-    "SORTABLE",
-];
+/// The FT.CREATE schema redsql's CREATE INDEX declares for region, amount
+/// and qty.
+fn schema() -> Vec<&'static str> {
+    let mut a = vec!["SCHEMA"];
+    for (col, ty) in [
+        ("region", ColType::Text),
+        ("amount", ColType::Double),
+        ("qty", ColType::BigInt),
+    ] {
+        a.push(col);
+        a.extend(field_args(ty));
+    }
+    a
+}
 
 async fn seed_sales(con: &mut redis::aio::MultiplexedConnection, prefix: &str, n: usize) {
     let regions = ["north", "south", "East", "east", "  west ", "a,b", ""];
@@ -138,9 +134,7 @@ async fn pushed_queries_send_ft_aggregate_not_scan_and_agree() {
     seed_sales(&mut con, "t", 3000).await;
     let mut create = redis::cmd("FT.CREATE");
     create.arg("t_idx").arg("ON").arg("HASH").arg("PREFIX").arg(1).arg("t:");
-    for a in SCHEMA {
-        create.arg(*a);
-    }
+    create.arg(schema());
     let () = create.query_async(&mut con).await.unwrap();
     let p = wait_for_plan(&c.client, QUERIES[0], "aggregate pushed down").await;
     assert!(
@@ -192,9 +186,7 @@ async fn explain_analyze_settings_and_unusable_indexes() {
     seed_sales(&mut con, "u", 500).await;
     let mut create = redis::cmd("FT.CREATE");
     create.arg("u_idx").arg("ON").arg("HASH").arg("PREFIX").arg(1).arg("u:");
-    for a in SCHEMA {
-        create.arg(*a);
-    }
+    create.arg(schema());
     let () = create.query_async(&mut con).await.unwrap();
     let q = "SELECT region, sum(amount) FROM u WHERE qty > 3 GROUP BY region";
     wait_for_plan(&c.client, q, "aggregate pushed down").await;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{types, Relation, Row, DATABASE_NAME, ROLE_NAME, V};
+use super::{pkey_name, table_columns, types, view_columns, Col, Relation, Row, DATABASE_NAME, ROLE_NAME, V};
 use crate::catalog::system::SYSTEM_VIEWS;
 use crate::catalog::TableInfo;
 
@@ -100,31 +100,36 @@ fn precision(oid: u32) -> (V, V, V, V) {
     }
 }
 
-/// (schema, table, columns (name, type OID, not null), is a view).
-type Listed = (&'static str, String, Vec<(String, u32, bool)>, bool);
+/// (schema, table, columns, is a view).
+type Listed = (&'static str, String, Vec<Col>, bool);
 
 fn listed(tables: &BTreeMap<String, Arc<TableInfo>>) -> Vec<Listed> {
     let mut out: Vec<Listed> = tables
         .values()
-        .map(|t| {
-            let mut cols = vec![(t.key_column.clone(), t.key_type.pg_type().oid(), true)];
-            cols.extend(t.columns.iter().map(|c| (c.name.clone(), c.ty.pg_type().oid(), false)));
-            ("public", t.name.clone(), cols, false)
-        })
+        .map(|t| ("public", t.name.clone(), table_columns(t), false))
         .collect();
     for v in SYSTEM_VIEWS {
-        let cols = crate::catalog::system::view_frame(v, &BTreeMap::new())
-            .and_then(|f| f.ok())
-            .map(|f| {
-                f.schema()
-                    .iter()
-                    .map(|(n, dt)| (n.to_string(), crate::encode::pg_type(dt).oid(), false))
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push(("redsql", v.trim_start_matches("redsql.").to_string(), cols, true));
+        out.push((
+            "redsql",
+            v.trim_start_matches("redsql.").to_string(),
+            view_columns(v),
+            true,
+        ));
     }
     out
+}
+
+/// The columns naming a table's primary key constraint and its table.
+fn pkey_constraint(t: &TableInfo) -> Row {
+    let db = || V::from(DATABASE_NAME);
+    vec![
+        ("constraint_catalog", db()),
+        ("constraint_schema", "public".into()),
+        ("constraint_name", pkey_name(t).into()),
+        ("table_catalog", db()),
+        ("table_schema", "public".into()),
+        ("table_name", t.name.clone().into()),
+    ]
 }
 
 /// The rows of an `information_schema` view.
@@ -186,33 +191,25 @@ pub fn rows(rel: &Relation, tables: &BTreeMap<String, Arc<TableInfo>>) -> Vec<Ro
         "table_constraints" => tables
             .values()
             .map(|t| {
-                vec![
-                    ("constraint_catalog", db()),
-                    ("constraint_schema", "public".into()),
-                    ("constraint_name", format!("{}_pkey", t.name).into()),
-                    ("table_catalog", db()),
-                    ("table_schema", "public".into()),
-                    ("table_name", t.name.clone().into()),
+                let mut row = pkey_constraint(t);
+                row.extend([
                     ("constraint_type", "PRIMARY KEY".into()),
                     ("is_deferrable", "NO".into()),
                     ("initially_deferred", "NO".into()),
                     ("enforced", "YES".into()),
-                ]
+                ]);
+                row
             })
             .collect(),
         "key_column_usage" => tables
             .values()
             .map(|t| {
-                vec![
-                    ("constraint_catalog", db()),
-                    ("constraint_schema", "public".into()),
-                    ("constraint_name", format!("{}_pkey", t.name).into()),
-                    ("table_catalog", db()),
-                    ("table_schema", "public".into()),
-                    ("table_name", t.name.clone().into()),
+                let mut row = pkey_constraint(t);
+                row.extend([
                     ("column_name", t.key_column.clone().into()),
                     ("ordinal_position", V::Int(1)),
-                ]
+                ]);
+                row
             })
             .collect(),
         "views" => SYSTEM_VIEWS

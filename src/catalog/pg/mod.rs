@@ -229,6 +229,34 @@ pub fn build(rel: &Relation, rows: &[Row]) -> PolarsResult<DataFrame> {
     DataFrame::new_infer_height(cols)
 }
 
+/// A column as the catalog shows it: name, type OID, NOT NULL.
+pub type Col = (String, u32, bool);
+
+/// A Redis table's columns, the key column (NOT NULL) first.
+pub fn table_columns(t: &TableInfo) -> Vec<Col> {
+    let mut out = vec![(t.key_column.clone(), t.key_type.pg_type().oid(), true)];
+    out.extend(t.columns.iter().map(|c| (c.name.clone(), c.ty.pg_type().oid(), false)));
+    out
+}
+
+/// The columns of one of redsql's system views (`redsql.tables`).
+pub fn view_columns(view: &str) -> Vec<Col> {
+    crate::catalog::system::view_frame(view, &BTreeMap::new())
+        .and_then(|f| f.ok())
+        .map(|f| {
+            f.schema()
+                .iter()
+                .map(|(n, dt)| (n.to_string(), crate::encode::pg_type(dt).oid(), false))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The name of a table's primary key (its constraint and its index).
+pub fn pkey_name(t: &TableInfo) -> String {
+    format!("{}_pkey", t.name)
+}
+
 /// Relations outside the search path (redsql's views, information_schema):
 /// `pg_table_is_visible` is false for them.
 pub fn hidden_relation_oids() -> impl Iterator<Item = u32> {

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{
-    types, Relation, Row, DATABASE_NAME, DATABASE_OID, INFORMATION_SCHEMA_NS, PG_CATALOG_NS, PUBLIC_NS, REDSQL_NS,
-    ROLE_NAME, ROLE_OID, V,
+    pkey_name, table_columns, types, view_columns, Col, Relation, Row, DATABASE_NAME, DATABASE_OID,
+    INFORMATION_SCHEMA_NS, PG_CATALOG_NS, PUBLIC_NS, REDSQL_NS, ROLE_NAME, ROLE_OID, V,
 };
 use crate::catalog::system::SYSTEM_VIEWS;
 use crate::catalog::TableInfo;
@@ -280,18 +280,6 @@ pub fn relation_oid(name: &str) -> u32 {
     hashed_oid("rel", name.strip_prefix("public.").unwrap_or(name))
 }
 
-fn pkey_name(t: &TableInfo) -> String {
-    format!("{}_pkey", t.name)
-}
-
-/// The columns of a Redis table as PostgreSQL attributes: (name, type OID,
-/// not null), key column first.
-fn table_columns(t: &TableInfo) -> Vec<(String, u32, bool)> {
-    let mut out = vec![(t.key_column.clone(), t.key_type.pg_type().oid(), true)];
-    out.extend(t.columns.iter().map(|c| (c.name.clone(), c.ty.pg_type().oid(), false)));
-    out
-}
-
 /// Every relation `pg_class` lists: (oid, name, namespace, kind, columns
 /// (name, type OID, not null), access method, has indexes, tuples).
 struct Rel {
@@ -299,7 +287,7 @@ struct Rel {
     name: String,
     ns: u32,
     kind: &'static str,
-    columns: Vec<(String, u32, bool)>,
+    columns: Vec<Col>,
     am: u32,
     has_index: bool,
     tuples: f64,
@@ -364,21 +352,12 @@ fn relations(tables: &BTreeMap<String, Arc<TableInfo>>) -> Vec<Rel> {
         }
     }
     for v in SYSTEM_VIEWS {
-        let frame = crate::catalog::system::view_frame(v, &BTreeMap::new()).and_then(|f| f.ok());
-        let columns = frame
-            .map(|f| {
-                f.schema()
-                    .iter()
-                    .map(|(n, dt)| (n.to_string(), crate::encode::pg_type(dt).oid(), false))
-                    .collect()
-            })
-            .unwrap_or_default();
         out.push(Rel {
             oid: relation_oid(v),
             name: v.trim_start_matches("redsql.").to_string(),
             ns: REDSQL_NS,
             kind: "v",
-            columns,
+            columns: view_columns(v),
             am: 0,
             has_index: false,
             tuples: 0.0,
@@ -448,7 +427,7 @@ pub fn rows(rel: &Relation, tables: &BTreeMap<String, Arc<TableInfo>>) -> Vec<Ro
             .into_iter()
             .flat_map(|r| {
                 r.columns.into_iter().enumerate().map(move |(i, (name, ty, not_null))| {
-                    let len = types::TYPES.iter().find(|t| t.0 == ty).map_or(-1, |t| t.3);
+                    let len = types::length(ty);
                     vec![
                         ("attrelid", r.oid.into()),
                         ("attname", name.into()),

@@ -40,14 +40,23 @@ pub const TYPES: &[(u32, &str, &str, i16, char, u32, u32)] = &[
     (3802, "jsonb", "jsonb", -1, 'U', 3807, 0),
 ];
 
+fn by_oid(oid: u32) -> Option<&'static (u32, &'static str, &'static str, i16, char, u32, u32)> {
+    TYPES.iter().find(|t| t.0 == oid)
+}
+
 /// A type's `format_type` name by OID.
 pub fn sql_name(oid: u32) -> Option<&'static str> {
-    TYPES.iter().find(|t| t.0 == oid).map(|t| t.2)
+    by_oid(oid).map(|t| t.2)
 }
 
 /// A type's `typname` by OID.
 pub fn type_name(oid: u32) -> Option<&'static str> {
-    TYPES.iter().find(|t| t.0 == oid).map(|t| t.1)
+    by_oid(oid).map(|t| t.1)
+}
+
+/// A type's `typlen` by OID (-1: variable length, or unknown).
+pub fn length(oid: u32) -> i16 {
+    by_oid(oid).map_or(-1, |t| t.3)
 }
 
 /// The OID of a type given by its `typname` or SQL name (`int8`, `bigint`).

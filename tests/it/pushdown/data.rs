@@ -1,6 +1,9 @@
 //! The tables of the pushdown differential test: awkward stored values,
 //! written straight into hashes, and the SQL literals to compare them with.
 
+use redsql::catalog::types::ColType;
+use redsql::exec::index_ddl::field_args;
+
 use super::gen::Rng;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,22 +38,12 @@ impl Table {
         let mut a = vec!["SCHEMA".to_string()];
         for c in &self.cols {
             a.push(c.name.to_string());
-            match c.kind {
-                Kind::Text => a.extend(
-                    [
-                        "TAG",
-                        "SEPARATOR",
-                        "\u{1f}",
-                        "CASESENSITIVE",
-                        "INDEXMISSING",
-                        "INDEXEMPTY",
-                        "SORTABLE",
-                        "UNF",
-                    ]
-                    .map(String::from),
-                ),
-                Kind::Double | Kind::BigInt => a.extend(["NUMERIC", "INDEXMISSING", "SORTABLE"].map(String::from)),
-            }
+            let ty = match c.kind {
+                Kind::Text => ColType::Text,
+                Kind::Double => ColType::Double,
+                Kind::BigInt => ColType::BigInt,
+            };
+            a.extend(field_args(ty).iter().map(|s| s.to_string()));
         }
         a
     }
