@@ -53,9 +53,12 @@ async fn ft_replies_are_read_whole_with_warnings_errors_and_cursors() {
     )
     .await;
     assert_eq!(text(Some(created.frame())).as_deref(), Some("OK"));
-    // Written after FT.CREATE, rows get document ids in this order, so the
+    // FT.CREATE starts a background scan of existing keys even when there
+    // are none; rows written while it runs are indexed in hash order. Once
+    // it has finished, rows get document ids in the order written, so the
     // row without v is met last: RediSearch then warns (met first, it
     // errors instead).
+    wait_indexed(&mut c, &index).await;
     let mut con = redis(&url).await;
     for (id, fields) in &rows {
         let () = redis::cmd("HSET")
@@ -65,17 +68,7 @@ async fn ft_replies_are_read_whole_with_warnings_errors_and_cursors() {
             .await
             .unwrap();
     }
-    let started = Instant::now();
-    loop {
-        let info = call(&mut c, &["FT.INFO", &index]).await;
-        let f = info.frame();
-        assert!(f.is_map(), "FT.INFO over RESP3 is a map");
-        if text(f.get("indexing")).as_deref() == Some("0") && text(f.get("percent_indexed")).as_deref() == Some("1") {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "index not built");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_indexed(&mut c, &index).await;
 
     // A cursor two rows a page, read to its end.
     let mut values = Vec::new();
@@ -175,4 +168,19 @@ async fn ft_replies_are_read_whole_with_warnings_errors_and_cursors() {
     let del: Vec<&str> = del.iter().map(String::as_str).collect();
     assert_eq!(call(&mut c, &del).await.frame().int(), Some(11));
     store.search_done(c);
+}
+
+/// Waits until the index's background scan has finished.
+async fn wait_indexed(c: &mut Conn, index: &str) {
+    let started = Instant::now();
+    loop {
+        let info = call(c, &["FT.INFO", index]).await;
+        let f = info.frame();
+        assert!(f.is_map(), "FT.INFO over RESP3 is a map");
+        if text(f.get("indexing")).as_deref() == Some("0") && text(f.get("percent_indexed")).as_deref() == Some("1") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "index not built");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
