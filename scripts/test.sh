@@ -24,4 +24,12 @@ export REDSQL_TEST_REDIS_URL="redis://127.0.0.1:$port"
 export REDSQL_TEST_PLAIN_REDIS_URL="redis://127.0.0.1:$plain_port"
 export REDSQL_REDIS_SERVER="$root/.redis/bin/redis-server"
 export RUST_BACKTRACE=0
-cargo test --no-fail-fast "$@" 2>&1
+status=0
+cargo test --no-fail-fast "$@" 2>&1 || status=$?
+# Real clients and the differential test against PostgreSQL run after the
+# Rust tests (they share db 0), and only on a full run (no test filter).
+if [ $# -eq 0 ]; then
+  scripts/test-clients.sh || status=$?
+  scripts/test-pgdiff.sh || status=$?
+fi
+exit $status

@@ -82,6 +82,19 @@ impl Error {
             let name = rest.split('\'').next().unwrap_or_default();
             return Error::UndefinedTable(name.to_string());
         }
+        // Raised by redsql's own functions (exec::functions), in PostgreSQL's words.
+        for (needle, code) in [
+            ("division by zero", "22012"),
+            ("bigint out of range", "22003"),
+            ("timestamp out of range", "22008"),
+            ("invalid input syntax for type", "22007"),
+            ("invalid regular expression", "2201B"),
+            ("not recognized for type timestamp", "22023"),
+        ] {
+            if let Some(at) = lower.find(needle) {
+                return Error::Data(code, msg[at..].to_string());
+            }
+        }
         if lower.contains("unable to find column")
             || lower.contains("not found: ")
             || lower.contains("column not found")

@@ -12,6 +12,7 @@ pub mod copy_in;
 pub mod ddl;
 pub mod explain;
 pub mod files;
+pub mod functions;
 pub mod hash_write;
 pub mod index_ddl;
 pub mod json_doc;
@@ -30,7 +31,6 @@ use std::time::Instant;
 
 use pgwire::api::Type;
 use polars::prelude::*;
-use polars_sql::SQLContext;
 
 use crate::catalog::index::IndexInfo;
 use crate::catalog::system::{self, SYSTEM_VIEWS};
@@ -142,7 +142,7 @@ impl Engine {
     /// The result schema, computed over empty tables (no data is read).
     pub async fn describe(&self, planned: &Planned) -> Result<Vec<(String, DataType)>> {
         let snapshot = self.catalog.snapshot();
-        let ctx = SQLContext::new();
+        let ctx = functions::context();
         for (source, table) in &planned.sources {
             let frame = match (source, table) {
                 (_, Some(t)) => scan::empty_frame(t, planned.analyzed.words.contains(scan::TTL_COLUMN))?,
@@ -239,7 +239,7 @@ impl Engine {
         let mut bound = planned.analyzed.query.clone();
         bind(&mut bound, params)?;
         let mut sql = bound.to_string();
-        let ctx = SQLContext::new();
+        let ctx = functions::context();
         let mut notices = Vec::new();
         let mut trace = Trace::new();
         for (source, table) in &planned.sources {

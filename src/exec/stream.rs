@@ -12,14 +12,15 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use polars::prelude::*;
-use polars_sql::SQLContext;
 use sqlparser::ast::{Expr, GroupByExpr, Query, SetExpr, TableFactor, Visit, Visitor};
 use tokio::sync::mpsc;
 
+use super::functions;
 use super::scan::{self, Keys};
 use super::Planned;
 use crate::catalog::TableInfo;
 use crate::error::Result;
+use crate::sql::dialect::NOW;
 use crate::store::Store;
 
 /// Keys read (and rows run through the query) per chunk.
@@ -56,6 +57,7 @@ const SCALAR_FUNCTIONS: &[&str] = &[
     "sqrt",
     "starts_with",
     "strpos",
+    "strptime",
     "substr",
     "substring",
     "trim",
@@ -92,7 +94,10 @@ pub fn is_row_wise(q: &Query) -> bool {
             let ok = match e {
                 Expr::Function(f) => {
                     let name = f.name.to_string().to_lowercase();
-                    f.over.is_none() && f.filter.is_none() && SCALAR_FUNCTIONS.contains(&name.trim_matches('"'))
+                    let name = name.trim_matches('"');
+                    f.over.is_none()
+                        && f.filter.is_none()
+                        && (SCALAR_FUNCTIONS.contains(&name) || functions::NAMES.contains(&name) || name == NOW)
                 }
                 Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => false,
                 _ => true,
@@ -152,7 +157,7 @@ pub fn run_chunks(
                 let (frame, _) = scan::read_table(&store, &table, &columns, with_ttl, Keys::Exact(keys)).await?;
                 let (name, sql) = (registered.clone(), sql.clone());
                 super::run_blocking(move || {
-                    let mut ctx = SQLContext::new();
+                    let mut ctx = functions::context();
                     ctx.register(&name, frame.lazy());
                     Ok(ctx.execute(&sql)?.collect()?)
                 })

@@ -11,7 +11,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use polars::prelude::*;
-use polars_sql::SQLContext;
 use sqlparser::ast::{ConflictTarget, DoUpdate, Insert, SelectItem, SetExpr, Statement};
 
 use super::update::UpdatePlan;
@@ -163,7 +162,7 @@ impl Engine {
             .map(|(s, _)| s.registered_name().to_string())
             .unwrap_or_else(|| table.name.clone());
         let result = run_blocking(move || {
-            let mut ctx = SQLContext::new();
+            let mut ctx = super::functions::context();
             ctx.register(&registered, current.lazy());
             ctx.register(EXCLUDED, proposed.lazy());
             Ok(ctx.execute(&sql)?.collect()?)

@@ -97,6 +97,7 @@ pub fn analyze(mut query: Query, original: &str) -> Result<Analyzed> {
     let _ = query.visit(&mut wild);
 
     let renames = name_outputs(&mut query);
+    super::dialect::rewrite(&mut query)?;
     let _ = VisitMut::visit(&mut query, &mut SumOfNothingIsNull);
 
     let mut params = FindParams(Vec::new());

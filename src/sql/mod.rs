@@ -4,9 +4,12 @@
 //! * [`analyze`]: resolves tables, folds identifiers, blocks table functions,
 //!   names output columns as PostgreSQL does and finds parameter types.
 //! * [`lookup`]: finds WHERE clauses that pin a table's key (read by key, no scan).
-//! * [`params`]: binds `$n` parameters as typed literals into the AST.
+//! * [`pg_compat`]: client catalog SQL (qualifiers, reg casts, catalog functions).
+//! * [`dialect`]: PostgreSQL's arithmetic, clock, literal and percentile forms.
+//! * [`params`]: binds `$n` parameters (and the statement's clock) into the AST.
 
 pub mod analyze;
+pub mod dialect;
 pub mod lookup;
 pub mod params;
 pub mod pg_compat;

@@ -80,8 +80,10 @@ pub fn placeholder_index(expr: &Expr) -> Option<usize> {
     }
 }
 
-/// Replace every `$n` in `query` by the literal of `params[n-1]`.
+/// Replace every `$n` in `query` by the literal of `params[n-1]`, and
+/// `now()` by the time of this call (see `dialect::bind_clock`).
 pub fn bind(query: &mut Query, params: &[Param]) -> Result<()> {
+    super::dialect::bind_clock(query, chrono::Utc::now().naive_utc());
     struct Binder<'a> {
         params: &'a [Param],
         err: Option<Error>,

@@ -1,0 +1,340 @@
+//! PostgreSQL's dialect where Polars SQL reads the same text differently, on
+//! the parsed tree. Runs after output naming (`SELECT 7/2` is still named
+//! `?column?`, `SELECT now()` still `now`).
+//!
+//! * `a / b` → `pg_div(a, b)`, `a % b` → `pg_mod(a, b)`: integer division
+//!   truncates, and ÷ 0 is error 22012 (`exec::functions`);
+//! * `now()`, `current_timestamp`, `localtimestamp`, `transaction_timestamp()`,
+//!   `statement_timestamp()`, `clock_timestamp()` → [`NOW`], bound to the
+//!   statement's start when it runs ([`bind_clock`]); `current_date` → its date;
+//! * `'2024-01-01T10:00:00Z'::timestamp`, `DATE '2024-01-01'`,
+//!   `'yes'::boolean`: literals of these types are read as PostgreSQL reads
+//!   them (ISO dates with a space or `T`, an optional zone converted to UTC;
+//!   every spelling of a boolean) and handed to Polars in one form it reads;
+//!   a malformed one is error 22007 / 22P02 before anything runs;
+//! * `percentile_cont(f) WITHIN GROUP (ORDER BY x)` → `quantile_cont(x, f)`
+//!   (and `percentile_disc` → `quantile_disc`).
+
+use std::ops::ControlFlow;
+
+use chrono::{DateTime, NaiveDateTime};
+use sqlparser::ast::{
+    BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, ObjectName, ObjectNamePart, OrderByExpr, Query, Value, ValueWithSpan, VisitMut,
+    VisitorMut,
+};
+
+use crate::catalog::types::{parse_bool, parse_date, parse_timestamp};
+use crate::error::{Error, Result};
+
+/// The placeholder for "the statement's start time".
+pub const NOW: &str = "__redsql_now";
+
+/// Apply every rule to a query.
+pub fn rewrite(query: &mut Query) -> Result<()> {
+    let mut rules = Rules(None);
+    let _ = VisitMut::visit(query, &mut rules);
+    rules.0.map_or(Ok(()), Err)
+}
+
+struct Rules(Option<Error>);
+
+impl VisitorMut for Rules {
+    type Break = ();
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        match rule(e) {
+            Ok(Some(new)) => *e = new,
+            Ok(None) => {}
+            Err(err) => {
+                self.0 = Some(err);
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn rule(e: &Expr) -> Result<Option<Expr>> {
+    Ok(match e {
+        Expr::BinaryOp { left, op, right } => match op {
+            BinaryOperator::Divide => Some(call("pg_div", vec![(**left).clone(), (**right).clone()])),
+            BinaryOperator::Modulo => Some(call("pg_mod", vec![(**left).clone(), (**right).clone()])),
+            _ => None,
+        },
+        Expr::Cast {
+            expr, data_type, kind, ..
+        } if !matches!(kind, CastKind::TryCast | CastKind::SafeCast) => match string_value(expr) {
+            Some(s) => typed_literal(data_type, s)?,
+            None => None,
+        },
+        Expr::TypedString(t) => match &t.value.value {
+            Value::SingleQuotedString(s) => typed_literal(&t.data_type, s)?,
+            _ => None,
+        },
+        Expr::Function(f) => function(f),
+        _ => None,
+    })
+}
+
+fn string_value(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Value(ValueWithSpan {
+            value: Value::SingleQuotedString(s),
+            ..
+        }) => Some(s),
+        _ => None,
+    }
+}
+
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+fn cast(s: String, data_type: DataType) -> Expr {
+    Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(Expr::Value(Value::SingleQuotedString(s).with_empty_span())),
+        data_type,
+        array: false,
+        format: None,
+    }
+}
+
+/// A timestamp in a form Polars reads exactly (its text casts refuse
+/// fractional seconds).
+pub fn timestamp_literal(t: NaiveDateTime) -> Expr {
+    let text = Expr::Value(Value::SingleQuotedString(t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()).with_empty_span());
+    let format = Expr::Value(Value::SingleQuotedString("%Y-%m-%d %H:%M:%S%.f".into()).with_empty_span());
+    call("strptime", vec![text, format])
+}
+
+/// A string literal of a date, timestamp or boolean type, read as
+/// PostgreSQL reads it.
+fn typed_literal(data_type: &DataType, s: &str) -> Result<Option<Expr>> {
+    let text = s.trim();
+    let invalid =
+        |ty: &str, code: &'static str| Error::Data(code, format!("invalid input syntax for type {ty}: \"{s}\""));
+    Ok(match data_type {
+        DataType::Timestamp(..) | DataType::Datetime(_) | DataType::TimestampNtz(_) => {
+            let us = match text.to_lowercase().as_str() {
+                "epoch" => 0,
+                _ => parse_timestamp(text).ok_or_else(|| invalid("timestamp", "22007"))?,
+            };
+            let t = DateTime::from_timestamp_micros(us).ok_or_else(|| invalid("timestamp", "22008"))?;
+            Some(timestamp_literal(t.naive_utc()))
+        }
+        DataType::Date => {
+            let days = match parse_date(text) {
+                Some(d) => d as i64,
+                None => parse_timestamp(text)
+                    .ok_or_else(|| invalid("date", "22007"))?
+                    .div_euclid(86_400_000_000),
+            };
+            let d = DateTime::from_timestamp(days * 86_400, 0).ok_or_else(|| invalid("date", "22008"))?;
+            Some(cast(d.format("%Y-%m-%d").to_string(), DataType::Date))
+        }
+        DataType::Boolean | DataType::Bool => {
+            let b = parse_pg_bool(text).ok_or_else(|| invalid("boolean", "22P02"))?;
+            Some(Expr::Value(Value::Boolean(b).with_empty_span()))
+        }
+        _ => None,
+    })
+}
+
+/// Every spelling PostgreSQL accepts for a boolean (any unique prefix of
+/// true/false/yes/no, on/off, 1/0).
+fn parse_pg_bool(s: &str) -> Option<bool> {
+    let l = s.to_lowercase();
+    if let Some(b) = parse_bool(&l) {
+        return Some(b);
+    }
+    let prefix_of = |word: &str| !l.is_empty() && word.starts_with(l.as_str());
+    match l.as_str() {
+        "on" => Some(true),
+        "off" | "of" => Some(false),
+        _ if prefix_of("true") || prefix_of("yes") => Some(true),
+        _ if prefix_of("false") || prefix_of("no") => Some(false),
+        _ => None,
+    }
+}
+
+fn name(f: &Function) -> Option<String> {
+    match f.name.0.as_slice() {
+        [ObjectNamePart::Identifier(i)] => Some(i.value.to_lowercase()),
+        _ => None,
+    }
+}
+
+fn function(f: &Function) -> Option<Expr> {
+    let name = name(f)?;
+    let no_args = match &f.args {
+        FunctionArguments::None => true,
+        FunctionArguments::List(l) => l.args.is_empty(),
+        FunctionArguments::Subquery(_) => false,
+    };
+    match name.as_str() {
+        "now"
+        | "current_timestamp"
+        | "localtimestamp"
+        | "transaction_timestamp"
+        | "statement_timestamp"
+        | "clock_timestamp"
+            if no_args =>
+        {
+            Some(call(NOW, vec![]))
+        }
+        "current_date" if no_args => Some(Expr::Cast {
+            kind: CastKind::Cast,
+            expr: Box::new(call(NOW, vec![])),
+            data_type: DataType::Date,
+            array: false,
+            format: None,
+        }),
+        "percentile_cont" | "percentile_disc" => percentile(f, &name),
+        _ => None,
+    }
+}
+
+/// `percentile_cont(f) WITHIN GROUP (ORDER BY x)` → `quantile_cont(x, f)`.
+fn percentile(f: &Function, name: &str) -> Option<Expr> {
+    let [OrderByExpr { expr: x, options, .. }] = f.within_group.as_slice() else {
+        return None;
+    };
+    if options.asc == Some(false) {
+        return None;
+    }
+    let FunctionArguments::List(l) = &f.args else {
+        return None;
+    };
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(fraction))] = l.args.as_slice() else {
+        return None;
+    };
+    let mut q = call(
+        &name.replace("percentile", "quantile"),
+        vec![x.clone(), fraction.clone()],
+    );
+    if let Expr::Function(new) = &mut q {
+        new.filter = f.filter.clone();
+        new.over = f.over.clone();
+    }
+    Some(q)
+}
+
+/// Replaces [`NOW`] with the statement's start time (PostgreSQL's `now()` is
+/// one value for the whole statement).
+pub fn bind_clock(query: &mut Query, now: NaiveDateTime) {
+    struct Clock(NaiveDateTime);
+    impl VisitorMut for Clock {
+        type Break = ();
+        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if let Expr::Function(f) = e {
+                if name(f).as_deref() == Some(NOW) {
+                    *e = timestamp_literal(self.0);
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = VisitMut::visit(query, &mut Clock(now));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten(sql: &str) -> Result<String> {
+        let mut q = match crate::sql::parse(sql).unwrap().remove(0) {
+            sqlparser::ast::Statement::Query(q) => *q,
+            other => panic!("{other}"),
+        };
+        rewrite(&mut q)?;
+        Ok(q.to_string())
+    }
+
+    #[test]
+    fn division_and_modulo() {
+        assert_eq!(
+            rewritten("SELECT a / b % 3 FROM t").unwrap(),
+            "SELECT pg_mod(pg_div(a, b), 3) FROM t"
+        );
+    }
+
+    #[test]
+    fn clock_functions_become_the_statement_time() {
+        let sql = rewritten("SELECT now(), current_timestamp, current_date, localtimestamp").unwrap();
+        assert_eq!(
+            sql,
+            "SELECT __redsql_now(), __redsql_now(), CAST(__redsql_now() AS DATE), __redsql_now()"
+        );
+        let mut q = match crate::sql::parse(&sql).unwrap().remove(0) {
+            sqlparser::ast::Statement::Query(q) => *q,
+            _ => unreachable!(),
+        };
+        let t = NaiveDateTime::parse_from_str("2026-11-23 10:00:00.5", "%Y-%m-%d %H:%M:%S%.f").unwrap();
+        bind_clock(&mut q, t);
+        assert!(q
+            .to_string()
+            .starts_with("SELECT strptime('2026-11-23 10:00:00.500000', '%Y-%m-%d %H:%M:%S%.f'), "));
+    }
+
+    const TS0: &str = "strptime('2024-01-01 00:00:00.000000', '%Y-%m-%d %H:%M:%S%.f')";
+    const TS10: &str = "strptime('2024-01-01 10:00:00.000000', '%Y-%m-%d %H:%M:%S%.f')";
+
+    #[test]
+    fn typed_literals_read_as_postgres_does() {
+        let cases = [
+            ("'2024-01-01'::timestamp", TS0),
+            ("'2024-01-01T10:00:00Z'::timestamptz", TS10),
+            ("TIMESTAMP '2024-01-01 10:00'", TS10),
+            ("'2024-01-01 23:00'::date", "CAST('2024-01-01' AS DATE)"),
+            ("DATE '2024-02-29'", "CAST('2024-02-29' AS DATE)"),
+            ("'yes'::boolean", "true"),
+            ("'f'::bool", "false"),
+            ("' on '::boolean", "true"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                rewritten(&format!("SELECT {input}")).unwrap(),
+                format!("SELECT {want}"),
+                "{input}"
+            );
+        }
+        for (bad, code) in [
+            ("'2024-13-01'::timestamp", "22007"),
+            ("'soon'::date", "22007"),
+            ("'maybe'::boolean", "22P02"),
+        ] {
+            assert_eq!(
+                rewritten(&format!("SELECT {bad}")).unwrap_err().sqlstate(),
+                code,
+                "{bad}"
+            );
+        }
+        // Columns are left to the engine.
+        assert_eq!(rewritten("SELECT ts::date FROM t").unwrap(), "SELECT ts::DATE FROM t");
+    }
+
+    #[test]
+    fn percentiles() {
+        assert_eq!(
+            rewritten("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM t").unwrap(),
+            "SELECT quantile_cont(x, 0.5) FROM t"
+        );
+    }
+}
