@@ -20,6 +20,8 @@ pub mod load;
 pub mod scan;
 pub mod search;
 pub mod stream;
+pub mod subquery;
+pub mod subquery_sql;
 pub mod update;
 pub mod upsert;
 pub mod values;
@@ -154,11 +156,13 @@ impl Engine {
             ctx.register(source.registered_name(), frame.lazy());
         }
         let params: Vec<Param> = planned.param_types.iter().map(|t| Param::Null(t.clone())).collect();
-        let sql = self.bound_sql(planned, &params)?;
+        let mut query = planned.analyzed.query.clone();
+        bind(&mut query, &params)?;
         let renames = planned.analyzed.renames.clone();
         let schema = run_blocking(move || {
             let mut ctx = ctx;
-            let mut lf = ctx.execute(&sql)?;
+            subquery::resolve(&mut ctx, &mut query)?;
+            let mut lf = ctx.execute(&query.to_string())?;
             Ok(lf.collect_schema()?.as_ref().clone())
         })
         .await?;
@@ -238,7 +242,7 @@ impl Engine {
     ) -> Result<(Output, Trace)> {
         let mut bound = planned.analyzed.query.clone();
         bind(&mut bound, params)?;
-        let mut sql = bound.to_string();
+        let mut query = bound.clone();
         let ctx = functions::context();
         let mut notices = Vec::new();
         let mut trace = Trace::new();
@@ -272,7 +276,7 @@ impl Engine {
                             Some(groups) => {
                                 let what = "FT.AGGREGATE (aggregate pushed down)";
                                 trace.push(step(t, what, groups.height(), "groups", started));
-                                sql = agg.query.to_string();
+                                query = agg.query.clone();
                                 (groups, Vec::new())
                             }
                             None => {
@@ -323,7 +327,8 @@ impl Engine {
         let started = Instant::now();
         let frame = run_blocking(move || {
             let mut ctx = ctx;
-            let df = ctx.execute(&sql)?.collect()?;
+            subquery::resolve(&mut ctx, &mut query)?;
+            let df = ctx.execute(&query.to_string())?.collect()?;
             Ok(df)
         })
         .await?;
@@ -334,12 +339,6 @@ impl Engine {
             .map(|n| client_name(n.as_str(), &renames))
             .collect();
         Ok((Output { frame, names, notices }, trace))
-    }
-
-    fn bound_sql(&self, planned: &Planned, params: &[Param]) -> Result<String> {
-        let mut query = planned.analyzed.query.clone();
-        bind(&mut query, params)?;
-        Ok(query.to_string())
     }
 }
 

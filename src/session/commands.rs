@@ -1,8 +1,8 @@
 //! Statements that are not queries: SET, SHOW, transaction control.
 //!
 //! redsql has no multi-statement transactions yet: BEGIN/COMMIT/ROLLBACK
-//! only track the block so clients that wrap work in them keep working, and
-//! each statement takes effect at once.
+//! (and SAVEPOINT/RELEASE/ROLLBACK TO) only track the block so clients that
+//! wrap work in them keep working, and each statement takes effect at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -90,6 +90,8 @@ pub fn is_command(stmt: &Statement) -> bool {
             | Statement::StartTransaction { .. }
             | Statement::Commit { .. }
             | Statement::Rollback { .. }
+            | Statement::Savepoint { .. }
+            | Statement::ReleaseSavepoint { .. }
     )
 }
 
@@ -159,7 +161,13 @@ pub fn run(stmt: &Statement, settings: &Arc<Settings>, format: FieldFormat) -> R
         }
         Statement::StartTransaction { .. } => Ok(Response::TransactionStart(Tag::new("BEGIN"))),
         Statement::Commit { .. } => Ok(Response::TransactionEnd(Tag::new("COMMIT"))),
+        // ROLLBACK TO SAVEPOINT stays in the block; SAVEPOINT and RELEASE
+        // are accepted like BEGIN (SQLAlchemy over psycopg 3 sends them on
+        // connect). Nothing is undone: each statement took effect at once.
+        Statement::Rollback { savepoint: Some(_), .. } => Ok(Response::Execution(Tag::new("ROLLBACK"))),
         Statement::Rollback { .. } => Ok(Response::TransactionEnd(Tag::new("ROLLBACK"))),
+        Statement::Savepoint { .. } => Ok(Response::Execution(Tag::new("SAVEPOINT"))),
+        Statement::ReleaseSavepoint { .. } => Ok(Response::Execution(Tag::new("RELEASE"))),
         other => Err(unsupported(other)),
     }
 }

@@ -79,6 +79,7 @@ impl Analyzed {
 pub fn analyze(mut query: Query, original: &str) -> Result<Analyzed> {
     let _ = VisitMut::visit(&mut query, &mut FoldIdentifiers);
     super::pg_compat::rewrite(&mut query);
+    super::joins::rewrite(&mut query);
 
     let mut ctes = HashSet::new();
     let _ = query.visit(&mut CollectCtes(&mut ctes));
@@ -288,6 +289,17 @@ fn pg_output_name(expr: &Expr) -> Option<String> {
             other => pg_output_name(other),
         },
         Expr::Case { .. } => Some("case".into()),
+        // A scalar subquery is named by its one output column.
+        Expr::Subquery(q) => match q.body.as_ref() {
+            SetExpr::Select(s) => match s.projection.as_slice() {
+                [SelectItem::ExprWithAlias { alias, .. }] => Some(alias.value.clone()),
+                [SelectItem::UnnamedExpr(e)] => expr_base_name(e),
+                _ => Some("?column?".into()),
+            },
+            _ => Some("?column?".into()),
+        },
+        Expr::Exists { .. } => Some("exists".into()),
+        Expr::Extract { .. } => Some("extract".into()),
         _ => Some("?column?".into()),
     }
 }
@@ -310,6 +322,12 @@ fn name_outputs(query: &mut Query) -> HashMap<String, String> {
     }
     let SetExpr::Select(select) = body else { return renames };
     let mut used: HashSet<String> = HashSet::new();
+    // `SELECT n.oid, n.*`: a wildcard's columns are only known to Polars, so
+    // the other items get internal names (PostgreSQL allows the duplicate).
+    let wildcard = select
+        .projection
+        .iter()
+        .any(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)));
     for (i, item) in select.projection.iter_mut().enumerate() {
         let (expr, current) = match item {
             SelectItem::UnnamedExpr(e) => {
@@ -321,7 +339,7 @@ fn name_outputs(query: &mut Query) -> HashMap<String, String> {
         };
         let Some(name) = current else { continue };
         let needs_alias = matches!(item, SelectItem::UnnamedExpr(_)) && pg_output_name(&expr).is_some();
-        let unique = if used.insert(name.clone()) {
+        let unique = if used.insert(name.clone()) && !wildcard {
             name.clone()
         } else {
             let internal = format!("{name}\u{1}{i}");

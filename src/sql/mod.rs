@@ -5,11 +5,13 @@
 //!   names output columns as PostgreSQL does and finds parameter types.
 //! * [`lookup`]: finds WHERE clauses that pin a table's key (read by key, no scan).
 //! * [`pg_compat`]: client catalog SQL (qualifiers, reg casts, catalog functions).
+//! * [`joins`]: join conditions Polars cannot take in ON, moved where they mean the same.
 //! * [`dialect`]: PostgreSQL's arithmetic, clock, literal and percentile forms.
 //! * [`params`]: binds `$n` parameters (and the statement's clock) into the AST.
 
 pub mod analyze;
 pub mod dialect;
+pub mod joins;
 pub mod lookup;
 pub mod params;
 pub mod pg_compat;
@@ -36,6 +38,14 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         let msg = msg.strip_prefix("sql parser error: ").unwrap_or(&msg);
         Error::Syntax(format!("syntax error: {msg}"))
     })
+}
+
+/// Parse one expression.
+pub fn parse_expr(sql: &str) -> Result<sqlparser::ast::Expr> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| Error::Internal(format!("rewrite produced {sql:?}: {e}")))
 }
 
 #[cfg(test)]

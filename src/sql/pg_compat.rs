@@ -77,13 +77,14 @@ fn name_rewritten_calls(s: &mut Select) {
     }
 }
 
-/// `pg_catalog.pg_class.relname` → `pg_class.relname` (the relation is
-/// known by its bare name).
+/// `pg_catalog.pg_class.relname` → `pg_class.relname`, and
+/// `"public"."sale"."id"` → `sale.id` (the relation is known by its bare name).
 fn catalog_column(e: &Expr) -> Option<Expr> {
     let Expr::CompoundIdentifier(parts) = e else {
         return None;
     };
-    (parts.len() == 3 && parts[0].value.eq_ignore_ascii_case("pg_catalog"))
+    let schema = parts.first()?.value.to_lowercase();
+    (parts.len() == 3 && (schema == "pg_catalog" || schema == "public"))
         .then(|| Expr::CompoundIdentifier(parts[1..].to_vec()))
 }
 

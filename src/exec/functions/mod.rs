@@ -85,9 +85,10 @@ impl FunctionRegistry for PgFunctions {
     }
 }
 
-/// Rows in a call: arguments are columns of one length or scalars (length 1).
+/// Rows in a call: arguments are columns of one length (which may be 0)
+/// or scalars (length 1).
 pub(crate) fn rows(cols: &[Column]) -> usize {
-    cols.iter().map(Column::len).max().unwrap_or(0)
+    cols.iter().map(Column::len).find(|&n| n != 1).unwrap_or(1)
 }
 
 /// Index `i` of a column that may be a broadcast scalar.
@@ -268,6 +269,13 @@ mod tests {
         }
         let null = run("SELECT pg_div(NULL, 0) a").unwrap();
         assert_eq!(null.column("a").unwrap().null_count(), 1);
+        // Over no rows, a column with a literal gives no rows (not one).
+        let mut ctx = context();
+        ctx.register("t", df!("x" => Vec::<i64>::new()).unwrap().lazy());
+        let empty = ctx
+            .execute("SELECT pg_mod(x, 3) m, regexp_replace(CAST(x AS TEXT), 'a', 'b') r FROM t")
+            .unwrap();
+        assert_eq!(empty.collect().unwrap().height(), 0);
     }
 
     #[test]

@@ -1,0 +1,222 @@
+//! The SQL pieces `subquery` builds: literals of computed values, the
+//! per-key table of a correlated subquery and the join to it.
+
+use polars::prelude::*;
+use sqlparser::ast::{
+    Expr, GroupByExpr, Ident, Join, OrderByKind, Query, Select, SelectItem, SetExpr, TableFactor, Value,
+};
+
+use crate::error::{Error, Result};
+pub use crate::sql::joins::{and_all, conjuncts};
+
+const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "array_agg",
+    "string_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+    "stddev",
+    "stddev_samp",
+    "stddev_pop",
+    "variance",
+    "var_samp",
+    "var_pop",
+    "median",
+    "first",
+    "last",
+    "quantile_cont",
+    "quantile_disc",
+    "corr",
+    "covar_pop",
+    "covar_samp",
+];
+
+/// Whether `e` computes an aggregate (outside window functions and subqueries).
+pub fn is_aggregate(e: &Expr) -> bool {
+    use sqlparser::ast::{Visit, Visitor};
+    use std::ops::ControlFlow;
+    struct Find(bool);
+    impl Visitor for Find {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            match e {
+                Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => {}
+                Expr::Function(f) if f.over.is_none() => {
+                    let name = f.name.to_string().to_lowercase();
+                    if AGGREGATES.contains(&name.as_str()) {
+                        self.0 = true;
+                        return ControlFlow::Break(());
+                    }
+                }
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut f = Find(false);
+    let _ = e.visit(&mut f);
+    f.0
+}
+
+/// The qualifiers a relation defines.
+pub fn qualifiers_of(f: &TableFactor) -> Vec<String> {
+    crate::sql::joins::qualifier(f).into_iter().collect()
+}
+
+fn sql_type(dt: &DataType) -> Option<&'static str> {
+    Some(match dt {
+        d if d.is_integer() => "BIGINT",
+        d if d.is_float() => "DOUBLE PRECISION",
+        DataType::String => "TEXT",
+        DataType::Boolean => "BOOLEAN",
+        DataType::Date => "DATE",
+        DataType::Datetime(..) => "TIMESTAMP",
+        _ => return None,
+    })
+}
+
+/// NULL, typed as `dt` where redsql has the type.
+pub fn typed_null(dt: &DataType) -> Expr {
+    let null = Expr::Value(Value::Null.with_empty_span());
+    match sql_type(dt).and_then(|t| crate::sql::parse_expr(&format!("CAST(NULL AS {t})")).ok()) {
+        Some(e) => e,
+        None => null,
+    }
+}
+
+fn string(s: String) -> Expr {
+    Expr::Value(Value::SingleQuotedString(s).with_empty_span())
+}
+
+/// A computed value as a SQL literal of its type.
+pub fn literal(v: AnyValue<'_>, dt: &DataType) -> Result<Expr> {
+    let number = |s: String| Expr::Value(Value::Number(s, false).with_empty_span());
+    let float = |f: f64| -> Result<Expr> {
+        if f.is_finite() && !format!("{f:?}").contains('e') {
+            Ok(number(format!("{f:?}")))
+        } else {
+            crate::sql::parse_expr(&format!("CAST('{f:?}' AS DOUBLE PRECISION)"))
+        }
+    };
+    Ok(match v {
+        AnyValue::Null => typed_null(dt),
+        AnyValue::Boolean(b) => Expr::Value(Value::Boolean(b).with_empty_span()),
+        AnyValue::Int8(n) => number(n.to_string()),
+        AnyValue::Int16(n) => number(n.to_string()),
+        AnyValue::Int32(n) => number(n.to_string()),
+        AnyValue::Int64(n) => number(n.to_string()),
+        AnyValue::UInt8(n) => number(n.to_string()),
+        AnyValue::UInt16(n) => number(n.to_string()),
+        AnyValue::UInt32(n) => number(n.to_string()),
+        AnyValue::UInt64(n) => number(n.to_string()),
+        AnyValue::Float32(f) => float(f as f64)?,
+        AnyValue::Float64(f) => float(f)?,
+        AnyValue::String(s) => string(s.to_string()),
+        AnyValue::StringOwned(s) => string(s.to_string()),
+        AnyValue::Date(d) => {
+            let day = crate::catalog::types::days_to_date(d)
+                .ok_or_else(|| Error::Data("22008", "date out of range".into()))?;
+            crate::sql::parse_expr(&format!("CAST('{day}' AS DATE)"))?
+        }
+        AnyValue::Datetime(n, unit, _) => {
+            let us = match unit {
+                TimeUnit::Nanoseconds => n / 1000,
+                TimeUnit::Microseconds => n,
+                TimeUnit::Milliseconds => n * 1000,
+            };
+            let t = chrono::DateTime::from_timestamp_micros(us)
+                .ok_or_else(|| Error::Data("22008", "timestamp out of range".into()))?;
+            crate::sql::dialect::timestamp_literal(t.naive_utc())
+        }
+        other => {
+            return Err(Error::Unsupported(format!(
+                "a subquery value of type {} used as an expression",
+                other.dtype()
+            )))
+        }
+    })
+}
+
+fn alias(expr: Expr, name: &str) -> SelectItem {
+    SelectItem::ExprWithAlias {
+        expr,
+        alias: Ident::with_quote('"', name),
+    }
+}
+
+fn order_exprs(q: &Query) -> Vec<sqlparser::ast::OrderByExpr> {
+    match q.order_by.as_ref().map(|o| &o.kind) {
+        Some(OrderByKind::Expressions(v)) => v.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Per ORDER BY item: descending, and whether NULLs go last (PostgreSQL's
+/// default: last ascending, first descending).
+pub fn order_spec(q: &Query) -> (Vec<bool>, Vec<bool>) {
+    order_exprs(q)
+        .iter()
+        .map(|o| {
+            let desc = o.options.asc == Some(false);
+            (desc, o.options.nulls_first.map_or(!desc, |first| !first))
+        })
+        .unzip()
+}
+
+/// `SELECT inner_key AS __k0.., value AS __v, true AS __m [, order AS __o0..]
+/// FROM ... WHERE inner_preds [GROUP BY inner_keys]`.
+pub fn derived_select(
+    q: &Query,
+    sel: &Select,
+    value: &Expr,
+    keys: &[(Expr, Expr)],
+    inner_preds: Vec<Expr>,
+    aggregate: bool,
+) -> Query {
+    let mut s = sel.clone();
+    let mut items: Vec<SelectItem> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, (inner, _))| alias(inner.clone(), &format!("__k{i}")))
+        .collect();
+    items.push(alias(value.clone(), "__v"));
+    items.push(alias(Expr::Value(Value::Boolean(true).with_empty_span()), "__m"));
+    if !aggregate {
+        for (j, o) in order_exprs(q).into_iter().enumerate() {
+            items.push(alias(o.expr, &format!("__o{j}")));
+        }
+    }
+    s.projection = items;
+    s.selection = and_all(inner_preds);
+    if aggregate {
+        s.group_by = GroupByExpr::Expressions(keys.iter().map(|(inner, _)| inner.clone()).collect(), vec![]);
+    }
+    Query {
+        body: Box::new(SetExpr::Select(Box::new(s))),
+        order_by: None,
+        limit_clause: None,
+        ..q.clone()
+    }
+}
+
+/// `LEFT JOIN name ON name.__k0 = outer0 AND ...`.
+pub fn join_on_keys(name: &str, keys: &[(Expr, Expr)]) -> Join {
+    let cond: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, (_, outer))| format!("{name}.__k{i} = {outer}"))
+        .collect();
+    let sql = format!("SELECT * FROM x LEFT JOIN {name} ON {}", cond.join(" AND "));
+    match crate::sql::parse(&sql).ok().and_then(|mut v| v.pop()) {
+        Some(sqlparser::ast::Statement::Query(q)) => match *q.body {
+            SetExpr::Select(mut s) => s.from.remove(0).joins.remove(0),
+            _ => unreachable!("a SELECT"),
+        },
+        _ => unreachable!("the join parses"),
+    }
+}
