@@ -400,6 +400,15 @@ fn function(e: &Expr) -> Option<Expr> {
         n if n.starts_with("has_") && n.ends_with("_privilege") => parse("true"),
         "pg_relation_is_publishable" => parse("false"),
         "format_type" => format_type(a.first()?),
+        // The type's OID if it exists, else NULL (psycopg 3 looks types up
+        // with `t.oid = to_regtype($1)`; the argument may be a parameter).
+        "to_regtype" => {
+            let arms: String = types::TYPES
+                .iter()
+                .map(|t| format!(" WHEN '{}' THEN {} WHEN '{}' THEN {}", t.1, t.0, t.2, t.0))
+                .collect();
+            parse(&format!("CASE lower({}){arms} ELSE NULL END", a.first()?))
+        }
         "pg_get_expr"
         | "col_description"
         | "obj_description"
@@ -444,6 +453,19 @@ mod tests {
     /// Rewrite one expression and print it back.
     fn rw(sql: &str) -> String {
         select(&format!("{sql} AS e")).trim_end_matches(" AS e").to_string()
+    }
+
+    #[test]
+    fn to_regtype_names_known_types_only() {
+        let e = rw("to_regtype($1)");
+        assert!(
+            e.starts_with("CASE lower($1) WHEN 'bool' THEN 16 WHEN 'boolean' THEN 16"),
+            "{e}"
+        );
+        assert!(
+            e.contains("WHEN 'bigint' THEN 20") && e.ends_with("ELSE NULL END"),
+            "{e}"
+        );
     }
 
     #[test]
