@@ -97,7 +97,7 @@ pub fn is_row_wise(q: &Query) -> bool {
                     let name = name.trim_matches('"');
                     f.over.is_none()
                         && f.filter.is_none()
-                        && (SCALAR_FUNCTIONS.contains(&name) || functions::NAMES.contains(&name) || name == NOW)
+                        && (SCALAR_FUNCTIONS.contains(&name) || functions::is_function(name) || name == NOW)
                 }
                 Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => false,
                 _ => true,

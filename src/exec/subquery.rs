@@ -26,7 +26,8 @@ use sqlparser::ast::{
 };
 
 use super::subquery_sql::{
-    and_all, conjuncts, derived_select, is_aggregate, join_on_keys, literal, order_spec, qualifiers_of, typed_null,
+    and_all, derived_select, is_aggregate, is_null_literal, join_on_keys, literal, order_spec, qualifiers_of,
+    typed_null,
 };
 use crate::error::{Error, Result};
 
@@ -242,10 +243,7 @@ impl Resolver<'_> {
         let mut inner_preds = Vec::new();
         let mut keys: Vec<(Expr, Expr)> = Vec::new();
         let mut outer_conds = Vec::new();
-        let mut parts = Vec::new();
-        if let Some(w) = &sel.selection {
-            conjuncts(w.clone(), &mut parts);
-        }
+        let parts: Vec<Expr> = sel.selection.iter().flat_map(crate::sql::conjuncts).cloned().collect();
         // `inner = outer.col` lets other conditions name outer.col as inner
         // (psql: `c.oid = a.attcollation AND a.attcollation <> t.typcollation`).
         let equal: Vec<(Expr, Expr)> = parts
@@ -374,9 +372,7 @@ impl Resolver<'_> {
             } else {
                 typed_null(&DataType::Null)
             };
-            let is_null = matches!(&empty, Expr::Value(v) if v.value == Value::Null)
-                || matches!(&empty, Expr::Cast { expr, .. } if matches!(expr.as_ref(), Expr::Value(v) if v.value == Value::Null));
-            if is_null {
+            if is_null_literal(&empty) {
                 v
             } else {
                 crate::sql::parse_expr(&format!("CASE WHEN {name}.__m IS NULL THEN {empty} ELSE {v} END"))?
@@ -481,6 +477,7 @@ struct ExprPass<'a, 'b> {
 impl VisitorMut for ExprPass<'_, '_> {
     type Break = ();
     fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        let all = matches!(e, Expr::AllOp { .. });
         let result = match e {
             Expr::Subquery(q) => {
                 if let Err(err) = self.r.query(q) {
@@ -524,21 +521,23 @@ impl VisitorMut for ExprPass<'_, '_> {
                     ))
                 })
             }
-            Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } if matches!(right.as_ref(), Expr::Subquery(_)) => {
-                let (all, left, op) = match &*e {
-                    Expr::AnyOp { left, compare_op, .. } => (false, (**left).clone(), compare_op.clone()),
-                    Expr::AllOp { left, compare_op, .. } => (true, (**left).clone(), compare_op.clone()),
-                    _ => unreachable!("matched above"),
-                };
-                let (Expr::AnyOp { right, .. } | Expr::AllOp { right, .. }) = e else {
-                    unreachable!("matched above")
-                };
+            Expr::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | Expr::AllOp {
+                left,
+                compare_op,
+                right,
+            } if matches!(right.as_ref(), Expr::Subquery(_)) => {
                 let Expr::Subquery(q) = right.as_mut() else {
                     unreachable!("matched above")
                 };
                 match self.r.query(q) {
                     Err(err) => Err(err),
-                    Ok(()) if outer_qualifiers(q).is_empty() => self.r.any_all(&left, &op, q, all).map(Some),
+                    Ok(()) if outer_qualifiers(q).is_empty() => self.r.any_all(left, compare_op, q, all).map(Some),
                     Ok(()) => Err(Error::Unsupported("a correlated subquery in ANY/ALL".into())),
                 }
             }

@@ -7,7 +7,7 @@ use sqlparser::ast::{
 };
 
 use crate::error::{Error, Result};
-pub use crate::sql::joins::{and_all, conjuncts};
+pub use crate::sql::joins::and_all;
 
 const AGGREGATES: &[&str] = &[
     "count",
@@ -86,6 +86,15 @@ pub fn typed_null(dt: &DataType) -> Expr {
     match sql_type(dt).and_then(|t| crate::sql::parse_expr(&format!("CAST(NULL AS {t})")).ok()) {
         Some(e) => e,
         None => null,
+    }
+}
+
+/// Whether `e` is a [`typed_null`] (NULL, or NULL cast to a type).
+pub fn is_null_literal(e: &Expr) -> bool {
+    match e {
+        Expr::Value(v) => v.value == Value::Null,
+        Expr::Cast { expr, .. } => is_null_literal(expr),
+        _ => false,
     }
 }
 

@@ -6,7 +6,7 @@
 //!   truncates, and ÷ 0 is error 22012 (`exec::functions`);
 //! * `now()`, `current_timestamp`, `localtimestamp`, `transaction_timestamp()`,
 //!   `statement_timestamp()`, `clock_timestamp()` → [`NOW`], bound to the
-//!   statement's start when it runs ([`bind_clock`]); `current_date` → its date;
+//!   statement's start when it runs ([`bind_clock_expr`]); `current_date` → its date;
 //! * `'2024-01-01T10:00:00Z'::timestamp`, `DATE '2024-01-01'`,
 //!   `'yes'::boolean`: literals of these types are read as PostgreSQL reads
 //!   them (ISO dates with a space or `T`, an optional zone converted to UTC;
@@ -20,10 +20,10 @@ use std::ops::ControlFlow;
 use chrono::{DateTime, NaiveDateTime};
 use sqlparser::ast::{
     BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, ObjectName, ObjectNamePart, OrderByExpr, Query, Value, ValueWithSpan, VisitMut,
-    VisitorMut,
+    FunctionArguments, Ident, ObjectName, ObjectNamePart, OrderByExpr, Query, Value, VisitMut, VisitorMut,
 };
 
+use super::pg_compat::string_value;
 use crate::catalog::types::{parse_bool, parse_date, parse_timestamp};
 use crate::error::{Error, Result};
 
@@ -74,16 +74,6 @@ fn rule(e: &Expr) -> Result<Option<Expr>> {
         Expr::Function(f) => function(f),
         _ => None,
     })
-}
-
-fn string_value(e: &Expr) -> Option<&str> {
-    match e {
-        Expr::Value(ValueWithSpan {
-            value: Value::SingleQuotedString(s),
-            ..
-        }) => Some(s),
-        _ => None,
-    }
 }
 
 fn call(name: &str, args: Vec<Expr>) -> Expr {
@@ -237,26 +227,31 @@ fn percentile(f: &Function, name: &str) -> Option<Expr> {
 }
 
 /// Replaces [`NOW`] with the statement's start time (PostgreSQL's `now()` is
-/// one value for the whole statement).
-pub fn bind_clock(query: &mut Query, now: NaiveDateTime) {
-    struct Clock(NaiveDateTime);
-    impl VisitorMut for Clock {
-        type Break = ();
-        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
-            if let Expr::Function(f) = e {
-                if name(f).as_deref() == Some(NOW) {
-                    *e = timestamp_literal(self.0);
-                }
-            }
-            ControlFlow::Continue(())
+/// one value for the whole statement); `params::bind` calls it on every
+/// expression in its pass over the tree.
+pub fn bind_clock_expr(e: &mut Expr, now: NaiveDateTime) {
+    if let Expr::Function(f) = e {
+        if name(f).as_deref() == Some(NOW) {
+            *e = timestamp_literal(now);
         }
     }
-    let _ = VisitMut::visit(query, &mut Clock(now));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bind_clock(query: &mut Query, now: NaiveDateTime) {
+        struct Clock(NaiveDateTime);
+        impl VisitorMut for Clock {
+            type Break = ();
+            fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+                bind_clock_expr(e, self.0);
+                ControlFlow::Continue(())
+            }
+        }
+        let _ = VisitMut::visit(query, &mut Clock(now));
+    }
 
     fn rewritten(sql: &str) -> Result<String> {
         let mut q = match crate::sql::parse(sql).unwrap().remove(0) {

@@ -70,22 +70,6 @@ fn qualifiers(e: &Expr) -> Option<HashSet<String>> {
     n.1.then_some(n.0)
 }
 
-/// The AND-ed parts of a condition.
-pub fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
-    match e {
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::And,
-            right,
-        } => {
-            conjuncts(*left, out);
-            conjuncts(*right, out);
-        }
-        Expr::Nested(inner) => conjuncts(*inner, out),
-        other => out.push(other),
-    }
-}
-
 /// The conditions AND-ed (None for none).
 pub fn and_all(mut v: Vec<Expr>) -> Option<Expr> {
     let first = if v.is_empty() { return None } else { v.remove(0) };
@@ -214,8 +198,7 @@ fn rewrite_joins(from: &mut TableWithJoins, where_extra: &mut Vec<Expr>) {
             continue;
         };
         qualify(on, &relations);
-        let mut parts = Vec::new();
-        conjuncts(on.clone(), &mut parts);
+        let parts: Vec<Expr> = crate::sql::conjuncts(on).into_iter().cloned().collect();
         let (mut keep, mut on_right, mut on_left) = (Vec::new(), Vec::new(), Vec::new());
         for p in parts {
             match qualifiers(&p) {

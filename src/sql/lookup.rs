@@ -34,7 +34,7 @@ pub fn key_lookup(query: &Query, table: &str, key_column: &str, key_type: ColTyp
         return None;
     }
     let mut best: Option<Vec<String>> = None;
-    for conjunct in conjuncts(select.selection.as_ref()?) {
+    for conjunct in super::conjuncts(select.selection.as_ref()?) {
         if let Some(ids) = pinned_ids(conjunct, key_column, key_type) {
             if best.as_ref().is_none_or(|b| ids.len() < b.len()) {
                 best = Some(ids);
@@ -42,22 +42,6 @@ pub fn key_lookup(query: &Query, table: &str, key_column: &str, key_type: ColTyp
         }
     }
     best
-}
-
-fn conjuncts(e: &Expr) -> Vec<&Expr> {
-    match e {
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::And,
-            right,
-        } => {
-            let mut out = conjuncts(left);
-            out.extend(conjuncts(right));
-            out
-        }
-        Expr::Nested(inner) => conjuncts(inner),
-        other => vec![other],
-    }
 }
 
 fn is_key(e: &Expr, key_column: &str) -> bool {

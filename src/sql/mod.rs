@@ -40,6 +40,24 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     })
 }
 
+/// The AND-ed parts of a condition (through parentheses).
+pub fn conjuncts(e: &sqlparser::ast::Expr) -> Vec<&sqlparser::ast::Expr> {
+    use sqlparser::ast::{BinaryOperator, Expr};
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            let mut out = conjuncts(left);
+            out.extend(conjuncts(right));
+            out
+        }
+        Expr::Nested(inner) => conjuncts(inner),
+        other => vec![other],
+    }
+}
+
 /// Parse one expression.
 pub fn parse_expr(sql: &str) -> Result<sqlparser::ast::Expr> {
     Parser::new(&PostgreSqlDialect {})

@@ -81,16 +81,17 @@ pub fn placeholder_index(expr: &Expr) -> Option<usize> {
 }
 
 /// Replace every `$n` in `query` by the literal of `params[n-1]`, and
-/// `now()` by the time of this call (see `dialect::bind_clock`).
+/// `now()` by the time of this call (see `dialect::bind_clock_expr`).
 pub fn bind(query: &mut Query, params: &[Param]) -> Result<()> {
-    super::dialect::bind_clock(query, chrono::Utc::now().naive_utc());
     struct Binder<'a> {
         params: &'a [Param],
+        now: chrono::NaiveDateTime,
         err: Option<Error>,
     }
     impl VisitorMut for Binder<'_> {
         type Break = ();
         fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+            super::dialect::bind_clock_expr(expr, self.now);
             if let Some(i) = placeholder_index(expr) {
                 match self.params.get(i.wrapping_sub(1)).map(Param::to_expr) {
                     Some(Ok(lit)) => *expr = lit,
@@ -110,7 +111,11 @@ pub fn bind(query: &mut Query, params: &[Param]) -> Result<()> {
             ControlFlow::Continue(())
         }
     }
-    let mut binder = Binder { params, err: None };
+    let mut binder = Binder {
+        params,
+        now: chrono::Utc::now().naive_utc(),
+        err: None,
+    };
     let _ = VisitMut::visit(query, &mut binder);
     binder.err.map_or(Ok(()), Err)
 }

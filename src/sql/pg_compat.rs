@@ -145,7 +145,7 @@ fn null() -> Expr {
     Expr::Value(Value::Null.with_empty_span())
 }
 
-fn string_value(e: &Expr) -> Option<&str> {
+pub(super) fn string_value(e: &Expr) -> Option<&str> {
     match e {
         Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Some(s),
