@@ -45,6 +45,16 @@ def check_param_in_select_list():
         eq(conn.execute("SELECT %s::text AS t, %s::bigint + 1 AS n", ("x", 41)).fetchone(), ("x", 42))
 
 
+def check_parameter_status_after_set():
+    """SET of a reported setting sends ParameterStatus, which psycopg keeps
+    in conn.info (PostgreSQL reports application_name, DateStyle, ...)."""
+    with connect() as conn:
+        conn.execute("SET application_name = 'cl_app'")
+        eq(conn.info.parameter_status("application_name"), "cl_app", "application_name")
+        conn.execute("SET TIME ZONE 'UTC'")
+        eq(conn.info.parameter_status("TimeZone"), "UTC", "TimeZone")
+
+
 def check_auto_prepare():
     """After prepare_threshold (5) executions psycopg prepares the statement
     under a name (_pg3_N) and only Binds/Executes it."""

@@ -53,6 +53,8 @@ pub struct RecordReader {
     pending: Vec<u8>,
     /// Records read so far (the line number of the last one, counting the header).
     pub line: usize,
+    /// The end-of-data line `\.` was read: what follows is ignored.
+    ended: bool,
 }
 
 impl RecordReader {
@@ -62,6 +64,7 @@ impl RecordReader {
             buf: String::new(),
             pending: Vec::new(),
             line: 0,
+            ended: false,
         }
     }
 
@@ -100,10 +103,18 @@ impl RecordReader {
         let mut out = Vec::new();
         let mut start = 0;
         while let Some(end) = self.record_end(start, at_end)? {
+            if self.ended {
+                start = self.buf.len();
+                break;
+            }
             let raw = self.buf[start..end].trim_end_matches(['\n', '\r']).to_string();
             start = end;
-            if !self.format.csv && raw == "\\." {
-                break; // end-of-data marker of the text format
+            if raw == "\\." {
+                // The end-of-data line, in text and CSV format (psql sends it
+                // after inline data).
+                self.ended = true;
+                start = self.buf.len();
+                break;
             }
             self.line += 1;
             if self.format.header && self.line == 1 {
@@ -266,6 +277,14 @@ mod tests {
     fn text_format_escapes_and_null() {
         let rows = all(CopyFormat::text(), &["1\ta\\tb\t\\N\n2\t\\\\x\t\n\\.\n"]);
         assert_eq!(rows, vec![vec![s("1"), s("a\tb"), None], vec![s("2"), s("\\x"), s("")]]);
+    }
+
+    #[test]
+    fn csv_ends_at_the_end_of_data_line() {
+        let rows = all(CopyFormat::csv(), &["1,a\n\\.\n", "2,b\n"]);
+        assert_eq!(rows, vec![vec![s("1"), s("a")]]);
+        let quoted = all(CopyFormat::csv(), &["1,\"x\n\\.\n\"\n"]);
+        assert_eq!(quoted, vec![vec![s("1"), s("x\n\\.\n")]]);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod json_doc;
 pub mod load;
 pub mod scan;
 pub mod search;
+pub mod srf;
 pub mod stream;
 pub mod subquery;
 pub mod subquery_sql;
@@ -105,7 +106,7 @@ impl Engine {
     }
 
     /// Resolve the tables an analyzed query reads and type its parameters.
-    pub async fn plan(&self, analyzed: Analyzed) -> Result<Planned> {
+    pub async fn plan(&self, mut analyzed: Analyzed) -> Result<Planned> {
         let mut sources = Vec::new();
         for s in &analyzed.sources {
             let table = match s {
@@ -114,6 +115,12 @@ impl Engine {
             };
             sources.push((s.clone(), table));
         }
+        let tables: Vec<&TableInfo> = sources.iter().filter_map(|(_, t)| t.as_deref()).collect();
+        crate::sql::temporal::normalize_literals(&mut analyzed.query, |col| {
+            let mut types = tables.iter().filter_map(|t| t.column(col).map(|c| c.ty));
+            let first = types.next()?;
+            types.all(|t| t == first).then_some(first)
+        });
         let mut param_types = vec![Type::TEXT; analyzed.param_count()];
         // Explicit casts win over column comparisons, which win over text.
         for pass in 0..2 {

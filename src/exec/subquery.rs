@@ -26,8 +26,8 @@ use sqlparser::ast::{
 };
 
 use super::subquery_sql::{
-    and_all, derived_select, is_aggregate, is_null_literal, join_on_keys, literal, order_spec, qualifiers_of,
-    typed_null,
+    and_all, derived_select, has_inner_refs, is_aggregate, is_column, is_null_literal, join_on_keys, literal,
+    order_spec, outer_qualifiers, outer_refs, probe_rows, qualifiers_of, substitute, typed_null,
 };
 use crate::error::{Error, Result};
 
@@ -37,7 +37,14 @@ pub fn has_subqueries(q: &Query) -> bool {
     impl Visitor for Find {
         type Break = ();
         fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            if matches!(e, Expr::Subquery(_) | Expr::Exists { .. }) {
+            if matches!(e, Expr::Subquery(_) | Expr::Exists { .. }) || array_subquery(e).is_some() {
+                self.0 = true;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_table_factor(&mut self, tf: &TableFactor) -> ControlFlow<()> {
+            if super::srf::is_srf(tf) {
                 self.0 = true;
                 return ControlFlow::Break(());
             }
@@ -47,6 +54,17 @@ pub fn has_subqueries(q: &Query) -> bool {
     let mut f = Find(false);
     let _ = q.visit(&mut f);
     f.0
+}
+
+/// `ARRAY(SELECT ...)`.
+fn array_subquery(e: &Expr) -> Option<&Query> {
+    match e {
+        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("array") => match &f.args {
+            sqlparser::ast::FunctionArguments::Subquery(q) => Some(q),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Answer the query's subqueries in `ctx`, innermost first.
@@ -97,6 +115,12 @@ impl Resolver<'_> {
                 if let TableFactor::Derived { subquery, .. } = f {
                     self.query(subquery)?;
                 }
+                if super::srf::is_srf(f) {
+                    let internal = format!("__srf{}", self.next);
+                    self.next += 1;
+                    let rows = super::srf::materialize(f, &internal, |q| self.run(q))?;
+                    self.ctx.register(&internal, rows.lazy());
+                }
             }
         }
         let grouped = !matches!(&s.group_by, GroupByExpr::Expressions(v, _) if v.is_empty())
@@ -114,11 +138,15 @@ impl Resolver<'_> {
         }
         exprs.extend(s.selection.as_mut().map(|e| (e, false)));
         exprs.extend(s.having.as_mut().map(|e| (e, grouped)));
+        let from = s.from.clone();
+        let mut outer_empty = None;
         for (e, grouped) in exprs {
             let mut v = ExprPass {
                 r: self,
                 joins: &mut joins,
                 grouped,
+                from: &from,
+                outer_empty: &mut outer_empty,
                 err: None,
             };
             let _ = VisitMut::visit(e, &mut v);
@@ -146,6 +174,13 @@ impl Resolver<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Whether the FROM clause yields no rows at all, so the select list is
+    /// never evaluated (psql's `\d` footers read empty catalogs such as
+    /// pg_policy with subqueries redsql cannot decorrelate).
+    fn from_is_empty(&mut self, from: &[sqlparser::ast::TableWithJoins]) -> bool {
+        probe_rows(from).is_some_and(|q| self.run(&q).is_ok_and(|df| df.height() == 0))
     }
 
     /// Runs a subquery in the query's context.
@@ -389,108 +424,57 @@ impl Resolver<'_> {
     }
 }
 
-fn is_column(e: &Expr) -> bool {
-    matches!(e, Expr::CompoundIdentifier(p) if p.len() == 2)
-}
-
-/// `e` with each outer column of `equal` replaced by its inner equal.
-fn substitute(mut e: Expr, equal: &[(Expr, Expr)]) -> Expr {
-    struct Sub<'a>(&'a [(Expr, Expr)]);
-    impl VisitorMut for Sub<'_> {
-        type Break = ();
-        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
-            if let Some((_, inner)) = self.0.iter().find(|(outer, _)| outer == e) {
-                *e = inner.clone();
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let _ = VisitMut::visit(&mut e, &mut Sub(equal));
-    e
-}
-
-/// Qualifiers of `e`'s columns that are not the subquery's own relations.
-fn outer_refs(e: &Expr, outer: &HashSet<String>) -> HashSet<String> {
-    let mut found = HashSet::new();
-    let _ = e.visit(&mut CollectQualified(&mut found));
-    found.retain(|q| outer.contains(q));
-    found
-}
-
-fn has_inner_refs(e: &Expr, outer: &HashSet<String>) -> bool {
-    struct Inner<'a>(&'a HashSet<String>, bool);
-    impl Visitor for Inner<'_> {
-        type Break = ();
-        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            match e {
-                Expr::Identifier(_) => self.1 = true,
-                Expr::CompoundIdentifier(p) if !self.0.contains(&p[0].value) => self.1 = true,
-                _ => {}
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut v = Inner(outer, false);
-    let _ = e.visit(&mut v);
-    v.1
-}
-
-struct CollectQualified<'a>(&'a mut HashSet<String>);
-
-impl Visitor for CollectQualified<'_> {
-    type Break = ();
-    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-        if let Expr::CompoundIdentifier(p) = e {
-            if p.len() >= 2 {
-                self.0.insert(p[0].value.clone());
-            }
-        }
-        ControlFlow::Continue(())
-    }
-}
-
-/// Qualifiers a subquery uses that its own FROM does not define.
-fn outer_qualifiers(q: &Query) -> HashSet<String> {
-    let mut used = HashSet::new();
-    let _ = q.visit(&mut CollectQualified(&mut used));
-    let mut own = HashSet::new();
-    struct Own<'a>(&'a mut HashSet<String>);
-    impl Visitor for Own<'_> {
-        type Break = ();
-        fn pre_visit_table_factor(&mut self, f: &TableFactor) -> ControlFlow<()> {
-            self.0.extend(qualifiers_of(f));
-            ControlFlow::Continue(())
-        }
-    }
-    let _ = q.visit(&mut Own(&mut own));
-    used.retain(|u| !own.contains(u));
-    used
-}
-
 struct ExprPass<'a, 'b> {
     r: &'a mut Resolver<'b>,
     joins: &'a mut Vec<(HashSet<String>, sqlparser::ast::Join)>,
     grouped: bool,
+    /// The FROM clause of the SELECT the expressions belong to, and whether
+    /// it is empty (asked once, only when a subquery cannot be answered).
+    from: &'a [sqlparser::ast::TableWithJoins],
+    outer_empty: &'a mut Option<bool>,
     err: Option<Error>,
+}
+
+impl ExprPass<'_, '_> {
+    /// A subquery redsql cannot answer is NULL when the outer FROM has no
+    /// rows (it would never be evaluated); otherwise its error stands.
+    fn unanswerable(&mut self, err: Error) -> Result<Option<Expr>> {
+        if !matches!(err, Error::Unsupported(_)) {
+            return Err(err);
+        }
+        let empty = match *self.outer_empty {
+            Some(b) => b,
+            None => {
+                let b = self.r.from_is_empty(self.from);
+                *self.outer_empty = Some(b);
+                b
+            }
+        };
+        if empty {
+            Ok(Some(typed_null(&DataType::Null)))
+        } else {
+            Err(err)
+        }
+    }
 }
 
 impl VisitorMut for ExprPass<'_, '_> {
     type Break = ();
     fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         let all = matches!(e, Expr::AllOp { .. });
+        let is_array = array_subquery(e).is_some();
         let result = match e {
-            Expr::Subquery(q) => {
-                if let Err(err) = self.r.query(q) {
-                    self.err = Some(err);
-                    return ControlFlow::Break(());
+            Expr::Subquery(q) => match self.r.query(q) {
+                Err(err) => Err(err),
+                Ok(()) => {
+                    let outer = outer_qualifiers(q);
+                    if outer.is_empty() {
+                        self.r.scalar(q).map(Some)
+                    } else {
+                        self.r.correlated(q, &outer, self.grouped, self.joins).map(Some)
+                    }
                 }
-                let outer = outer_qualifiers(q);
-                if outer.is_empty() {
-                    self.r.scalar(q).map(Some)
-                } else {
-                    self.r.correlated(q, &outer, self.grouped, self.joins).map(Some)
-                }
-            }
+            },
             Expr::Exists { subquery, negated } if !outer_qualifiers(subquery).is_empty() => {
                 // EXISTS (...) is (SELECT count(*) ...) > 0.
                 let outer = outer_qualifiers(subquery);
@@ -541,7 +525,12 @@ impl VisitorMut for ExprPass<'_, '_> {
                     Ok(()) => Err(Error::Unsupported("a correlated subquery in ANY/ALL".into())),
                 }
             }
+            _ if is_array => Err(Error::Unsupported("ARRAY(subquery)".into())),
             _ => Ok(None),
+        };
+        let result = match result {
+            Err(err) => self.unanswerable(err),
+            ok => ok,
         };
         match result {
             Ok(Some(new)) => *e = new,

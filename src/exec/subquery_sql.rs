@@ -1,9 +1,13 @@
 //! The SQL pieces `subquery` builds: literals of computed values, the
 //! per-key table of a correlated subquery and the join to it.
 
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
 use polars::prelude::*;
 use sqlparser::ast::{
-    Expr, GroupByExpr, Ident, Join, OrderByKind, Query, Select, SelectItem, SetExpr, TableFactor, Value,
+    Expr, GroupByExpr, Ident, Join, OrderByKind, Query, Select, SelectItem, SetExpr, TableFactor, Value, Visit,
+    VisitMut, Visitor, VisitorMut,
 };
 
 use crate::error::{Error, Result};
@@ -40,27 +44,36 @@ const AGGREGATES: &[&str] = &[
 pub fn is_aggregate(e: &Expr) -> bool {
     use sqlparser::ast::{Visit, Visitor};
     use std::ops::ControlFlow;
-    struct Find(bool);
+    /// Aggregates of this expression, not of the subqueries inside it
+    /// (`(SELECT count(*) FROM t WHERE ...)` does not group the outer query).
+    struct Find {
+        found: bool,
+        depth: usize,
+    }
     impl Visitor for Find {
         type Break = ();
+        fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            self.depth += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            self.depth -= 1;
+            ControlFlow::Continue(())
+        }
         fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            match e {
-                Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => {}
-                Expr::Function(f) if f.over.is_none() => {
-                    let name = f.name.to_string().to_lowercase();
-                    if AGGREGATES.contains(&name.as_str()) {
-                        self.0 = true;
-                        return ControlFlow::Break(());
-                    }
+            if let Expr::Function(f) = e {
+                let name = f.name.to_string().to_lowercase();
+                if self.depth == 0 && f.over.is_none() && AGGREGATES.contains(&name.as_str()) {
+                    self.found = true;
+                    return ControlFlow::Break(());
                 }
-                _ => {}
             }
             ControlFlow::Continue(())
         }
     }
-    let mut f = Find(false);
+    let mut f = Find { found: false, depth: 0 };
     let _ = e.visit(&mut f);
-    f.0
+    f.found
 }
 
 /// The qualifiers a relation defines.
@@ -213,12 +226,13 @@ pub fn derived_select(
     }
 }
 
-/// `LEFT JOIN name ON name.__k0 = outer0 AND ...`.
+/// `LEFT JOIN name ON outer0 = name.__k0 AND ...` (Polars SQL reads an ON
+/// equality as left-table column = right-table column).
 pub fn join_on_keys(name: &str, keys: &[(Expr, Expr)]) -> Join {
     let cond: Vec<String> = keys
         .iter()
         .enumerate()
-        .map(|(i, (_, outer))| format!("{name}.__k{i} = {outer}"))
+        .map(|(i, (_, outer))| format!("{outer} = {name}.__k{i}"))
         .collect();
     let sql = format!("SELECT * FROM x LEFT JOIN {name} ON {}", cond.join(" AND "));
     match crate::sql::parse(&sql).ok().and_then(|mut v| v.pop()) {
@@ -228,4 +242,97 @@ pub fn join_on_keys(name: &str, keys: &[(Expr, Expr)]) -> Join {
         },
         _ => unreachable!("the join parses"),
     }
+}
+
+/// `SELECT 1 FROM <from> LIMIT 1`: whether a FROM clause has rows.
+pub fn probe_rows(from: &[sqlparser::ast::TableWithJoins]) -> Option<Query> {
+    if from.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = from.iter().map(|f| f.to_string()).collect();
+    match crate::sql::parse(&format!("SELECT 1 FROM {} LIMIT 1", list.join(", ")))
+        .ok()?
+        .pop()?
+    {
+        sqlparser::ast::Statement::Query(q) => Some(*q),
+        _ => None,
+    }
+}
+
+pub fn is_column(e: &Expr) -> bool {
+    matches!(e, Expr::CompoundIdentifier(p) if p.len() == 2)
+}
+
+/// `e` with each outer column of `equal` replaced by its inner equal.
+pub fn substitute(mut e: Expr, equal: &[(Expr, Expr)]) -> Expr {
+    struct Sub<'a>(&'a [(Expr, Expr)]);
+    impl VisitorMut for Sub<'_> {
+        type Break = ();
+        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if let Some((_, inner)) = self.0.iter().find(|(outer, _)| outer == e) {
+                *e = inner.clone();
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = VisitMut::visit(&mut e, &mut Sub(equal));
+    e
+}
+
+/// Qualifiers of `e`'s columns that are not the subquery's own relations.
+pub fn outer_refs(e: &Expr, outer: &HashSet<String>) -> HashSet<String> {
+    let mut found = HashSet::new();
+    let _ = e.visit(&mut CollectQualified(&mut found));
+    found.retain(|q| outer.contains(q));
+    found
+}
+
+pub fn has_inner_refs(e: &Expr, outer: &HashSet<String>) -> bool {
+    struct Inner<'a>(&'a HashSet<String>, bool);
+    impl Visitor for Inner<'_> {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            match e {
+                Expr::Identifier(_) => self.1 = true,
+                Expr::CompoundIdentifier(p) if !self.0.contains(&p[0].value) => self.1 = true,
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut v = Inner(outer, false);
+    let _ = e.visit(&mut v);
+    v.1
+}
+
+pub struct CollectQualified<'a>(&'a mut HashSet<String>);
+
+impl Visitor for CollectQualified<'_> {
+    type Break = ();
+    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        if let Expr::CompoundIdentifier(p) = e {
+            if p.len() >= 2 {
+                self.0.insert(p[0].value.clone());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Qualifiers a subquery uses that its own FROM does not define.
+pub fn outer_qualifiers(q: &Query) -> HashSet<String> {
+    let mut used = HashSet::new();
+    let _ = q.visit(&mut CollectQualified(&mut used));
+    let mut own = HashSet::new();
+    struct Own<'a>(&'a mut HashSet<String>);
+    impl Visitor for Own<'_> {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, f: &TableFactor) -> ControlFlow<()> {
+            self.0.extend(qualifiers_of(f));
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = q.visit(&mut Own(&mut own));
+    used.retain(|u| !own.contains(u));
+    used
 }

@@ -126,6 +126,34 @@ fn literal_text(e: &Expr) -> String {
     }
 }
 
+/// Settings PostgreSQL reports to the client (ParameterStatus) when they
+/// change, by the names it reports them under.
+const REPORTED: &[&str] = &[
+    "DateStyle",
+    "TimeZone",
+    "IntervalStyle",
+    "application_name",
+    "client_encoding",
+    "search_path",
+    "extra_float_digits",
+    "standard_conforming_strings",
+];
+
+/// The reported settings a SET changed, with their new values.
+pub fn reported_changes(set: &Set, settings: &Settings) -> Vec<(String, String)> {
+    let name = match set {
+        Set::SingleAssignment { variable, .. } => variable.to_string().to_lowercase(),
+        Set::SetTimeZone { .. } => "timezone".into(),
+        Set::SetNames { .. } => "client_encoding".into(),
+        _ => return vec![],
+    };
+    REPORTED
+        .iter()
+        .filter(|r| r.to_lowercase() == name)
+        .filter_map(|r| Some((r.to_string(), settings.get(&name)?)))
+        .collect()
+}
+
 /// Run a command statement.
 pub fn run(stmt: &Statement, settings: &Arc<Settings>, format: FieldFormat) -> Result<Response> {
     match stmt {

@@ -14,15 +14,19 @@ use pgwire::api::results::{
     DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag,
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
-use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
+use pgwire::api::store::{Entry, PortalStore};
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type, DEFAULT_NAME};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::data::{NoData, ParameterDescription, RowDescription};
+use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT};
+use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::PgWireBackendMessage;
 use polars::prelude::DataType;
 use rust_decimal::prelude::ToPrimitive;
 use sqlparser::ast::Statement;
 
 use super::commands::{self, Settings};
+use super::cursors::{self, CursorStmt, Cursors};
 use crate::encode;
 use crate::error::{Error, Result};
 use crate::exec::copy::{self, CopyPlan};
@@ -44,6 +48,8 @@ pub enum Prepared {
     /// `EXPLAIN query`: one text column, `QUERY PLAN`.
     /// EXPLAIN, and whether ANALYZE (run it and report each step).
     Explain(Box<Planned>, bool),
+    /// DECLARE / FETCH / CLOSE.
+    Cursor(Box<CursorStmt>),
 }
 
 /// All of redsql's protocol handlers; cheap to share between connections.
@@ -102,6 +108,14 @@ pub struct Parser {
 
 /// Plan (and, when `describe`, type the result of) one statement.
 async fn prepare(engine: &Engine, stmt: Statement, text: &str, describe: bool) -> Result<Prepared> {
+    let stmt = match cursors::parse(stmt)? {
+        cursors::Parsed::Other(stmt) => stmt,
+        cursors::Parsed::Ready(c) => return Ok(Prepared::Cursor(Box::new(c))),
+        cursors::Parsed::Declare { name, query, hold } => {
+            let planned = Box::new(engine.plan(analyze(*query, text)?).await?);
+            return Ok(Prepared::Cursor(Box::new(CursorStmt::Declare { name, planned, hold })));
+        }
+    };
     if commands::is_command(&stmt) {
         return Ok(Prepared::Command(Box::new(stmt)));
     }
@@ -141,6 +155,10 @@ fn settings<C: ClientInfo>(client: &C) -> Arc<Settings> {
     client.session_extensions().get_or_insert_with(Settings::default)
 }
 
+fn cursors_of<C: ClientInfo>(client: &C) -> Arc<Cursors> {
+    client.session_extensions().get_or_insert_with(Cursors::default)
+}
+
 async fn send_notices<C>(client: &mut C, notices: &[String]) -> PgWireResult<()>
 where
     C: Sink<PgWireBackendMessage> + Unpin + Send,
@@ -169,7 +187,24 @@ where
     PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
 {
     match prepared {
-        Prepared::Command(stmt) => commands::run(stmt, &settings(client), format.format_for(0)),
+        Prepared::Command(stmt) => {
+            if matches!(
+                stmt.as_ref(),
+                Statement::Commit { .. } | Statement::Rollback { savepoint: None, .. }
+            ) {
+                cursors_of(client).end_transaction();
+            }
+            let response = commands::run(stmt, &settings(client), format.format_for(0))?;
+            if let Statement::Set(set) = stmt.as_ref() {
+                for (name, value) in commands::reported_changes(set, &settings(client)) {
+                    let status = ParameterStatus::new(name, value);
+                    let sent = client.feed(PgWireBackendMessage::ParameterStatus(status)).await;
+                    sent.map_err(PgWireError::from)?;
+                }
+            }
+            Ok(response)
+        }
+        Prepared::Cursor(c) => run_cursor(engine, client, c, params, format).await,
         Prepared::Copy(plan) => super::copy::run(engine, client, plan, params).await,
         Prepared::Write(plan) => {
             let out = engine.write(plan, params).await?;
@@ -218,6 +253,61 @@ where
             let rows = encode::row_stream(frame, fields.clone())?;
             Ok(Response::Query(QueryResponse::new(fields, rows)))
         }
+    }
+}
+
+async fn run_cursor<C>(
+    engine: &Engine,
+    client: &mut C,
+    stmt: &CursorStmt,
+    params: &[Param],
+    format: &Format,
+) -> Result<Response>
+where
+    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let cursors = cursors_of(client);
+    match stmt {
+        CursorStmt::Declare { name, planned, hold } => {
+            let pushdown_on = commands::pushdown_on(&settings(client));
+            let (out, _) = engine.execute_with(planned, params, pushdown_on).await?;
+            send_notices(client, &out.notices).await?;
+            cursors.declare(name, out.frame, out.names, *hold)?;
+            Ok(Response::Execution(Tag::new("DECLARE CURSOR")))
+        }
+        CursorStmt::Fetch { name, count } => {
+            let (frame, names) = cursors.fetch(name, *count)?;
+            let cols: Vec<(String, DataType)> = names.into_iter().zip(frame.dtypes()).collect();
+            let fields = Arc::new(encode::fields(&cols, format));
+            let rows = encode::row_stream(frame, fields.clone())?;
+            let mut resp = QueryResponse::new(fields, rows);
+            resp.set_command_tag("FETCH");
+            Ok(Response::Query(resp))
+        }
+        CursorStmt::Close(name) => {
+            cursors.close(name.as_deref())?;
+            Ok(Response::Execution(Tag::new("CLOSE CURSOR")))
+        }
+    }
+}
+
+/// The result columns of a statement; FETCH answers with its cursor's.
+fn result_fields<C: ClientInfo>(
+    parser: &Parser,
+    client: &C,
+    stmt: &Prepared,
+    format: Option<&Format>,
+) -> PgWireResult<Vec<FieldInfo>> {
+    match stmt {
+        Prepared::Cursor(c) => match c.as_ref() {
+            CursorStmt::Fetch { name, .. } => {
+                let cols = cursors_of(client).columns(name)?;
+                Ok(encode::fields(&cols, format.unwrap_or(&Format::UnifiedText)))
+            }
+            _ => Ok(vec![]),
+        },
+        other => parser.get_result_schema(other, format),
     }
 }
 
@@ -274,6 +364,10 @@ impl QueryParser for Parser {
             Prepared::Query { planned, .. } => planned.param_types.clone(),
             Prepared::Write(plan) => plan.param_types(),
             Prepared::Explain(planned, _) => planned.param_types.clone(),
+            Prepared::Cursor(c) => match c.as_ref() {
+                CursorStmt::Declare { planned, .. } => planned.param_types.clone(),
+                _ => vec![],
+            },
             Prepared::Command(_) | Prepared::Copy(_) => vec![],
         })
     }
@@ -282,7 +376,7 @@ impl QueryParser for Parser {
         let format = format.unwrap_or(&Format::UnifiedText);
         Ok(match stmt {
             Prepared::Query { columns, .. } => encode::fields(columns, format),
-            Prepared::Write(_) | Prepared::Copy(_) => vec![],
+            Prepared::Write(_) | Prepared::Copy(_) | Prepared::Cursor(_) => vec![],
             Prepared::Explain(..) => encode::fields(&[("QUERY PLAN".to_string(), DataType::String)], format),
             Prepared::Command(s) => commands::command_columns(s)
                 .into_iter()
@@ -299,6 +393,10 @@ fn param_types(stmt: &StoredStatement<Prepared>) -> Vec<Type> {
     let server = match &stmt.statement {
         Prepared::Query { planned, .. } | Prepared::Explain(planned, _) => planned.param_types.clone(),
         Prepared::Write(plan) => plan.param_types(),
+        Prepared::Cursor(c) => match c.as_ref() {
+            CursorStmt::Declare { planned, .. } => planned.param_types.clone(),
+            _ => vec![],
+        },
         Prepared::Command(_) | Prepared::Copy(_) => vec![],
     };
     (0..server.len().max(stmt.parameter_types.len()))
@@ -388,9 +486,45 @@ impl ExtendedQueryHandler for QueryHandler {
         .await?)
     }
 
+    /// As pgwire's, except that a statement without result columns answers
+    /// NoData after its parameters (as PostgreSQL does: pgjdbc counts the
+    /// rows of a batch only then), and a SQL cursor's name can be described
+    /// as a portal (psycopg 3 asks for a server-side cursor's columns so).
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        if message.target_type == TARGET_TYPE_BYTE_STATEMENT {
+            if let Some(Entry::Value(stmt)) = client.portal_store().get_statement(name) {
+                if result_fields(&self.parser, client, &stmt.statement, None)?.is_empty() {
+                    let types = param_types(&stmt).iter().map(|t| t.oid()).collect();
+                    client
+                        .send(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(
+                            types,
+                        )))
+                        .await?;
+                    client.send(PgWireBackendMessage::NoData(NoData::new())).await?;
+                    return Ok(());
+                }
+            }
+        } else if message.target_type == TARGET_TYPE_BYTE_PORTAL && client.portal_store().get_portal(name).is_none() {
+            if let Ok(cols) = cursors_of(client).columns(name) {
+                let fields = encode::fields(&cols, &Format::UnifiedText);
+                let desc = RowDescription::new(fields.iter().map(Into::into).collect());
+                client.send(PgWireBackendMessage::RowDescription(desc)).await?;
+                return Ok(());
+            }
+        }
+        self._on_describe(client, message).await
+    }
+
     async fn do_describe_statement<C>(
         &self,
-        _client: &mut C,
+        client: &mut C,
         target: &StoredStatement<Prepared>,
     ) -> PgWireResult<DescribeStatementResponse>
     where
@@ -400,13 +534,13 @@ impl ExtendedQueryHandler for QueryHandler {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let types = param_types(target);
-        let fields = self.parser.get_result_schema(&target.statement, None)?;
+        let fields = result_fields(&self.parser, client, &target.statement, None)?;
         Ok(DescribeStatementResponse::new(types, fields))
     }
 
     async fn do_describe_portal<C>(
         &self,
-        _client: &mut C,
+        client: &mut C,
         target: &Portal<Prepared>,
     ) -> PgWireResult<DescribePortalResponse>
     where
@@ -415,9 +549,12 @@ impl ExtendedQueryHandler for QueryHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let fields = self
-            .parser
-            .get_result_schema(&target.statement.statement, Some(&target.result_column_format))?;
+        let fields = result_fields(
+            &self.parser,
+            client,
+            &target.statement.statement,
+            Some(&target.result_column_format),
+        )?;
         Ok(DescribePortalResponse::new(fields))
     }
 }

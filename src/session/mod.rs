@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod copy;
+pub mod cursors;
 pub mod handlers;
 
 pub use handlers::Handlers;

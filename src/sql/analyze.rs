@@ -14,8 +14,8 @@ use std::ops::ControlFlow;
 
 use pgwire::api::Type;
 use sqlparser::ast::{
-    BinaryOperator, Expr, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr, TableAlias,
-    TableFactor, Visit, VisitMut, Visitor, VisitorMut,
+    BinaryOperator, Expr, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem, TableAlias, TableFactor, Visit,
+    VisitMut, Visitor, VisitorMut,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
@@ -97,7 +97,7 @@ pub fn analyze(mut query: Query, original: &str) -> Result<Analyzed> {
     let mut wild = FindWildcards(false);
     let _ = query.visit(&mut wild);
 
-    let renames = name_outputs(&mut query);
+    let renames = super::output_names::name_outputs(&mut query);
     super::dialect::rewrite(&mut query)?;
     let _ = VisitMut::visit(&mut query, &mut SumOfNothingIsNull);
 
@@ -207,6 +207,11 @@ impl VisitorMut for ResolveRelations<'_> {
     fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<()> {
         match tf {
             TableFactor::Table { name, alias, args, .. } => {
+                if let (Some(_), Some(f)) = (&args, crate::exec::srf::srf_name(name)) {
+                    // generate_series, unnest: computed before the query runs.
+                    *name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new(f))]);
+                    return ControlFlow::Continue(());
+                }
                 if args.is_some() {
                     return self.fail(Error::Forbidden(format!(
                         "table function {name}(...) is not allowed: queries may not read server files"
@@ -252,6 +257,33 @@ impl VisitorMut for ResolveRelations<'_> {
             TableFactor::TableFunction { .. } => {
                 return self.fail(Error::Forbidden("table functions are not allowed".into()));
             }
+            // `unnest(a)` parses as its own FROM item; it becomes the call
+            // the other set-returning functions are (exec::srf).
+            TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality,
+                ..
+            } if array_exprs.len() == 1 => {
+                *tf = TableFactor::Table {
+                    name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new("unnest"))]),
+                    alias: alias.take(),
+                    args: Some(sqlparser::ast::TableFunctionArgs {
+                        args: vec![sqlparser::ast::FunctionArg::Unnamed(
+                            sqlparser::ast::FunctionArgExpr::Expr(array_exprs.remove(0)),
+                        )],
+                        settings: None,
+                    }),
+                    with_hints: vec![],
+                    version: None,
+                    with_ordinality: *with_ordinality,
+                    partitions: vec![],
+                    json_path: None,
+                    sample: None,
+                    index_hints: vec![],
+                };
+            }
             _ => {}
         }
         ControlFlow::Continue(())
@@ -271,89 +303,6 @@ impl Visitor for FindWildcards {
         }
         ControlFlow::Continue(())
     }
-}
-
-/// The output name PostgreSQL gives an unaliased select item, when Polars
-/// would name it differently.
-fn pg_output_name(expr: &Expr) -> Option<String> {
-    match expr {
-        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => None,
-        Expr::Function(f) => {
-            let name = f.name.0.last()?.as_ident()?.value.to_lowercase();
-            Some(name)
-        }
-        Expr::Nested(inner) => pg_output_name(inner),
-        Expr::Cast { expr, .. } => match expr.as_ref() {
-            Expr::Identifier(i) => Some(i.value.clone()),
-            Expr::CompoundIdentifier(p) => p.last().map(|i| i.value.clone()),
-            other => pg_output_name(other),
-        },
-        Expr::Case { .. } => Some("case".into()),
-        // A scalar subquery is named by its one output column.
-        Expr::Subquery(q) => match q.body.as_ref() {
-            SetExpr::Select(s) => match s.projection.as_slice() {
-                [SelectItem::ExprWithAlias { alias, .. }] => Some(alias.value.clone()),
-                [SelectItem::UnnamedExpr(e)] => expr_base_name(e),
-                _ => Some("?column?".into()),
-            },
-            _ => Some("?column?".into()),
-        },
-        Expr::Exists { .. } => Some("exists".into()),
-        Expr::Extract { .. } => Some("extract".into()),
-        _ => Some("?column?".into()),
-    }
-}
-
-fn expr_base_name(expr: &Expr) -> Option<String> {
-    match expr {
-        Expr::Identifier(i) => Some(i.value.clone()),
-        Expr::CompoundIdentifier(p) => p.last().map(|i| i.value.clone()),
-        other => pg_output_name(other),
-    }
-}
-
-/// Give the top-level select's unaliased items PostgreSQL's names, and make
-/// duplicate names unique internally (PostgreSQL allows them, Polars does not).
-fn name_outputs(query: &mut Query) -> HashMap<String, String> {
-    let mut renames = HashMap::new();
-    let mut body = query.body.as_mut();
-    while let SetExpr::SetOperation { left, .. } = body {
-        body = left.as_mut();
-    }
-    let SetExpr::Select(select) = body else { return renames };
-    let mut used: HashSet<String> = HashSet::new();
-    // `SELECT n.oid, n.*`: a wildcard's columns are only known to Polars, so
-    // the other items get internal names (PostgreSQL allows the duplicate).
-    let wildcard = select
-        .projection
-        .iter()
-        .any(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)));
-    for (i, item) in select.projection.iter_mut().enumerate() {
-        let (expr, current) = match item {
-            SelectItem::UnnamedExpr(e) => {
-                let name = expr_base_name(e);
-                (e.clone(), name)
-            }
-            SelectItem::ExprWithAlias { expr, alias } => (expr.clone(), Some(alias.value.clone())),
-            _ => continue,
-        };
-        let Some(name) = current else { continue };
-        let needs_alias = matches!(item, SelectItem::UnnamedExpr(_)) && pg_output_name(&expr).is_some();
-        let unique = if used.insert(name.clone()) && !wildcard {
-            name.clone()
-        } else {
-            let internal = format!("{name}\u{1}{i}");
-            renames.insert(internal.clone(), name.clone());
-            internal
-        };
-        if needs_alias || unique != name {
-            *item = SelectItem::ExprWithAlias {
-                expr,
-                alias: Ident::with_quote('"', unique),
-            };
-        }
-    }
-    renames
 }
 
 /// Polars sums no values (or only NULLs) to 0; PostgreSQL gives NULL. Every

@@ -41,6 +41,10 @@ struct Rules(Option<Error>);
 
 impl VisitorMut for Rules {
     type Break = ();
+    fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        drop_constant_sort_keys(q);
+        ControlFlow::Continue(())
+    }
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         match rule(e) {
             Ok(Some(new)) => *e = new,
@@ -51,6 +55,33 @@ impl VisitorMut for Rules {
             }
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// `ORDER BY NULL = 'DEFAULT'` (psql, once `pg_get_expr` is NULL) orders
+/// nothing; Polars cannot sort an empty frame by a constant, so constant
+/// keys go (`ORDER BY 2` stays: it names an output column).
+fn drop_constant_sort_keys(q: &mut Query) {
+    let Some(order) = &mut q.order_by else { return };
+    let sqlparser::ast::OrderByKind::Expressions(items) = &mut order.kind else {
+        return;
+    };
+    items.retain(|o| {
+        if matches!(&o.expr, Expr::Value(v) if matches!(v.value, Value::Number(..))) {
+            return true;
+        }
+        let mut refers = false;
+        let _ = sqlparser::ast::visit_expressions(&o.expr, |e| {
+            refers |= matches!(
+                e,
+                Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) | Expr::Subquery(_)
+            );
+            ControlFlow::<()>::Continue(())
+        });
+        refers
+    });
+    if items.is_empty() {
+        q.order_by = None;
     }
 }
 
@@ -72,8 +103,95 @@ fn rule(e: &Expr) -> Result<Option<Expr>> {
             _ => None,
         },
         Expr::Function(f) => function(f),
+        Expr::Like {
+            negated,
+            expr,
+            pattern,
+            escape_char,
+            any: false,
+        } => like(expr, pattern, escape_char.as_ref(), *negated, false)?,
+        Expr::ILike {
+            negated,
+            expr,
+            pattern,
+            escape_char,
+            any: false,
+        } => like(expr, pattern, escape_char.as_ref(), *negated, true)?,
         _ => None,
     })
+}
+
+/// A string literal, or a concatenation of them (SQLAlchemy sends
+/// `LIKE 'pg/_' || '%' ESCAPE '/'`).
+fn constant_string(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Nested(inner) => constant_string(inner),
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::StringConcat,
+            right,
+        } => Some(constant_string(left)? + &constant_string(right)?),
+        other => string_value(other).map(str::to_string),
+    }
+}
+
+/// `x LIKE 'a\_%'`: PostgreSQL escapes with `\` by default (or the ESCAPE
+/// character); Polars' LIKE knows no escapes. A literal pattern that uses
+/// one becomes the equivalent anchored regular expression (`~`, `~*`).
+fn like(
+    expr: &Expr,
+    pattern: &Expr,
+    escape: Option<&sqlparser::ast::ValueWithSpan>,
+    negated: bool,
+    insensitive: bool,
+) -> Result<Option<Expr>> {
+    let Some(p) = constant_string(pattern) else {
+        return Ok(None);
+    };
+    let esc = match escape.map(|v| &v.value) {
+        None => Some('\\'),
+        Some(Value::SingleQuotedString(e)) if e.is_empty() => None,
+        Some(Value::SingleQuotedString(e)) if e.chars().count() == 1 => e.chars().next(),
+        Some(other) => {
+            return Err(Error::Data(
+                "22019",
+                format!("invalid escape string {other}: it must be empty or one character"),
+            ))
+        }
+    };
+    if escape.is_none() && !p.contains('\\') {
+        return Ok(None); // nothing escaped: Polars' LIKE means the same
+    }
+    let mut re = String::from("(?s)^");
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if Some(c) == esc => match chars.next() {
+                Some(lit) => re.push_str(&regex::escape(&lit.to_string())),
+                None => {
+                    return Err(Error::Data(
+                        "22025",
+                        "LIKE pattern must not end with escape character".into(),
+                    ))
+                }
+            },
+            '%' => re.push_str(".*"),
+            '_' => re.push('.'),
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    let op = match (negated, insensitive) {
+        (false, false) => BinaryOperator::PGRegexMatch,
+        (false, true) => BinaryOperator::PGRegexIMatch,
+        (true, false) => BinaryOperator::PGRegexNotMatch,
+        (true, true) => BinaryOperator::PGRegexNotIMatch,
+    };
+    Ok(Some(Expr::BinaryOp {
+        left: Box::new(expr.clone()),
+        op,
+        right: Box::new(Expr::Value(Value::SingleQuotedString(re).with_empty_span())),
+    }))
 }
 
 fn call(name: &str, args: Vec<Expr>) -> Expr {
@@ -260,6 +378,27 @@ mod tests {
         };
         rewrite(&mut q)?;
         Ok(q.to_string())
+    }
+
+    #[test]
+    fn like_escapes_become_regular_expressions() {
+        assert_eq!(
+            rewritten(r"SELECT * FROM t WHERE a LIKE 'cl\_%'").unwrap(),
+            r"SELECT * FROM t WHERE a ~ '(?s)^cl_.*$'"
+        );
+        assert_eq!(
+            rewritten("SELECT * FROM t WHERE a NOT ILIKE 'x/%.' || '%' ESCAPE '/'").unwrap(),
+            r"SELECT * FROM t WHERE a !~* '(?s)^x%\..*$'"
+        );
+        // No escape in the pattern: Polars' LIKE is left alone.
+        assert_eq!(
+            rewritten("SELECT * FROM t WHERE a LIKE 'a_%'").unwrap(),
+            "SELECT * FROM t WHERE a LIKE 'a_%'"
+        );
+        assert!(matches!(
+            rewritten(r"SELECT * FROM t WHERE a LIKE 'a\'"),
+            Err(Error::Data("22025", _))
+        ));
     }
 
     #[test]

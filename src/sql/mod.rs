@@ -3,18 +3,22 @@
 //! * [`parse`]: PostgreSQL-dialect parsing, statement splitting.
 //! * [`analyze`]: resolves tables, folds identifiers, blocks table functions,
 //!   names output columns as PostgreSQL does and finds parameter types.
+//! * [`output_names`]: PostgreSQL's output column names (`count`, `?column?`, duplicates).
 //! * [`lookup`]: finds WHERE clauses that pin a table's key (read by key, no scan).
 //! * [`pg_compat`]: client catalog SQL (qualifiers, reg casts, catalog functions).
 //! * [`joins`]: join conditions Polars cannot take in ON, moved where they mean the same.
 //! * [`dialect`]: PostgreSQL's arithmetic, clock, literal and percentile forms.
+//! * [`temporal`]: string literals compared with timestamp/date columns (at plan time).
 //! * [`params`]: binds `$n` parameters (and the statement's clock) into the AST.
 
 pub mod analyze;
 pub mod dialect;
 pub mod joins;
 pub mod lookup;
+pub mod output_names;
 pub mod params;
 pub mod pg_compat;
+pub mod temporal;
 
 use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;

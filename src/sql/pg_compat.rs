@@ -15,7 +15,8 @@
 //!   `current_schema()`, `current_user`, `pg_get_userbyid()`,
 //!   `pg_table_is_visible()`, `has_*_privilege()`, `format_type()`,
 //!   `pg_encoding_to_char()`, `pg_get_expr()`, `col_description()`,
-//!   `obj_description()`, `current_setting()`, `quote_ident()`, ...
+//!   `obj_description()`, `current_setting()`, `quote_ident()`,
+//!   `pg_get_indexdef()`, `pg_get_constraintdef()`, ...
 //!   become the expressions that compute them.
 
 use std::collections::HashSet;
@@ -409,6 +410,21 @@ fn function(e: &Expr) -> Option<Expr> {
                 .collect();
             parse(&format!("CASE lower({}){arms} ELSE NULL END", a.first()?))
         }
+        // The definitions pg_index and pg_constraint carry (catalog::pg::indexes),
+        // looked up by a subquery that is decorrelated like any other.
+        "pg_get_indexdef" => {
+            if a.get(1).is_some_and(|col| col.to_string() != "0") {
+                return None; // one column of the index: not there yet
+            }
+            parse(&format!(
+                "(SELECT __ix.indexdef FROM pg_catalog.pg_index AS __ix WHERE __ix.indexrelid = {})",
+                a.first()?
+            ))
+        }
+        "pg_get_constraintdef" => parse(&format!(
+            "(SELECT __co.condef FROM pg_catalog.pg_constraint AS __co WHERE __co.oid = {})",
+            a.first()?
+        )),
         "pg_get_expr"
         | "col_description"
         | "obj_description"

@@ -5,6 +5,7 @@
 mod common;
 
 mod copy;
+mod dialect;
 mod files;
 mod index;
 mod json;

@@ -10,6 +10,7 @@
 //! columns); its frame, its `pg_class` row and its `pg_attribute` rows all
 //! come from that declaration.
 
+mod indexes;
 mod info_schema;
 mod tables;
 pub mod types;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{
-    pkey_name, table_columns, types, view_columns, Col, Relation, Row, DATABASE_NAME, DATABASE_OID,
+    indexes, pkey_name, table_columns, types, view_columns, Col, Relation, Row, DATABASE_NAME, DATABASE_OID,
     INFORMATION_SCHEMA_NS, PG_CATALOG_NS, PUBLIC_NS, REDSQL_NS, ROLE_NAME, ROLE_OID, V,
 };
 use crate::catalog::system::SYSTEM_VIEWS;
@@ -96,7 +96,7 @@ pub static RELATIONS: &[Relation] = &[
         "indexrelid:oid indrelid:oid indnatts:int2 indnkeyatts:int2 indisunique:bool indnullsnotdistinct:bool \
          indisprimary:bool indisexclusion:bool indimmediate:bool indisclustered:bool indisvalid:bool \
          indcheckxmin:bool indisready:bool indislive:bool indisreplident:bool indkey:int2v indcollation:int2v \
-         indclass:int2v indoption:int2v indexprs:text indpred:text"
+         indclass:int2v indoption:int2v indexprs:text indpred:text indexdef:text"
     ),
     rel!(
         "pg_constraint",
@@ -105,7 +105,7 @@ pub static RELATIONS: &[Relation] = &[
         "oid:oid conname:text connamespace:oid contype:text condeferrable:bool condeferred:bool convalidated:bool \
          conrelid:oid contypid:oid conindid:oid conparentid:oid confrelid:oid confupdtype:text confdeltype:text \
          confmatchtype:text conislocal:bool coninhcount:int4 connoinherit:bool conkey:int2v confkey:int2v \
-         conbin:text"
+         conbin:text condef:text"
     ),
     rel!(
         "pg_description",
@@ -255,7 +255,7 @@ pub static RELATIONS: &[Relation] = &[
 
 /// A stable OID for a name: PostgreSQL's user OIDs start at 16384; these
 /// are FNV-1a hashes above 2^24 so they stay put across catalog changes.
-fn hashed_oid(kind: &str, name: &str) -> u32 {
+pub(super) fn hashed_oid(kind: &str, name: &str) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for b in kind.bytes().chain([0u8]).chain(name.bytes()) {
         h ^= b as u32;
@@ -549,28 +549,8 @@ pub fn rows(rel: &Relation, tables: &BTreeMap<String, Arc<TableInfo>>) -> Vec<Ro
         .into_iter()
         .map(|(oid, name, ty)| vec![("oid", oid.into()), ("amname", name.into()), ("amtype", ty.into())])
         .collect(),
-        "pg_index" => index_rows(tables),
-        "pg_constraint" => tables
-            .values()
-            .map(|t| {
-                vec![
-                    ("oid", hashed_oid("pkey_constraint", &t.name).into()),
-                    ("conname", pkey_name(t).into()),
-                    ("connamespace", PUBLIC_NS.into()),
-                    ("contype", "p".into()),
-                    ("convalidated", true.into()),
-                    ("conrelid", relation_oid(&t.name).into()),
-                    ("conindid", hashed_oid("pkey", &t.name).into()),
-                    ("conislocal", true.into()),
-                    ("coninhcount", V::Int(0)),
-                    ("connoinherit", true.into()),
-                    ("conkey", V::Ints(vec![1])),
-                    ("confupdtype", " ".into()),
-                    ("confdeltype", " ".into()),
-                    ("confmatchtype", " ".into()),
-                ]
-            })
-            .collect(),
+        "pg_index" => indexes::index_rows(tables),
+        "pg_constraint" => indexes::constraint_rows(tables),
         "pg_description" => tables
             .values()
             .map(|t| {
@@ -656,42 +636,4 @@ pub fn rows(rel: &Relation, tables: &BTreeMap<String, Arc<TableInfo>>) -> Vec<Ro
         // defaults, inheritance, policies, publications, triggers, ...
         _ => Vec::new(),
     }
-}
-
-fn index_rows(tables: &BTreeMap<String, Arc<TableInfo>>) -> Vec<Row> {
-    let mut out = Vec::new();
-    for t in tables.values() {
-        let relid = relation_oid(&t.name);
-        let index = |oid: u32, keys: Vec<i64>, primary: bool| -> Row {
-            let n = keys.len() as i64;
-            vec![
-                ("indexrelid", oid.into()),
-                ("indrelid", relid.into()),
-                ("indnatts", V::Int(n)),
-                ("indnkeyatts", V::Int(n)),
-                ("indisunique", primary.into()),
-                ("indisprimary", primary.into()),
-                ("indimmediate", true.into()),
-                ("indisvalid", true.into()),
-                ("indisready", true.into()),
-                ("indislive", true.into()),
-                ("indkey", V::Ints(keys.clone())),
-                ("indcollation", V::Ints(vec![0; keys.len()])),
-                ("indclass", V::Ints(vec![0; keys.len()])),
-                ("indoption", V::Ints(vec![0; keys.len()])),
-            ]
-        };
-        out.push(index(hashed_oid("pkey", &t.name), vec![1], true));
-        if let (Some(name), Some(ix)) = (&t.index_name, &t.index) {
-            let columns = table_columns(t);
-            let keys = ix
-                .attributes
-                .iter()
-                .filter_map(|a| columns.iter().position(|c| c.0 == a.identifier || c.0 == a.alias))
-                .map(|i| i as i64 + 1)
-                .collect();
-            out.push(index(hashed_oid("index", name), keys, false));
-        }
-    }
-    out
 }

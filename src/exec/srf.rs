@@ -1,0 +1,294 @@
+//! Set-returning functions in FROM: `generate_series(start, stop[, step])`,
+//! `unnest(array)` and `generate_subscripts(array, dim)`, optionally
+//! `WITH ORDINALITY`.
+//!
+//! They are the only table functions a query may call (the others, such as
+//! Polars' `read_csv`, would read server files and are refused when the query
+//! is analyzed). Each call is computed before the query runs, from arguments
+//! that do not depend on other tables, into a frame registered under an
+//! internal name; the FROM item then reads that frame under the alias the
+//! query gave (`generate_series(1, 3) AS g(n)`, `AS s`, or the function's
+//! name, as PostgreSQL names the column).
+
+use polars::prelude::*;
+use sqlparser::ast::{
+    Expr, FunctionArg, FunctionArgExpr, Ident, ObjectName, ObjectNamePart, Query, Statement, TableAlias, TableFactor,
+};
+
+use crate::error::{Error, Result};
+
+/// More rows than this from one call is an error rather than a full memory.
+const MAX_ROWS: i64 = 10_000_000;
+
+const FUNCTIONS: &[&str] = &["generate_series", "unnest", "generate_subscripts"];
+
+/// The set-returning function a table function name calls, if it is one
+/// (`generate_series` or `pg_catalog.generate_series`).
+pub fn srf_name(name: &ObjectName) -> Option<&'static str> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .filter_map(|p| p.as_ident().map(|i| i.value.to_lowercase()))
+        .collect();
+    let bare = match parts.as_slice() {
+        [f] => f,
+        [schema, f] if schema == "pg_catalog" => f,
+        _ => return None,
+    };
+    FUNCTIONS.iter().find(|f| **f == bare).copied()
+}
+
+/// Whether the FROM item is a set-returning function call.
+pub fn is_srf(tf: &TableFactor) -> bool {
+    matches!(tf, TableFactor::Table { name, args: Some(_), .. } if srf_name(name).is_some())
+}
+
+/// Computes the call in `tf` (its arguments evaluated by `run`, which runs a
+/// query in the query's context) and points `tf` at `internal`, under which
+/// the caller registers the returned rows.
+pub fn materialize(
+    tf: &mut TableFactor,
+    internal: &str,
+    run: impl FnOnce(&Query) -> Result<DataFrame>,
+) -> Result<DataFrame> {
+    let TableFactor::Table {
+        name,
+        alias,
+        args: Some(args),
+        with_ordinality,
+        ..
+    } = tf
+    else {
+        return Err(Error::Internal("not a set-returning function call".into()));
+    };
+    let func = srf_name(name).ok_or_else(|| Error::Internal(format!("{name} is not set-returning")))?;
+    let exprs: Vec<String> = args
+        .args
+        .iter()
+        .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Ok(e.to_string()),
+            other => Err(Error::Unsupported(format!("{func} argument {other}"))),
+        })
+        .collect::<Result<_>>()?;
+    let select: Vec<String> = exprs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("{e} AS __a{i}"))
+        .collect();
+    let names_columns = args.args.iter().any(|a| {
+        let mut found = false;
+        let _ = sqlparser::ast::visit_expressions(a, |e| {
+            found |= matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        found
+    });
+    let query = match crate::sql::parse(&format!("SELECT {}", select.join(", ")))?.pop() {
+        Some(Statement::Query(q)) => *q,
+        _ => return Err(Error::Internal("SRF arguments are not a query".into())),
+    };
+    let values = run(&query).map_err(|e| {
+        if names_columns {
+            Error::Unsupported(format!("{func}(...) over columns of other FROM items (LATERAL)"))
+        } else {
+            e
+        }
+    })?;
+    let values: Vec<Column> = values.columns().to_vec();
+    let series = match func {
+        "generate_series" => generate_series(&values)?,
+        "unnest" => unnest(&values)?,
+        _ => subscripts(&values)?,
+    };
+    // PostgreSQL names a single-column function's column after the alias
+    // when no column names are given, else after the function.
+    let alias_name = alias.as_ref().map_or(func.to_string(), |a| a.name.value.clone());
+    let col_names: Vec<String> = alias
+        .as_ref()
+        .map(|a| a.columns.iter().map(|c| c.name.value.clone()).collect())
+        .unwrap_or_default();
+    let value_name = col_names.first().cloned().unwrap_or_else(|| alias_name.clone());
+    let mut cols = vec![series.with_name(value_name.as_str().into()).into_column()];
+    if *with_ordinality {
+        let n = cols[0].len() as i64;
+        let ord_name = col_names.get(1).cloned().unwrap_or_else(|| "ordinality".into());
+        cols.push(Column::new(ord_name.as_str().into(), (1..=n).collect::<Vec<i64>>()));
+    }
+    let frame = DataFrame::new_infer_height(cols)?;
+    *tf = TableFactor::Table {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::with_quote('"', internal))]),
+        alias: Some(TableAlias {
+            explicit: true,
+            name: Ident::with_quote('"', alias_name),
+            columns: vec![],
+            at: None,
+        }),
+        args: None,
+        with_hints: vec![],
+        version: None,
+        with_ordinality: false,
+        partitions: vec![],
+        json_path: None,
+        sample: None,
+        index_hints: vec![],
+    };
+    Ok(frame)
+}
+
+fn int_arg(c: &Column) -> Result<Option<i64>> {
+    if !c.dtype().is_integer() {
+        return Err(Error::Unsupported(format!(
+            "generate_series over {} (only integers)",
+            crate::encode::pg_type(c.dtype()).name()
+        )));
+    }
+    let c = c.cast(&DataType::Int64)?;
+    Ok(c.i64()?.get(0))
+}
+
+/// A timestamp or interval argument in microseconds.
+fn micros(c: &Column, ty: DataType) -> Result<Option<i64>> {
+    Ok(c.cast(&ty)?.cast(&DataType::Int64)?.i64()?.get(0))
+}
+
+/// `generate_series(start, stop, step interval)` over dates or timestamps:
+/// timestamps, as in PostgreSQL.
+fn timestamp_series(args: &[Column]) -> Result<Series> {
+    let us = DataType::Datetime(TimeUnit::Microseconds, None);
+    let [a, b, step] = args else {
+        return Err(Error::UndefinedFunction(
+            "generate_series over timestamps takes a start, a stop and an interval".into(),
+        ));
+    };
+    if !matches!(step.dtype(), DataType::Duration(_)) {
+        return Err(Error::UndefinedFunction(format!(
+            "generate_series step must be an interval, not {}",
+            crate::encode::pg_type(step.dtype()).name()
+        )));
+    }
+    let step_us = micros(step, DataType::Duration(TimeUnit::Microseconds))?;
+    let (Some(start), Some(stop), Some(step)) = (micros(a, us.clone())?, micros(b, us.clone())?, step_us) else {
+        return Ok(Series::new_empty("".into(), &us));
+    };
+    let values = int_series(start, stop, step)?;
+    Ok(Series::new("".into(), values).cast(&us)?)
+}
+
+/// `generate_series(start, stop[, step])` over integers (or timestamps with
+/// an interval step); no rows when an argument is NULL, as in PostgreSQL.
+fn generate_series(args: &[Column]) -> Result<Series> {
+    if args
+        .first()
+        .is_some_and(|a| matches!(a.dtype(), DataType::Date | DataType::Datetime(..)))
+    {
+        return timestamp_series(args);
+    }
+    let (start, stop, step) = match args {
+        [a, b] => (int_arg(a)?, int_arg(b)?, Some(1)),
+        [a, b, s] => (int_arg(a)?, int_arg(b)?, int_arg(s)?),
+        _ => {
+            return Err(Error::UndefinedFunction(
+                "generate_series takes 2 or 3 arguments".into(),
+            ))
+        }
+    };
+    let (Some(start), Some(stop), Some(step)) = (start, stop, step) else {
+        return Ok(Series::new_empty("".into(), &DataType::Int64));
+    };
+    Ok(Series::new("".into(), int_series(start, stop, step)?))
+}
+
+fn int_series(start: i64, stop: i64, step: i64) -> Result<Vec<i64>> {
+    if step == 0 {
+        return Err(Error::Data("22023", "step size cannot equal zero".into()));
+    }
+    let count = if (step > 0 && stop < start) || (step < 0 && stop > start) {
+        0
+    } else {
+        (stop as i128 - start as i128) / step as i128 + 1
+    };
+    if count > MAX_ROWS as i128 {
+        return Err(Error::Data(
+            "54000",
+            format!("generate_series would return {count} rows, more than the {MAX_ROWS} allowed"),
+        ));
+    }
+    Ok((0..count as i64).map(|i| start + i * step).collect())
+}
+
+fn one_list(args: &[Column], func: &str) -> Result<Series> {
+    let [a, ..] = args else {
+        return Err(Error::UndefinedFunction(format!("{func} needs an array argument")));
+    };
+    match a.dtype() {
+        DataType::List(_) => Ok(a.as_materialized_series().clone()),
+        DataType::Null => Ok(Series::new_null("".into(), 0)),
+        other => Err(Error::DatatypeMismatch(format!(
+            "function {func}({}) does not exist",
+            crate::encode::pg_type(other).name()
+        ))),
+    }
+}
+
+/// `unnest(array)`: one row per element (none for NULL).
+fn unnest(args: &[Column]) -> Result<Series> {
+    let list = one_list(args, "unnest")?;
+    if list.is_empty() || list.null_count() == list.len() {
+        return Ok(Series::new_null("".into(), 0));
+    }
+    Ok(list
+        .list()?
+        .get_as_series(0)
+        .unwrap_or_else(|| Series::new_null("".into(), 0)))
+}
+
+/// `generate_subscripts(array, 1)`: 1..=length (none for NULL).
+fn subscripts(args: &[Column]) -> Result<Series> {
+    let list = one_list(args, "generate_subscripts")?;
+    let n = if list.is_empty() || list.null_count() == list.len() {
+        0
+    } else {
+        list.list()?.get_as_series(0).map_or(0, |s| s.len() as i64)
+    };
+    Ok(Series::new("".into(), (1..=n).collect::<Vec<i64>>()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(args: &[i64]) -> Result<Vec<i64>> {
+        let cols: Vec<Column> = args
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Column::new(format!("a{i}").into(), [*v]))
+            .collect();
+        let s = generate_series(&cols)?;
+        Ok(s.i64().unwrap().into_no_null_iter().collect())
+    }
+
+    #[test]
+    fn generate_series_as_postgresql() {
+        assert_eq!(series(&[1, 3]).unwrap(), vec![1, 2, 3]);
+        assert_eq!(series(&[0, 10, 4]).unwrap(), vec![0, 4, 8]);
+        assert_eq!(series(&[3, 1, -1]).unwrap(), vec![3, 2, 1]);
+        assert_eq!(series(&[3, 1]).unwrap(), Vec::<i64>::new());
+        assert!(matches!(series(&[1, 3, 0]), Err(Error::Data("22023", _))));
+        assert!(matches!(series(&[0, i64::MAX]), Err(Error::Data("54000", _))));
+    }
+
+    #[test]
+    fn only_the_known_functions_are_srfs() {
+        let name = |s: &str| {
+            ObjectName(
+                s.split('.')
+                    .map(|p| ObjectNamePart::Identifier(Ident::new(p)))
+                    .collect(),
+            )
+        };
+        assert_eq!(srf_name(&name("pg_catalog.generate_series")), Some("generate_series"));
+        assert_eq!(srf_name(&name("unnest")), Some("unnest"));
+        assert_eq!(srf_name(&name("read_csv")), None);
+        assert_eq!(srf_name(&name("public.unnest")), None);
+    }
+}

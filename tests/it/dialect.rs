@@ -1,0 +1,182 @@
+//! PostgreSQL features clients rely on that Polars SQL lacks: SQL cursors,
+//! set-returning functions in FROM, correlated subqueries per row, ISO-8601
+//! timestamps compared with timestamp columns, index definitions for psql's
+//! `\d`, and ParameterStatus after SET. Each over the wire, on a private Redis.
+
+use crate::common::*;
+use redsql::Server;
+
+async fn seeded() -> (Server, Conn) {
+    let server = private_server(100).await;
+    let c = connect(&server).await;
+    c.client
+        .batch_execute(
+            "CREATE TABLE sale (id bigint PRIMARY KEY, region text, amount double precision, ts timestamp);
+             INSERT INTO sale VALUES
+               (1, 'north', 10, '2024-01-01 10:00:00'), (2, 'south', 20, '2024-01-02 00:00:00'),
+               (3, 'north', 30, '2024-02-01 12:30:00'), (4, 'east', 40, NULL),
+               (5, 'north', NULL, '2024-03-01 00:00:00');",
+        )
+        .await
+        .unwrap();
+    (server, c)
+}
+
+fn rows(v: &[&[&str]]) -> Vec<Vec<Option<String>>> {
+    v.iter()
+        .map(|r| r.iter().map(|s| (*s != "NULL").then(|| s.to_string())).collect())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursors_fetch_forward_and_close_with_the_transaction() {
+    let (server, c) = seeded().await;
+    let cl = &c.client;
+    texts(cl, "BEGIN").await;
+    texts(cl, "DECLARE cur CURSOR FOR SELECT id, region FROM sale ORDER BY id").await;
+    assert_eq!(
+        texts(cl, "FETCH 2 FROM cur").await,
+        rows(&[&["1", "north"], &["2", "south"]])
+    );
+    assert_eq!(texts(cl, "FETCH NEXT FROM cur").await, rows(&[&["3", "north"]]));
+    assert_eq!(
+        texts(cl, "FETCH ALL FROM cur").await,
+        rows(&[&["4", "east"], &["5", "north"]])
+    );
+    assert_eq!(texts(cl, "FETCH FORWARD 10 FROM cur").await, rows(&[]));
+    assert_eq!(
+        sqlstate(cl, "DECLARE cur CURSOR FOR SELECT 1").await,
+        "42P03",
+        "a name in use"
+    );
+    texts(
+        cl,
+        "DECLARE kept CURSOR WITH HOLD FOR SELECT id FROM sale WHERE id > 3 ORDER BY id",
+    )
+    .await;
+    texts(cl, "COMMIT").await;
+    // WITHOUT HOLD (the default) closes at COMMIT; WITH HOLD stays open.
+    assert_eq!(sqlstate(cl, "FETCH 1 FROM cur").await, "34000");
+    assert_eq!(texts(cl, "FETCH 1 FROM kept").await, rows(&[&["4"]]));
+    texts(cl, "CLOSE kept").await;
+    assert_eq!(sqlstate(cl, "CLOSE kept").await, "34000");
+    assert_eq!(sqlstate(cl, "FETCH BACKWARD 1 FROM kept").await, "0A000");
+    // Parameters of the extended protocol bind into the cursor's query.
+    cl.execute(
+        "DECLARE p CURSOR WITH HOLD FOR SELECT id FROM sale WHERE id >= $1 ORDER BY id",
+        &[&4i64],
+    )
+    .await
+    .unwrap();
+    let fetched = cl.query("FETCH 5 FROM p", &[]).await.unwrap();
+    let ids: Vec<i64> = fetched.iter().map(|r| r.get(0)).collect();
+    assert_eq!(ids, [4, 5]);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_returning_functions_in_from() {
+    let (server, c) = seeded().await;
+    let cl = &c.client;
+    assert_eq!(
+        texts(cl, "SELECT n FROM generate_series(1, 7, 3) AS g(n)").await,
+        rows(&[&["1"], &["4"], &["7"]])
+    );
+    // The column takes the alias's name; joins see it like a table.
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT s, count(sale.id) FROM pg_catalog.generate_series(1, 5) s \
+             LEFT JOIN sale ON sale.id = s * 2 GROUP BY s ORDER BY s"
+        )
+        .await,
+        rows(&[&["1", "1"], &["2", "1"], &["3", "0"], &["4", "0"], &["5", "0"]])
+    );
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT d::date, count(sale.id) FROM generate_series(DATE '2024-01-01', DATE '2024-01-03', \
+             INTERVAL '1 day') AS d LEFT JOIN sale ON sale.ts::date = d::date GROUP BY 1 ORDER BY 1"
+        )
+        .await,
+        rows(&[&["2024-01-01", "1"], &["2024-01-02", "1"], &["2024-01-03", "0"]])
+    );
+    assert_eq!(
+        texts(cl, "SELECT * FROM unnest(ARRAY['a', 'b']) WITH ORDINALITY").await,
+        rows(&[&["a", "1"], &["b", "2"]])
+    );
+    assert_eq!(sqlstate(cl, "SELECT * FROM generate_series(1, 3, 0)").await, "22023");
+    assert_eq!(
+        sqlstate(cl, "SELECT * FROM generate_series(1, 100000000000)").await,
+        "54000"
+    );
+    // Other table functions stay refused: they could read server files.
+    assert_eq!(sqlstate(cl, "SELECT * FROM read_csv('/etc/passwd')").await, "42501");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn correlated_subqueries_and_iso_timestamps() {
+    let (server, c) = seeded().await;
+    let cl = &c.client;
+    // One value per outer row (not one for the whole result).
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT s.id, (SELECT count(*) FROM sale t WHERE t.region = s.region) AS n FROM sale s ORDER BY s.id"
+        )
+        .await,
+        rows(&[&["1", "3"], &["2", "1"], &["3", "3"], &["4", "1"], &["5", "3"]])
+    );
+    // Grafana's $__timeFilter: the zone is dropped, as for PostgreSQL's
+    // timestamp without time zone.
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT id FROM sale WHERE ts BETWEEN '2024-01-01T00:00:00Z' AND '2024-02-01T12:30:00+02:00' ORDER BY id"
+        )
+        .await,
+        rows(&[&["1"], &["2"], &["3"]])
+    );
+    assert_eq!(
+        texts(cl, "SELECT count(*) FROM sale WHERE ts >= '2024-02-01T00:00:00.000Z'").await,
+        rows(&[&["2"]])
+    );
+    // UNION branches with the same unnamed literals (psql's \d footers).
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT region, NULL, NULL FROM sale WHERE id = 1 UNION SELECT 'x', NULL, NULL ORDER BY 1"
+        )
+        .await,
+        rows(&[&["north", "NULL", "NULL"], &["x", "NULL", "NULL"]])
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_describes_a_table_with_its_indexes() {
+    let (server, c) = seeded().await;
+    c.client
+        .batch_execute("CREATE INDEX sale_region ON sale (region, amount)")
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let out = tokio::task::spawn_blocking(move || psql_command(addr).args(["-c", "\\d sale"]).output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("Table \"public.sale\""), "{text}");
+    assert!(text.contains("\"sale_pkey\" PRIMARY KEY, btree (id)"), "{text}");
+    assert!(text.contains("\"sale_region\" redisearch (region, amount)"), "{text}");
+    assert_eq!(
+        texts(
+            &c.client,
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'sale_pkey'"
+        )
+        .await,
+        rows(&[&["PRIMARY KEY (id)"]])
+    );
+    server.shutdown().await;
+}
