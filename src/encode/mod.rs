@@ -2,6 +2,7 @@
 //! streamed to the client in batches, text or binary per the client's request.
 
 pub mod copy;
+pub mod copy_binary;
 
 use std::sync::Arc;
 

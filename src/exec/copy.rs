@@ -113,6 +113,23 @@ impl Engine {
         else {
             unreachable!("planned only for COPY");
         };
+        // BINARY is a layout of COPY TO STDOUT only; the rest of the options
+        // are read as for text and CSV.
+        let is_binary = |o: &CopyOption| matches!(o, CopyOption::Format(f) if f.value.eq_ignore_ascii_case("binary"));
+        let binary =
+            options.iter().any(is_binary) || legacy_options.iter().any(|o| matches!(o, CopyLegacyOption::Binary));
+        let options: Vec<CopyOption> = options.iter().filter(|o| !is_binary(o)).cloned().collect();
+        let legacy_options: Vec<CopyLegacyOption> = legacy_options
+            .iter()
+            .filter(|o| !matches!(o, CopyLegacyOption::Binary))
+            .cloned()
+            .collect();
+        let (options, legacy_options) = (&options, &legacy_options);
+        if binary && !(*to && matches!(target, CopyTarget::Stdout)) {
+            return Err(Error::Unsupported(
+                "binary COPY is supported only for COPY ... TO STDOUT".into(),
+            ));
+        }
         let kind = named_kind(options, legacy_options)?;
         // A server file's format may come from its extension, so the layout follows the path.
         let format_for = |kind| copy_format(options, legacy_options, kind);
@@ -151,7 +168,10 @@ impl Engine {
                 }
                 _ => return Err(Error::Syntax("COPY TO takes STDOUT or a file".into())),
             };
-            let format = format_for(file.as_ref().map_or(kind, |(_, k)| Some(*k)))?;
+            let format = CopyFormat {
+                binary,
+                ..format_for(file.as_ref().map_or(kind, |(_, k)| Some(*k)))?
+            };
             return Ok(CopyPlan::To { query, format, file });
         }
         let CopySource::Table {

@@ -155,12 +155,20 @@ impl Engine {
         format: &CopyFormat,
     ) -> Result<(usize, BoxStream<'static, Result<Bytes>>)> {
         let writer = CopyWriter::new(format.clone());
+        let binary = format.binary;
+        let encode = move |writer: CopyWriter, header: Option<String>, frames| {
+            if binary {
+                crate::encode::copy_binary::lines(frames)
+            } else {
+                copy_lines(writer, header, frames)
+            }
+        };
         let Some(table) = super::stream::streamable(query) else {
             let out = self.execute(query, params).await?;
             let width = out.names.len();
             let header = writer.header(&out.names);
             let frames = stream::iter(vec![Ok(out.frame)]).boxed();
-            return Ok((width, copy_lines(writer, header, frames)));
+            return Ok((width, encode(writer, header, frames)));
         };
         let names: Vec<String> = self.describe(query).await?.into_iter().map(|(n, _)| n).collect();
         let mut bound = query.analyzed.query.clone();
@@ -178,7 +186,7 @@ impl Engine {
         );
         let frames = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) }).boxed();
         let header = writer.header(&names);
-        Ok((names.len(), copy_lines(writer, header, frames)))
+        Ok((names.len(), encode(writer, header, frames)))
     }
 }
 

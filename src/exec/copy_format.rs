@@ -12,6 +12,8 @@ pub struct CopyFormat {
     /// The spelling of NULL: `\N` in text, the unquoted empty string in CSV.
     pub null: String,
     pub quote: char,
+    /// PostgreSQL's binary COPY format (only `TO STDOUT`).
+    pub binary: bool,
 }
 
 impl CopyFormat {
@@ -22,6 +24,7 @@ impl CopyFormat {
             header: false,
             null: "\\N".into(),
             quote: '"',
+            binary: false,
         }
     }
 
@@ -41,6 +44,7 @@ impl CopyFormat {
             header: false,
             null: String::new(),
             quote: '"',
+            binary: false,
         }
     }
 }

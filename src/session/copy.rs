@@ -48,7 +48,8 @@ pub async fn run<C: ClientInfo>(engine: &Engine, client: &C, plan: &CopyPlan, pa
         } => {
             let (columns, lines) = engine.copy_to_stdout(query, params, format).await?;
             let data = lines.map(|l| l.map(CopyData::new).map_err(PgWireError::from));
-            Ok(Response::CopyOut(CopyResponse::new(0, columns, data)))
+            let overall = if format.binary { 1 } else { 0 };
+            Ok(Response::CopyOut(CopyResponse::new(overall, columns, data)))
         }
     }
 }

@@ -180,3 +180,44 @@ async fn psql_describes_a_table_with_its_indexes() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_copy_out_decodes_with_the_described_types() {
+    use futures::{pin_mut, TryStreamExt};
+    use tokio_postgres::binary_copy::BinaryCopyOutStream;
+    use tokio_postgres::types::Type;
+    let (server, c) = seeded().await;
+    let cl = &c.client;
+    let stream = cl
+        .copy_out("COPY (SELECT id, region, amount, ts FROM sale ORDER BY id) TO STDOUT (FORMAT binary)")
+        .await
+        .unwrap();
+    let rows = BinaryCopyOutStream::new(stream, &[Type::INT8, Type::TEXT, Type::FLOAT8, Type::TIMESTAMP]);
+    pin_mut!(rows);
+    let mut got = Vec::new();
+    while let Some(r) = rows.try_next().await.unwrap() {
+        got.push((
+            r.get::<i64>(0),
+            r.get::<Option<String>>(1),
+            r.get::<Option<f64>>(2),
+            r.get::<Option<chrono::NaiveDateTime>>(3).map(|t| t.to_string()),
+        ));
+    }
+    assert_eq!(got.len(), 5);
+    assert_eq!(
+        got[0],
+        (1, Some("north".into()), Some(10.0), Some("2024-01-01 10:00:00".into()))
+    );
+    assert_eq!(got[3], (4, Some("east".into()), Some(40.0), None));
+    assert_eq!(got[4].2, None, "NULL amount");
+    // The legacy spelling, and no rows at all.
+    let empty = cl
+        .copy_out("COPY (SELECT id FROM sale WHERE id > 99) TO STDOUT WITH BINARY")
+        .await
+        .unwrap();
+    let rows = BinaryCopyOutStream::new(empty, &[Type::INT8]);
+    pin_mut!(rows);
+    assert!(rows.try_next().await.unwrap().is_none());
+    assert_eq!(sqlstate(cl, "COPY sale FROM STDIN (FORMAT binary)").await, "0A000");
+    server.shutdown().await;
+}
