@@ -154,6 +154,62 @@ pub fn reported_changes(set: &Set, settings: &Settings) -> Vec<(String, String)>
         .collect()
 }
 
+/// `current_setting('name')` → the session's value of that setting (what
+/// `SET` gave it, or the server default), as a string literal. Runs when a
+/// statement is prepared, so a statement prepared before a SET keeps the
+/// value it saw. An unknown setting is left to the catalog rewrite (NULL).
+pub fn bind_settings(stmt: &mut Statement, settings: &Settings) {
+    use sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem, VisitMut, VisitorMut};
+    use std::ops::ControlFlow;
+    fn value(e: &Expr, settings: &Settings) -> Option<Expr> {
+        let Expr::Function(f) = e else { return None };
+        let name = f.name.0.last()?.as_ident()?.value.to_lowercase();
+        let qualified_ok = f.name.0.len() == 1
+            || f.name.0[0]
+                .as_ident()
+                .is_some_and(|i| i.value.eq_ignore_ascii_case("pg_catalog"));
+        if name != "current_setting" || !qualified_ok {
+            return None;
+        }
+        let FunctionArguments::List(list) = &f.args else {
+            return None;
+        };
+        let [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v)))] = list.args.as_slice() else {
+            return None;
+        };
+        let Value::SingleQuotedString(setting) = &v.value else {
+            return None;
+        };
+        let current = settings.get(setting)?;
+        Some(Expr::Value(Value::SingleQuotedString(current).with_empty_span()))
+    }
+    struct Bind<'a>(&'a Settings);
+    impl VisitorMut for Bind<'_> {
+        type Break = ();
+        fn pre_visit_select(&mut self, s: &mut sqlparser::ast::Select) -> ControlFlow<()> {
+            // `SELECT current_setting('x')` keeps its output name.
+            for item in &mut s.projection {
+                if let SelectItem::UnnamedExpr(e) = item {
+                    if let Some(lit) = value(e, self.0) {
+                        *item = SelectItem::ExprWithAlias {
+                            expr: lit,
+                            alias: sqlparser::ast::Ident::with_quote('"', "current_setting"),
+                        };
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if let Some(lit) = value(e, self.0) {
+                *e = lit;
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = VisitMut::visit(stmt, &mut Bind(settings));
+}
+
 /// Run a command statement.
 pub fn run(stmt: &Statement, settings: &Arc<Settings>, format: FieldFormat) -> Result<Response> {
     match stmt {

@@ -107,7 +107,14 @@ pub struct Parser {
 }
 
 /// Plan (and, when `describe`, type the result of) one statement.
-async fn prepare(engine: &Engine, stmt: Statement, text: &str, describe: bool) -> Result<Prepared> {
+async fn prepare(
+    engine: &Engine,
+    mut stmt: Statement,
+    text: &str,
+    describe: bool,
+    settings: &Settings,
+) -> Result<Prepared> {
+    commands::bind_settings(&mut stmt, settings);
     let stmt = match cursors::parse(stmt)? {
         cursors::Parsed::Other(stmt) => stmt,
         cursors::Parsed::Ready(c) => return Ok(Prepared::Cursor(Box::new(c))),
@@ -326,7 +333,7 @@ impl SimpleQueryHandler for QueryHandler {
         }
         let mut responses = Vec::with_capacity(statements.len());
         for stmt in statements {
-            let result = match prepare(&self.engine, stmt, query, false).await {
+            let result = match prepare(&self.engine, stmt, query, false, &settings(client)).await {
                 Ok(p) => execute(&self.engine, client, &p, &[], &Format::UnifiedText, false).await,
                 Err(e) => Err(e),
             };
@@ -347,14 +354,16 @@ impl SimpleQueryHandler for QueryHandler {
 impl QueryParser for Parser {
     type Statement = Prepared;
 
-    async fn parse_sql<C>(&self, _client: &C, sql: &str, _types: &[Option<Type>]) -> PgWireResult<Option<Prepared>>
+    async fn parse_sql<C>(&self, client: &C, sql: &str, _types: &[Option<Type>]) -> PgWireResult<Option<Prepared>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
         let mut statements = sql::parse(sql)?;
         match statements.len() {
             0 => Ok(None),
-            1 => Ok(Some(prepare(&self.engine, statements.remove(0), sql, true).await?)),
+            1 => Ok(Some(
+                prepare(&self.engine, statements.remove(0), sql, true, &settings(client)).await?,
+            )),
             _ => Err(Error::Syntax("cannot insert multiple commands into a prepared statement".into()).into()),
         }
     }

@@ -221,3 +221,31 @@ async fn binary_copy_out_decodes_with_the_described_types() {
     assert_eq!(sqlstate(cl, "COPY sale FROM STDIN (FORMAT binary)").await, "0A000");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn current_setting_reads_the_sessions_set_values() {
+    let (server, c) = seeded().await;
+    let cl = &c.client;
+    assert_eq!(
+        texts(cl, "SELECT current_setting('application_name')").await,
+        rows(&[&[""]])
+    );
+    texts(cl, "SET application_name = 'report-42'").await;
+    let row = cl
+        .query_one("SELECT pg_catalog.current_setting('application_name')", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.columns()[0].name(), "current_setting");
+    assert_eq!(row.get::<_, String>(0), "report-42");
+    // Another connection keeps its own value.
+    let other = connect(&server).await;
+    assert_eq!(
+        texts(
+            &other.client,
+            "SELECT current_setting('application_name') = 'report-42'"
+        )
+        .await,
+        rows(&[&["f"]])
+    );
+    server.shutdown().await;
+}
