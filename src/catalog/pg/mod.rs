@@ -214,13 +214,15 @@ pub fn build(rel: &Relation, rows: &[Row]) -> PolarsResult<DataFrame> {
                 let lists: Vec<Option<Series>> = values
                     .iter()
                     .map(|v| match v {
-                        V::Ints(ns) => Some(Series::new("".into(), ns.iter().map(|n| *n as i16).collect::<Vec<_>>())),
+                        V::Ints(ns) => Some(Series::new("".into(), ns.clone())),
                         _ => None,
                     })
                     .collect();
+                // Elements are Int64: Polars' list kernels (`attnum = ANY(conkey)`)
+                // are not built for Int16. Lists go out as text either way.
                 let mut s = Series::new(name.into(), lists);
-                if s.dtype() != &DataType::List(Box::new(DataType::Int16)) {
-                    s = s.cast(&DataType::List(Box::new(DataType::Int16)))?;
+                if s.dtype() != &DataType::List(Box::new(DataType::Int64)) {
+                    s = s.cast(&DataType::List(Box::new(DataType::Int64)))?;
                 }
                 s
             }
