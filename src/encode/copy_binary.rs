@@ -77,6 +77,16 @@ fn put<T: Copy>(b: &mut BytesMut, v: Option<T>, len: i32, write: impl Fn(&mut By
     }
 }
 
+fn put_bytes(b: &mut BytesMut, v: Option<&[u8]>) {
+    match v {
+        None => b.put_i32(-1),
+        Some(v) => {
+            b.put_i32(v.len() as i32);
+            b.put_slice(v);
+        }
+    }
+}
+
 /// The rows of a frame, one buffer each.
 pub fn rows(frame: &DataFrame) -> Result<Vec<Bytes>> {
     let cols: Vec<Col> = frame.columns().iter().map(prepare).collect::<Result<_>>()?;
@@ -92,20 +102,8 @@ pub fn rows(frame: &DataFrame) -> Result<Vec<Bytes>> {
                 Col::I64(a) | Col::Micros(a) => put(&mut b, a.get(r), 8, |b, v| b.put_i64(v)),
                 Col::F32(a) => put(&mut b, a.get(r), 4, |b, v| b.put_f32(v)),
                 Col::F64(a) => put(&mut b, a.get(r), 8, |b, v| b.put_f64(v)),
-                Col::Bytes(a) => match a.get(r) {
-                    None => b.put_i32(-1),
-                    Some(v) => {
-                        b.put_i32(v.len() as i32);
-                        b.put_slice(v);
-                    }
-                },
-                Col::Text(a) => match a.get(r) {
-                    None => b.put_i32(-1),
-                    Some(v) => {
-                        b.put_i32(v.len() as i32);
-                        b.put_slice(v.as_bytes());
-                    }
-                },
+                Col::Bytes(a) => put_bytes(&mut b, a.get(r)),
+                Col::Text(a) => put_bytes(&mut b, a.get(r).map(str::as_bytes)),
             }
         }
         out.push(b.freeze());

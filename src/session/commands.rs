@@ -141,12 +141,7 @@ const REPORTED: &[&str] = &[
 
 /// The reported settings a SET changed, with their new values.
 pub fn reported_changes(set: &Set, settings: &Settings) -> Vec<(String, String)> {
-    let name = match set {
-        Set::SingleAssignment { variable, .. } => variable.to_string().to_lowercase(),
-        Set::SetTimeZone { .. } => "timezone".into(),
-        Set::SetNames { .. } => "client_encoding".into(),
-        _ => return vec![],
-    };
+    let Some(name) = set_name(set) else { return vec![] };
     REPORTED
         .iter()
         .filter(|r| r.to_lowercase() == name)
@@ -210,13 +205,23 @@ pub fn bind_settings(stmt: &mut Statement, settings: &Settings) {
     let _ = VisitMut::visit(stmt, &mut Bind(settings));
 }
 
+/// The setting a SET changes (lower case), if it changes one.
+fn set_name(set: &Set) -> Option<String> {
+    match set {
+        Set::SingleAssignment { variable, .. } => Some(variable.to_string().to_lowercase()),
+        Set::SetTimeZone { .. } => Some("timezone".into()),
+        Set::SetNames { .. } => Some("client_encoding".into()),
+        _ => None,
+    }
+}
+
 /// Run a command statement.
 pub fn run(stmt: &Statement, settings: &Arc<Settings>, format: FieldFormat) -> Result<Response> {
     match stmt {
         Statement::Set(set) => {
             match set {
-                Set::SingleAssignment { variable, values, .. } => {
-                    let name = variable.to_string().to_lowercase();
+                Set::SingleAssignment { values, .. } => {
+                    let name = set_name(set).expect("an assignment names its setting");
                     let mut value = values.iter().map(literal_text).collect::<Vec<_>>().join(", ");
                     if name == PUSHDOWN {
                         value = boolean_setting(&name, &value)?;

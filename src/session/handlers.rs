@@ -369,16 +369,7 @@ impl QueryParser for Parser {
     }
 
     fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
-        Ok(match stmt {
-            Prepared::Query { planned, .. } => planned.param_types.clone(),
-            Prepared::Write(plan) => plan.param_types(),
-            Prepared::Explain(planned, _) => planned.param_types.clone(),
-            Prepared::Cursor(c) => match c.as_ref() {
-                CursorStmt::Declare { planned, .. } => planned.param_types.clone(),
-                _ => vec![],
-            },
-            Prepared::Command(_) | Prepared::Copy(_) => vec![],
-        })
+        Ok(server_param_types(stmt))
     }
 
     fn get_result_schema(&self, stmt: &Prepared, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
@@ -399,15 +390,7 @@ impl QueryParser for Parser {
 /// Parameter types of a statement: those the client gave at Parse win, the
 /// server's inference fills the rest, text where neither knows.
 fn param_types(stmt: &StoredStatement<Prepared>) -> Vec<Type> {
-    let server = match &stmt.statement {
-        Prepared::Query { planned, .. } | Prepared::Explain(planned, _) => planned.param_types.clone(),
-        Prepared::Write(plan) => plan.param_types(),
-        Prepared::Cursor(c) => match c.as_ref() {
-            CursorStmt::Declare { planned, .. } => planned.param_types.clone(),
-            _ => vec![],
-        },
-        Prepared::Command(_) | Prepared::Copy(_) => vec![],
-    };
+    let server = server_param_types(&stmt.statement);
     (0..server.len().max(stmt.parameter_types.len()))
         .map(|i| {
             stmt.parameter_types
@@ -418,6 +401,19 @@ fn param_types(stmt: &StoredStatement<Prepared>) -> Vec<Type> {
                 .unwrap_or(Type::TEXT)
         })
         .collect()
+}
+
+/// The parameter types the server inferred for a statement.
+fn server_param_types(stmt: &Prepared) -> Vec<Type> {
+    match stmt {
+        Prepared::Query { planned, .. } | Prepared::Explain(planned, _) => planned.param_types.clone(),
+        Prepared::Write(plan) => plan.param_types(),
+        Prepared::Cursor(c) => match c.as_ref() {
+            CursorStmt::Declare { planned, .. } => planned.param_types.clone(),
+            _ => vec![],
+        },
+        Prepared::Command(_) | Prepared::Copy(_) => vec![],
+    }
 }
 
 /// Decode the bound parameters of a portal into typed values.
