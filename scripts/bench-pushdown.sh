@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Pushdown benchmark: ROWS sales rows in hashes with a RediSearch index over
 # them, and two queries, (A) a GROUP BY aggregate over sortable fields and
-# (B) a ~1%-selective filter returning rows. For each, the median of RUNS
-# runs (after one warm-up) of
-#   * redsql with pushdown on (psql \timing, all runs in one psql session);
+# (B) a ~1%-selective filter returning rows. For each, the median of
+# 3 × RUNS runs of
+#   * redsql with pushdown on (psql \timing, RUNS runs per psql session after
+#     one warm-up);
 #   * the exact FT.AGGREGATE command redsql sends (taken from EXPLAIN), sent
 #     directly over one RESP3 connection and its cursor read to the end with
 #     FT.CURSOR READ, as redsql does (Python with the hiredis reply parser);
+#   these two taking turns, three rounds of RUNS runs each;
+# and the median of RUNS runs of
 #   * the same commands through `redis-cli -3`, one process per command
 #     (shown only when one reply holds the whole result);
 #   * redsql with `SET redsql.pushdown = off` (the scan path);
@@ -142,39 +145,22 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 redis_pid=$(cat ".run/redis-$rport/redis.pid")
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# Median ms of RUNS timed runs (after one warm-up) of $2 in one psql session; $1: SET lines.
+# The ms of RUNS timed runs (after one warm-up) of $2 in one psql session, one per line; $1: SET lines.
 time_redsql() {
   {
     printf '%s\n' "$1" '\o /dev/null' "$2;" '\timing on'
     for _ in $(seq "$runs"); do printf '%s;\n' "$2"; done
   } >"$work/run.sql"
-  pg -A -t -f "$work/run.sql" | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p' | median
+  pg -A -t -f "$work/run.sql" | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p'
 }
-
-printf '\npushdown benchmark: %s rows (%s indexed), median of %s runs, ms\n' "$rows" "$docs" "$runs"
-awk -v a="$t1" -v b="$t2" -v c="$t3" -v d="$t4" -v n="$rows" 'BEGIN {
-  printf "load %.1f s (%.0f rows/s; generation not counted), index build %.1f s\n", b - a, n / (b - a), d - c }'
-printf 'A: %s\nB: %s\n\n' "$qa" "$qb"
-printf '%-5s %8s %12s %10s %7s %10s %12s %9s %10s\n' query rows "redsql (on)" "raw FT" ratio "redis-cli" "scan (off)" speedup "same rows"
-for k in 0 1; do
-  q=${queries[$k]}
-  c0=$(cpu "$redsql_pid"); r0=$(cpu "$redis_pid")
-  on=$(time_redsql "" "$q")
-  cpu_redsql=$(( ($(cpu "$redsql_pid") - c0) * 1000 / hz / (runs + 1) ))
-  cpu_redis=$(( ($(cpu "$redis_pid") - r0) * 1000 / hz / (runs + 1) ))
-  pg -A -t -c "$q" | sort >"$work/on.txt"
-  pg -A -t -c "SET redsql.pushdown = off" -c "$q" | sort >"$work/off.txt"
-  n=$(wc -l <"$work/on.txt")
-  same=no
-  cmp -s "$work/on.txt" "$work/off.txt" && same=yes
-  # The FT commands redsql sends for this query, from its EXPLAIN.
-  pg -A -t -c "EXPLAIN $q" | grep -o 'FT\.AGGREGATE .*' >"$work/ft.txt"
-  sed "s/^/${names[$k]} sends: /" "$work/ft.txt" >>"$work/sent.txt"
-  raw=$(python3 - "$rport" "$runs" "$work/ft.txt" <<'PY'
+# redsql and the raw FT client take turns, ROUNDS rounds of RUNS timed runs
+# each, so a machine that gets busier or quieter during the run shifts both.
+rounds=3
+cat >"$work/raw.py" <<'PY'
 import socket, statistics, subprocess, sys, time
 import hiredis
 
-port, runs, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+port, runs, path, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 
 def parse(line):
     """An FT command as redsql's EXPLAIN prints it: words, or '...' with \\' \\\\ \\x1f."""
@@ -237,18 +223,10 @@ def run():
             page, cursor = call("FT.CURSOR", "READ", args[0], cursor, "COUNT", count)
     return n
 
-cpu = time.process_time()
-run()
-times = []
-for _ in range(runs):
-    t = time.perf_counter()
-    n = run()
-    times.append((time.perf_counter() - t) * 1000)
-cpu = (time.process_time() - cpu) * 1000 / (runs + 1)
-
-# The same commands through redis-cli (RESP3, one process per command, its
-# output discarded), as a user would paste them: a cursor id other than 0
-# would mean rows left unread, so that figure would not count ("-").
+# mode "raw": the ms of each timed run, one per line, then "rows cpu-ms-per-run";
+# mode "cli": the same commands through redis-cli (RESP3, one process per
+# command, its output discarded), as a user would paste them: a cursor id
+# other than 0 would mean rows left unread, so that figure would not count ("-").
 def cli_run():
     whole = True
     for args in commands:
@@ -256,18 +234,61 @@ def cli_run():
                              stdout=subprocess.PIPE, check=True).stdout
         whole = whole and out.rstrip().splitlines()[-1].strip().endswith(b"0")
     return whole
-whole = cli_run()
-cli = []
+
+if mode == "cli":
+    whole = cli_run()
+    cli = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        cli_run()
+        cli.append((time.perf_counter() - t) * 1000)
+    print(f"{statistics.median(cli):.3f}" if whole else "-")
+    sys.exit(0)
+cpu = time.process_time()
+run()
 for _ in range(runs):
     t = time.perf_counter()
-    cli_run()
-    cli.append((time.perf_counter() - t) * 1000)
-cli_ms = f"{statistics.median(cli):.3f}" if whole else "-"
-print(f"{statistics.median(times):.3f} {n} {cpu:.0f} {cli_ms}")
+    n = run()
+    print(f"{(time.perf_counter() - t) * 1000:.3f}")
+cpu = (time.process_time() - cpu) * 1000 / (runs + 1)
+print(f"{n} {cpu:.0f}")
 PY
-)
-  off=$(time_redsql "SET redsql.pushdown = off;" "$q")
-  read -r raw_ms raw_n cpu_raw cli_ms <<<"$raw"
+
+printf '\npushdown benchmark: %s rows (%s indexed), ms: medians of %s runs (scan: %s)\n' "$rows" "$docs" "$((rounds * runs))" "$runs"
+awk -v a="$t1" -v b="$t2" -v c="$t3" -v d="$t4" -v n="$rows" 'BEGIN {
+  printf "load %.1f s (%.0f rows/s; generation not counted), index build %.1f s\n", b - a, n / (b - a), d - c }'
+printf 'A: %s\nB: %s\n\n' "$qa" "$qb"
+printf '%-5s %8s %12s %10s %7s %10s %12s %9s %10s\n' query rows "redsql (on)" "raw FT" ratio "redis-cli" "scan (off)" speedup "same rows"
+for k in 0 1; do
+  q=${queries[$k]}
+  # The FT commands redsql sends for this query, from its EXPLAIN.
+  pg -A -t -c "EXPLAIN $q" | grep -o 'FT\.AGGREGATE .*' >"$work/ft.txt"
+  sed "s/^/${names[$k]} sends: /" "$work/ft.txt" >>"$work/sent.txt"
+  : >"$work/on.ms"
+  : >"$work/raw.ms"
+  cpu_redsql=0 cpu_redis=0 cpu_raw=0
+  for _ in $(seq "$rounds"); do
+    c0=$(cpu "$redsql_pid"); r0=$(cpu "$redis_pid")
+    time_redsql "" "$q" >>"$work/on.ms"
+    cpu_redsql=$((cpu_redsql + $(cpu "$redsql_pid") - c0))
+    cpu_redis=$((cpu_redis + $(cpu "$redis_pid") - r0))
+    python3 "$work/raw.py" "$rport" "$runs" "$work/ft.txt" raw >"$work/raw.out"
+    head -n -1 "$work/raw.out" >>"$work/raw.ms"
+    read -r raw_n c <<<"$(tail -n 1 "$work/raw.out")"
+    cpu_raw=$((cpu_raw + c))
+  done
+  cpu_redsql=$((cpu_redsql * 1000 / hz / (rounds * (runs + 1))))
+  cpu_redis=$((cpu_redis * 1000 / hz / (rounds * (runs + 1))))
+  cpu_raw=$((cpu_raw / rounds))
+  on=$(median <"$work/on.ms")
+  raw_ms=$(median <"$work/raw.ms")
+  cli_ms=$(python3 "$work/raw.py" "$rport" "$runs" "$work/ft.txt" cli)
+  pg -A -t -c "$q" | sort >"$work/on.txt"
+  pg -A -t -c "SET redsql.pushdown = off" -c "$q" | sort >"$work/off.txt"
+  n=$(wc -l <"$work/on.txt")
+  same=no
+  cmp -s "$work/on.txt" "$work/off.txt" && same=yes
+  off=$(time_redsql "SET redsql.pushdown = off;" "$q" | median)
   printf '%s CPU ms per run with pushdown: redsql %s, Redis %s; raw FT client %s\n' \
     "${names[$k]}" "$cpu_redsql" "$cpu_redis" "$cpu_raw" >>"$work/cpu.txt"
   [ "$raw_n" = "$n" ] || same="no (raw FT: $raw_n rows)"
