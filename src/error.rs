@@ -90,9 +90,13 @@ impl Error {
             ("invalid input syntax for type", "22007"),
             ("invalid regular expression", "2201B"),
             ("not recognized for type timestamp", "22023"),
+            ("null values cannot be formatted as an sql identifier", "22004"),
+            ("invalid argument for format or json_build_object: ", "22023"),
         ] {
             if let Some(at) = lower.find(needle) {
-                return Error::Data(code, msg[at..].to_string());
+                // A needle ending in ": " only tags the message that follows.
+                let from = if needle.ends_with(": ") { at + needle.len() } else { at };
+                return Error::Data(code, msg[from..].to_string());
             }
         }
         if lower.contains("unable to find column")

@@ -183,6 +183,23 @@ impl Resolver<'_> {
         probe_rows(from).is_some_and(|q| self.run(&q).is_ok_and(|df| df.height() == 0))
     }
 
+    /// Whether a scalar subquery surely yields no row whatever the outer row:
+    /// a plain SELECT without aggregates or GROUP BY over a FROM clause that
+    /// is empty on its own (SQLAlchemy reads identity and default options
+    /// from pg_sequence and pg_attrdef, empty here, with subqueries correlated
+    /// through functions redsql cannot decorrelate). Such a subquery is NULL.
+    fn never_yields(&mut self, q: &Query) -> bool {
+        let SetExpr::Select(sel) = q.body.as_ref() else {
+            return false;
+        };
+        let plain_group = matches!(&sel.group_by, GroupByExpr::Expressions(v, _) if v.is_empty());
+        let aggregate = sel.projection.iter().any(|i| match i {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => is_aggregate(e),
+            _ => false,
+        });
+        plain_group && !aggregate && sel.having.is_none() && self.from_is_empty(&sel.from)
+    }
+
     /// Runs a subquery in the query's context.
     fn run(&mut self, q: &Query) -> Result<DataFrame> {
         let mut q = q.clone();
@@ -464,17 +481,22 @@ impl VisitorMut for ExprPass<'_, '_> {
         let all = matches!(e, Expr::AllOp { .. });
         let is_array = array_subquery(e).is_some();
         let result = match e {
-            Expr::Subquery(q) => match self.r.query(q) {
-                Err(err) => Err(err),
-                Ok(()) => {
+            Expr::Subquery(q) => {
+                let answer = self.r.query(q).and_then(|()| {
                     let outer = outer_qualifiers(q);
                     if outer.is_empty() {
                         self.r.scalar(q).map(Some)
                     } else {
                         self.r.correlated(q, &outer, self.grouped, self.joins).map(Some)
                     }
+                });
+                match answer {
+                    Err(Error::Unsupported(_) | Error::UndefinedFunction(_)) if self.r.never_yields(q) => {
+                        Ok(Some(typed_null(&DataType::Null)))
+                    }
+                    other => other,
                 }
-            },
+            }
             Expr::Exists { subquery, negated } if !outer_qualifiers(subquery).is_empty() => {
                 // EXISTS (...) is (SELECT count(*) ...) > 0.
                 let outer = outer_qualifiers(subquery);

@@ -79,6 +79,7 @@ impl Analyzed {
 pub fn analyze(mut query: Query, original: &str) -> Result<Analyzed> {
     let _ = VisitMut::visit(&mut query, &mut FoldIdentifiers);
     super::pg_compat::rewrite(&mut query);
+    super::arrays::rewrite(&mut query);
     super::joins::rewrite(&mut query);
 
     let mut ctes = HashSet::new();

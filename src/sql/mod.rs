@@ -6,12 +6,14 @@
 //! * [`output_names`]: PostgreSQL's output column names (`count`, `?column?`, duplicates).
 //! * [`lookup`]: finds WHERE clauses that pin a table's key (read by key, no scan).
 //! * [`pg_compat`]: client catalog SQL (qualifiers, reg casts, catalog functions).
+//! * [`arrays`]: array subscripts, bounds and set-returning functions in a select list.
 //! * [`joins`]: join conditions Polars cannot take in ON, moved where they mean the same.
 //! * [`dialect`]: PostgreSQL's arithmetic, clock, literal and percentile forms.
 //! * [`temporal`]: string literals compared with timestamp/date columns (at plan time).
 //! * [`params`]: binds `$n` parameters (and the statement's clock) into the AST.
 
 pub mod analyze;
+pub mod arrays;
 pub mod dialect;
 pub mod joins;
 pub mod lookup;

@@ -125,6 +125,61 @@ fn rule(e: &mut Expr) -> Option<Expr> {
         .or_else(|| reg_cast(e))
         .or_else(|| oid_literal(e))
         .or_else(|| function(e))
+        .or_else(|| array_literal_op(e))
+}
+
+/// The elements of an array literal, under any parentheses.
+fn array_elements(e: &Expr) -> Option<&[Expr]> {
+    match e {
+        Expr::Nested(inner) => array_elements(inner),
+        Expr::Array(a) => Some(&a.elem),
+        _ => None,
+    }
+}
+
+/// Operations on an array literal (as `current_schemas()` becomes one)
+/// computed on the tree: `(ARRAY[..])[i]` → a CASE over the positions
+/// (1-based, NULL outside), `array_upper(ARRAY[..], 1)` / `array_length`
+/// → its length, `array_lower(ARRAY[..], 1)` → 1 (NULL when empty).
+fn array_literal_op(e: &Expr) -> Option<Expr> {
+    match e {
+        Expr::CompoundFieldAccess { root, access_chain } => {
+            let elems = array_elements(root)?;
+            let [sqlparser::ast::AccessExpr::Subscript(sqlparser::ast::Subscript::Index { index })] =
+                access_chain.as_slice()
+            else {
+                return None;
+            };
+            let mut sql = format!("CASE {index}");
+            for (i, el) in elems.iter().enumerate() {
+                sql.push_str(&format!(" WHEN {} THEN {el}", i + 1));
+            }
+            sql.push_str(" ELSE NULL END");
+            Some(parse(&sql))
+        }
+        Expr::Function(f) => {
+            let [ObjectNamePart::Identifier(name)] = f.name.0.as_slice() else {
+                return None;
+            };
+            let name = name.value.to_lowercase();
+            if !matches!(name.as_str(), "array_upper" | "array_length" | "array_lower") {
+                return None;
+            }
+            let a = args(f);
+            let [array, dim] = a.as_slice() else {
+                return None;
+            };
+            let len = array_elements(array)?.len();
+            Some(if dim.to_string() != "1" || len == 0 {
+                null()
+            } else if name == "array_lower" {
+                number(1)
+            } else {
+                number(len)
+            })
+        }
+        _ => None,
+    }
 }
 
 fn parse(sql: &str) -> Expr {
@@ -388,6 +443,19 @@ fn function(e: &Expr) -> Option<Expr> {
         )),
         "current_database" => string(pg::DATABASE_NAME),
         "current_schema" => string("public"),
+        // The search path as an array: with implicit schemas, pg_catalog first.
+        "current_schemas" => {
+            let implicit = a.first()?.to_string().to_lowercase();
+            let names: &[&str] = match implicit.as_str() {
+                "true" => &["pg_catalog", "public"],
+                "false" => &["public"],
+                _ => return None,
+            };
+            Expr::Array(sqlparser::ast::Array {
+                elem: names.iter().map(|n| string(n)).collect(),
+                named: true,
+            })
+        }
         "current_user" | "session_user" | "user" | "current_role" | "getpgusername" => string(pg::ROLE_NAME),
         "pg_get_userbyid" => string(pg::ROLE_NAME),
         "pg_encoding_to_char" => string("UTF8"),
@@ -397,7 +465,7 @@ fn function(e: &Expr) -> Option<Expr> {
             let hidden: Vec<String> = pg::hidden_relation_oids().map(|o| o.to_string()).collect();
             parse(&format!("{} NOT IN ({})", a.first()?, hidden.join(", ")))
         }
-        "pg_type_is_visible" | "pg_function_is_visible" => parse("true"),
+        n if n.starts_with("pg_") && n.ends_with("_is_visible") => parse("true"),
         n if n.starts_with("has_") && n.ends_with("_privilege") => parse("true"),
         "pg_relation_is_publishable" => parse("false"),
         "format_type" => format_type(a.first()?),
@@ -412,15 +480,17 @@ fn function(e: &Expr) -> Option<Expr> {
         }
         // The definitions pg_index and pg_constraint carry (catalog::pg::indexes),
         // looked up by a subquery that is decorrelated like any other.
-        "pg_get_indexdef" => {
-            if a.get(1).is_some_and(|col| col.to_string() != "0") {
-                return None; // one column of the index: not there yet
-            }
-            parse(&format!(
+        // With a column number k > 0: that column's name (1-based).
+        "pg_get_indexdef" => match a.get(1).filter(|col| col.to_string() != "0") {
+            None => parse(&format!(
                 "(SELECT __ix.indexdef FROM pg_catalog.pg_index AS __ix WHERE __ix.indexrelid = {})",
                 a.first()?
-            ))
-        }
+            )),
+            Some(col) => parse(&format!(
+                "(SELECT __ix.indexcols FROM pg_catalog.pg_index AS __ix WHERE __ix.indexrelid = {})[{col}]",
+                a.first()?
+            )),
+        },
         "pg_get_constraintdef" => parse(&format!(
             "(SELECT __co.condef FROM pg_catalog.pg_constraint AS __co WHERE __co.oid = {})",
             a.first()?
@@ -448,6 +518,26 @@ fn function(e: &Expr) -> Option<Expr> {
             ))
         }
         "pg_backend_pid" => number(std::process::id()),
+        // Boolean aggregates (NULLs skipped; NULL over no values).
+        "bool_and" | "every" => parse(&format!("(min(CAST({} AS INTEGER)) = 1)", a.first()?)),
+        "bool_or" => parse(&format!("(max(CAST({} AS INTEGER)) = 1)", a.first()?)),
+        // No sequences, tablespaces of their own, sizes or statistics: what
+        // PostgreSQL answers for objects without them.
+        "pg_get_serial_sequence" => null(),
+        "pg_tablespace_location" => string(""),
+        "pg_relation_size"
+        | "pg_total_relation_size"
+        | "pg_table_size"
+        | "pg_indexes_size"
+        | "pg_stat_get_numscans" => null(),
+        // substring(s, from [, for]) called as a function (DBeaver quotes its name).
+        "substring" if (2..=3).contains(&a.len()) => Expr::Substring {
+            expr: Box::new(a[0].clone()),
+            substring_from: Some(Box::new(a[1].clone())),
+            substring_for: a.get(2).cloned().map(Box::new),
+            special: true,
+            shorthand: false,
+        },
         _ => return None,
     })
 }
@@ -556,5 +646,36 @@ mod tests {
         assert!(rw("format_type(a.atttypid, a.atttypmod)").contains("WHEN 20 THEN 'bigint'"));
         assert!(rw("quote_ident(x)").starts_with("CASE WHEN x ~ '^[a-z_][a-z0-9_$]*$' THEN x"));
         assert_eq!(rw("lower(x)"), "lower(x)", "other functions are left alone");
+    }
+
+    #[test]
+    fn search_path_arrays_and_their_subscripts() {
+        assert_eq!(
+            rw("(pg_catalog.current_schemas(true))[1]"),
+            "CASE 1 WHEN 1 THEN 'pg_catalog' WHEN 2 THEN 'public' ELSE NULL END"
+        );
+        assert_eq!(rw("array_upper(current_schemas(false), 1)"), "1");
+        assert_eq!(rw("array_lower(current_schemas(true), 1)"), "1");
+        assert_eq!(rw("array_length(ARRAY['a', 'b', 'c'], 1)"), "3");
+        assert_eq!(rw("array_upper(ARRAY['a'], 2)"), "NULL");
+        assert_eq!(
+            rw("(current_schemas(false))[s.r]"),
+            "CASE s.r WHEN 1 THEN 'public' ELSE NULL END"
+        );
+        // Other functions over an array literal are left alone.
+        assert_eq!(rw("array_to_string(ARRAY['a'], 1)"), "array_to_string(ARRAY['a'], 1)");
+    }
+
+    #[test]
+    fn functions_for_objects_redsql_does_not_have() {
+        assert_eq!(rw("pg_catalog.pg_get_serial_sequence('t', 'c')"), "NULL");
+        assert_eq!(rw("pg_tablespace_location(t.oid)"), "''");
+        assert_eq!(rw("pg_relation_size(i.indexrelid)"), "NULL");
+        assert_eq!(rw("pg_collation_is_visible(c.oid)"), "true");
+        assert_eq!(
+            rw("bool_and(i.indisunique)"),
+            "(min(CAST(i.indisunique AS INTEGER)) = 1)"
+        );
+        assert_eq!(rw("\"substring\"(x, 7)"), "SUBSTRING(x, 7)");
     }
 }

@@ -249,3 +249,109 @@ async fn current_setting_reads_the_sessions_set_values() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_functions_inside_ctes_unions_and_derived_tables() {
+    // Polars SQL ran these parts without redsql's functions ("unsupported
+    // function 'pg_div'"); the vendored polars-sql fix keeps them.
+    let (server, c) = seeded().await;
+    let cl = &c.client;
+    assert_eq!(
+        texts(
+            cl,
+            "WITH t AS (SELECT id / 2 AS h FROM sale WHERE id <= 3) SELECT h FROM t ORDER BY h"
+        )
+        .await,
+        rows(&[&["0"], &["1"], &["1"]])
+    );
+    assert_eq!(
+        texts(cl, "SELECT 7 / 2 AS x UNION ALL SELECT 1 ORDER BY x").await,
+        rows(&[&["1"], &["3"]])
+    );
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT m, n FROM (SELECT date_trunc('month', ts) AS m, count(*) AS n FROM sale \
+             WHERE ts IS NOT NULL GROUP BY 1) AS t ORDER BY m"
+        )
+        .await,
+        rows(&[
+            &["2024-01-01 00:00:00", "2"],
+            &["2024-02-01 00:00:00", "1"],
+            &["2024-03-01 00:00:00", "1"]
+        ])
+    );
+    assert_eq!(sqlstate(cl, "SELECT * FROM (SELECT 1 / 0 AS x) AS t").await, "22012");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn format_json_build_object_and_boolean_aggregates() {
+    let (server, c) = seeded().await;
+    let cl = &c.client;
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT format('%s.%I = %L', 'public', 'Sale', 'it''s'), json_build_object('id', id, 'region', region, 'amount', amount) \
+             FROM sale WHERE id = 5"
+        )
+        .await,
+        rows(&[&[
+            "public.\"Sale\" = 'it''s'",
+            r#"{"id" : 5, "region" : "north", "amount" : null}"#
+        ]])
+    );
+    assert_eq!(sqlstate(cl, "SELECT format('%I', NULL)").await, "22004");
+    assert_eq!(sqlstate(cl, "SELECT json_build_object('a')").await, "22023");
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT region, bool_and(amount > 15), bool_or(amount > 25) FROM sale GROUP BY region ORDER BY region"
+        )
+        .await,
+        rows(&[&["east", "t", "t"], &["north", "f", "t"], &["south", "t", "f"]])
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_columns_through_select_list_set_returning_functions() {
+    // pgjdbc's getPrimaryKeys / getIndexInfo and SQLAlchemy's reflection
+    // expand pg_index.indkey in the select list.
+    let (server, c) = seeded().await;
+    let cl = &c.client;
+    texts(cl, "CREATE INDEX sale_idx ON sale (region, amount)").await;
+    // pg_get_indexdef(oid, k, pretty): column k's name (k from a derived table, as Metabase sends it).
+    let keys = "SELECT t.relname, t.pos, trim(both '\"' from pg_catalog.pg_get_indexdef(t.oid, t.pos, false)) \
+                FROM (SELECT ci.relname, ci.oid, (information_schema._pg_expandarray(i.indkey)).n AS pos \
+                FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid \
+                JOIN pg_catalog.pg_class ct ON ct.oid = i.indrelid WHERE ct.relname = 'sale') AS t ORDER BY 1, 2";
+    assert_eq!(
+        texts(cl, keys).await,
+        rows(&[
+            &["sale_idx", "1", "region"],
+            &["sale_idx", "2", "amount"],
+            &["sale_pkey", "1", "id"]
+        ])
+    );
+    // The composite as a whole, its field read outside; int2vector subscripts from 0.
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT r.first, (r.keys).x, r.pos FROM (SELECT i.indkey[0] AS first, _pg_expandarray(i.indkey) AS keys, \
+             generate_subscripts(i.indkey, 1) AS pos, i.indisprimary AS p FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indrelid WHERE c.relname = 'sale') AS r WHERE NOT r.p ORDER BY r.pos"
+        )
+        .await,
+        rows(&[&["2", "2", "0"], &["2", "3", "1"]])
+    );
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT (current_schemas(true))[1], (current_schemas(true))[3], array_upper(current_schemas(false), 1)"
+        )
+        .await,
+        rows(&[&["pg_catalog", "NULL", "1"]])
+    );
+    server.shutdown().await;
+}

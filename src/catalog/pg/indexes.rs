@@ -1,7 +1,8 @@
 //! `pg_index` and `pg_constraint` rows: each table's primary key (its key
 //! column) and its RediSearch index. Both carry their definition in an extra
 //! column (`indexdef`, `condef`) that `pg_get_indexdef()` and
-//! `pg_get_constraintdef()` read (see `sql::pg_compat`).
+//! `pg_get_constraintdef()` read (see `sql::pg_compat`); `indexcols` holds
+//! an index's column names as `pg_get_indexdef(oid, k, ..)` prints them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ pub fn index_rows(tables: &BTreeMap<String, Arc<TableInfo>>) -> Vec<Row> {
     for t in tables.values() {
         let relid = relation_oid(&t.name);
         let columns = table_columns(t);
-        let index = |oid: u32, keys: Vec<i64>, primary: bool, def: String| -> Row {
+        let index = |oid: u32, keys: Vec<i64>, names: &[String], primary: bool, def: String| -> Row {
             let n = keys.len() as i64;
             vec![
                 ("indexrelid", oid.into()),
@@ -50,6 +51,7 @@ pub fn index_rows(tables: &BTreeMap<String, Arc<TableInfo>>) -> Vec<Row> {
                 ("indclass", V::Ints(vec![0; keys.len()])),
                 ("indoption", V::Ints(vec![0; keys.len()])),
                 ("indexdef", def.into()),
+                ("indexcols", V::Texts(names.iter().map(|n| ident(n)).collect())),
             ]
         };
         let table = format!("public.{}", ident(&t.name));
@@ -58,7 +60,13 @@ pub fn index_rows(tables: &BTreeMap<String, Arc<TableInfo>>) -> Vec<Row> {
             ident(&pkey_name(t)),
             ident(&t.key_column)
         );
-        out.push(index(hashed_oid("pkey", &t.name), vec![1], true, pkey_def));
+        out.push(index(
+            hashed_oid("pkey", &t.name),
+            vec![1],
+            std::slice::from_ref(&t.key_column),
+            true,
+            pkey_def,
+        ));
         if let (Some(name), Some(ix)) = (&t.index_name, &t.index) {
             let keys: Vec<usize> = ix
                 .attributes
@@ -72,7 +80,7 @@ pub fn index_rows(tables: &BTreeMap<String, Arc<TableInfo>>) -> Vec<Row> {
                 column_list(&names)
             );
             let keys = keys.iter().map(|i| *i as i64 + 1).collect();
-            out.push(index(hashed_oid("index", name), keys, false, def));
+            out.push(index(hashed_oid("index", name), keys, &names, false, def));
         }
     }
     out

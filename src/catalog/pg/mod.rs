@@ -42,11 +42,14 @@ pub enum Ty {
     Oid,
     Text,
     Bool,
+    /// PostgreSQL's `int2` catalog columns (attnum, indnatts, ...), never NULL:
+    /// held and sent as `int4`, since Polars is built without Int16 kernels
+    /// (a comparison on an Int16 column panics).
     I16,
     I32,
     I64,
     F32,
-    /// An array shown as a list of text (ACLs, options); always NULL here.
+    /// An array of text: ACLs and options (NULL here), index column names.
     TextList,
     /// `int2vector` / `int2[]` (index and constraint keys).
     I16List,
@@ -96,6 +99,7 @@ pub enum V {
     Bool(bool),
     Float(f64),
     Ints(Vec<i64>),
+    Texts(Vec<String>),
 }
 
 impl From<&str> for V {
@@ -162,7 +166,7 @@ pub fn build(rel: &Relation, rows: &[Row]) -> PolarsResult<DataFrame> {
             ),
             Ty::I16 => Series::new(
                 name.into(),
-                values.iter().map(|v| int(v, 0).map(|n| n as i16)).collect::<Vec<_>>(),
+                values.iter().map(|v| int(v, 0).map(|n| n as i32)).collect::<Vec<_>>(),
             ),
             Ty::I32 => Series::new(
                 name.into(),
@@ -209,7 +213,20 @@ pub fn build(rel: &Relation, rows: &[Row]) -> PolarsResult<DataFrame> {
                     })
                     .collect::<Vec<_>>(),
             ),
-            Ty::TextList => Series::full_null(name.into(), rows.len(), &DataType::List(Box::new(DataType::String))),
+            Ty::TextList => {
+                let lists: Vec<Option<Series>> = values
+                    .iter()
+                    .map(|v| match v {
+                        V::Texts(ts) => Some(Series::new("".into(), ts.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                let mut s = Series::new(name.into(), lists);
+                if s.dtype() != &DataType::List(Box::new(DataType::String)) {
+                    s = s.cast(&DataType::List(Box::new(DataType::String)))?;
+                }
+                s
+            }
             Ty::I16List => {
                 let lists: Vec<Option<Series>> = values
                     .iter()

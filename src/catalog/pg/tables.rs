@@ -96,7 +96,7 @@ pub static RELATIONS: &[Relation] = &[
         "indexrelid:oid indrelid:oid indnatts:int2 indnkeyatts:int2 indisunique:bool indnullsnotdistinct:bool \
          indisprimary:bool indisexclusion:bool indimmediate:bool indisclustered:bool indisvalid:bool \
          indcheckxmin:bool indisready:bool indislive:bool indisreplident:bool indkey:int2v indcollation:int2v \
-         indclass:int2v indoption:int2v indexprs:text indpred:text indexdef:text"
+         indclass:int2v indoption:int2v indexprs:text indpred:text indexdef:text indexcols:list"
     ),
     rel!(
         "pg_constraint",
@@ -235,7 +235,16 @@ pub static RELATIONS: &[Relation] = &[
         "pg_sequence",
         2224,
         'r',
-        "seqrelid:oid seqtypid:oid seqstart:int8 seqincrement:int8"
+        "seqrelid:oid seqtypid:oid seqstart:int8 seqincrement:int8 seqmax:int8 seqmin:int8 seqcache:int8 seqcycle:bool"
+    ),
+    // Operator classes: none beyond the access methods' defaults, which
+    // redsql's indexes do not name (SQLAlchemy asks for non-default ones).
+    rel!(
+        "pg_opclass",
+        2616,
+        'r',
+        "oid:oid opcmethod:oid opcname:text opcnamespace:oid opcowner:oid opcfamily:oid opcintype:oid \
+         opcdefault:bool opckeytype:oid"
     ),
     rel!(
         "pg_depend",
@@ -299,7 +308,8 @@ fn catalog_type_oid(ty: super::Ty) -> u32 {
         Ty::Oid => 26,
         Ty::Text => 25,
         Ty::Bool => 16,
-        Ty::I16 => 21,
+        // Sent as int4 (see Ty::I16): the catalog says what the wire carries.
+        Ty::I16 => 23,
         Ty::I32 => 23,
         Ty::I64 => 20,
         Ty::F32 => 700,

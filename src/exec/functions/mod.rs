@@ -13,8 +13,11 @@
 //! | `to_char(ts, template)` | see [`datetime`] |
 //! | `to_timestamp(epoch_seconds)` | seconds since 1970 → timestamp |
 //! | `regexp_replace(s, pattern, replacement [, flags])` | first match, or all with `g`; `\1` back-references |
+//! | `pg_subscripts(a)` | the list 1..n of an n-element list (`generate_subscripts`, see `sql::arrays`) |
+//! | `format(fmt, args...)`, `json_build_object(k, v, ...)` | see [`text`] |
 
 mod datetime;
+mod text;
 
 use std::sync::Arc;
 
@@ -50,6 +53,9 @@ fn lookup(name: &str) -> Option<(Body, Output)> {
         "to_char" => (datetime::to_char, |_| Ok(DataType::String)),
         "to_timestamp" => (datetime::to_timestamp, |_| Ok(datetime::TIMESTAMP)),
         "regexp_replace" => (regexp_replace, |_| Ok(DataType::String)),
+        "format" => (text::format, |_| Ok(DataType::String)),
+        "json_build_object" => (text::json_build_object, |_| Ok(DataType::String)),
+        "pg_subscripts" => (pg_subscripts, |_| Ok(DataType::List(Box::new(DataType::Int32)))),
         _ => return None,
     })
 }
@@ -172,6 +178,17 @@ fn pg_mod(cols: &mut [Column]) -> PolarsResult<Column> {
         },
         |x, y| x % y,
     )
+}
+
+/// The positions 1..n of each list as int4, like PostgreSQL's (NULL for a NULL list).
+fn pg_subscripts(cols: &mut [Column]) -> PolarsResult<Column> {
+    polars_ensure!(cols.len() == 1, ComputeError: "pg_subscripts takes one array");
+    let lists = cols[0].as_materialized_series().list()?.clone();
+    let out: ListChunked = lists
+        .amortized_iter()
+        .map(|l| l.map(|l| Series::new("".into(), (1..=l.as_ref().len() as i32).collect::<Vec<_>>())))
+        .collect();
+    Ok(out.with_name(out_name(cols)).into_column())
 }
 
 /// PostgreSQL's replacement syntax (`\1`, `\&`) in Rust regex syntax.

@@ -1,0 +1,220 @@
+//! Text-building functions clients call in their catalog queries:
+//!
+//! * `format(fmt, args...)`: `%s` (a value, NULL as nothing), `%I` (an
+//!   identifier, quoted when needed; NULL is error 22004), `%L` (a literal,
+//!   quoted; NULL as `NULL`), `%%`, and argument positions `%2$s`. Metabase
+//!   names columns' types with `format('%s', udt_name)`.
+//! * `json_build_object(k1, v1, ...)`: a JSON object as text, spaced as
+//!   PostgreSQL prints it (`{"a" : 1, "b" : "x"}`). SQLAlchemy's column
+//!   reflection asks for one per column's identity and collation options.
+
+use polars::prelude::*;
+
+use super::{at, out_name, rows};
+
+/// Messages the error mapping recognises (`error.rs`).
+pub const NULL_IDENTIFIER: &str = "null values cannot be formatted as an SQL identifier";
+pub const BAD_ARGUMENTS: &str = "invalid argument for format or json_build_object";
+
+/// One argument of row `i` as PostgreSQL's text output would show it (None for NULL).
+fn text_of(c: &Column, i: usize) -> PolarsResult<Option<String>> {
+    let v = c.get(at(i, c.len()))?;
+    Ok(match v {
+        AnyValue::Null => None,
+        AnyValue::Boolean(b) => Some(if b { "t" } else { "f" }.to_string()),
+        AnyValue::String(s) => Some(s.to_string()),
+        AnyValue::StringOwned(s) => Some(s.to_string()),
+        other => Some(other.to_string()),
+    })
+}
+
+fn quote_ident(s: &str) -> String {
+    let plain = s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+    if plain {
+        s.to_string()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+}
+
+fn quote_literal(s: &str) -> String {
+    let body = s.replace('\'', "''");
+    if s.contains('\\') {
+        format!("E'{}'", body.replace('\\', "\\\\"))
+    } else {
+        format!("'{body}'")
+    }
+}
+
+/// `format(fmt, args...)` for one row.
+fn format_one(fmt: &str, args: &[Option<String>]) -> PolarsResult<String> {
+    let mut out = String::with_capacity(fmt.len());
+    let mut chars = fmt.chars().peekable();
+    let mut next = 0usize;
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        // %[n$]type
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+            digits.push(d);
+            chars.next();
+        }
+        let index = if !digits.is_empty() {
+            polars_ensure!(chars.next() == Some('$'), ComputeError: "{BAD_ARGUMENTS}: unrecognized format() type specifier");
+            let n: usize = digits.parse().unwrap_or(0);
+            polars_ensure!(n > 0, ComputeError: "{BAD_ARGUMENTS}: format specifies argument 0, but arguments are numbered from 1");
+            n - 1
+        } else {
+            next
+        };
+        let kind = chars.next();
+        if kind == Some('%') && digits.is_empty() {
+            out.push('%');
+            continue;
+        }
+        let Some(kind @ ('s' | 'I' | 'L')) = kind else {
+            polars_bail!(ComputeError: "{BAD_ARGUMENTS}: unrecognized format() type specifier \"{}\"",
+                kind.map(String::from).unwrap_or_default());
+        };
+        let Some(arg) = args.get(index) else {
+            polars_bail!(ComputeError: "{BAD_ARGUMENTS}: too few arguments for format()");
+        };
+        next = index + 1;
+        match (kind, arg) {
+            ('s', Some(v)) => out.push_str(v),
+            ('s', None) => {}
+            ('I', Some(v)) => out.push_str(&quote_ident(v)),
+            ('I', None) => polars_bail!(ComputeError: "{NULL_IDENTIFIER}"),
+            ('L', Some(v)) => out.push_str(&quote_literal(v)),
+            (_, None) => out.push_str("NULL"),
+            _ => unreachable!("kinds matched above"),
+        }
+    }
+    Ok(out)
+}
+
+pub fn format(cols: &mut [Column]) -> PolarsResult<Column> {
+    polars_ensure!(!cols.is_empty(), ComputeError: "{BAD_ARGUMENTS}: format() needs a format string");
+    let n = rows(cols);
+    let mut out: Vec<Option<String>> = Vec::with_capacity(n);
+    for i in 0..n {
+        let Some(fmt) = text_of(&cols[0], i)? else {
+            out.push(None);
+            continue;
+        };
+        let args = cols[1..]
+            .iter()
+            .map(|c| text_of(c, i))
+            .collect::<PolarsResult<Vec<_>>>()?;
+        out.push(Some(format_one(&fmt, &args)?));
+    }
+    Ok(StringChunked::from_iter_options(out_name(cols), out.into_iter()).into_column())
+}
+
+fn json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A value as PostgreSQL's `to_json` writes it.
+fn json_value(v: AnyValue<'_>, out: &mut String) {
+    match v {
+        AnyValue::Null => out.push_str("null"),
+        AnyValue::Boolean(b) => out.push_str(if b { "true" } else { "false" }),
+        AnyValue::String(s) => json_string(s, out),
+        AnyValue::StringOwned(s) => json_string(&s, out),
+        AnyValue::Float32(f) if f.is_finite() => out.push_str(&f.to_string()),
+        AnyValue::Float64(f) if f.is_finite() => out.push_str(&f.to_string()),
+        v if v.is_integer() => out.push_str(&v.to_string()),
+        other => json_string(&other.to_string(), out),
+    }
+}
+
+pub fn json_build_object(cols: &mut [Column]) -> PolarsResult<Column> {
+    polars_ensure!(cols.len() % 2 == 0, ComputeError: "{BAD_ARGUMENTS}: json_build_object's argument list must have an even number of elements");
+    let n = rows(cols);
+    let mut out: Vec<String> = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut s = String::from("{");
+        for (k, pair) in cols.chunks(2).enumerate() {
+            let Some(key) = text_of(&pair[0], i)? else {
+                polars_bail!(ComputeError: "{BAD_ARGUMENTS}: json_build_object's keys must not be null");
+            };
+            if k > 0 {
+                s.push_str(", ");
+            }
+            json_string(&key, &mut s);
+            s.push_str(" : ");
+            json_value(pair[1].get(at(i, pair[1].len()))?, &mut s);
+        }
+        s.push('}');
+        out.push(s);
+    }
+    let name = if cols.is_empty() {
+        "json_build_object".into()
+    } else {
+        out_name(cols)
+    };
+    Ok(StringChunked::from_iter_values(name, out.into_iter()).into_column())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_specifiers() {
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(format_one("%s.%s", &[s("a"), s("b")]).unwrap(), "a.b");
+        assert_eq!(
+            format_one("%I.%I", &[s("public"), s("My Table")]).unwrap(),
+            "public.\"My Table\""
+        );
+        assert_eq!(format_one("%L, %L", &[s("it's"), None]).unwrap(), "'it''s', NULL");
+        assert_eq!(format_one("[%s] 100%%", &[None]).unwrap(), "[] 100%");
+        assert_eq!(format_one("%2$s %1$s %s", &[s("a"), s("b"), s("c")]).unwrap(), "b a b");
+        assert!(format_one("%I", &[None])
+            .unwrap_err()
+            .to_string()
+            .contains(NULL_IDENTIFIER));
+        assert!(format_one("%s %s", &[s("a")])
+            .unwrap_err()
+            .to_string()
+            .contains("too few"));
+        assert!(format_one("%d", &[s("1")])
+            .unwrap_err()
+            .to_string()
+            .contains("type specifier"));
+    }
+
+    #[test]
+    fn json_objects_as_postgres_prints_them() {
+        let df = super::super::context()
+            .execute(
+                "SELECT json_build_object('a', 1, 'b', 'x\"y', 'c', NULL, 'd', true, 'e', 1.5) j, \
+                 format('%I.%I', 'public', 'Sale') f",
+            )
+            .unwrap()
+            .collect()
+            .unwrap();
+        let s = |c: &str| df.column(c).unwrap().str().unwrap().get(0).unwrap().to_string();
+        assert_eq!(s("j"), r#"{"a" : 1, "b" : "x\"y", "c" : null, "d" : true, "e" : 1.5}"#);
+        assert_eq!(s("f"), "public.\"Sale\"");
+    }
+}

@@ -1,0 +1,388 @@
+//! PostgreSQL's arrays and set-returning functions in a select list, on the
+//! parsed tree, in forms Polars SQL runs:
+//!
+//! * `unnest(a)` in a select list is Polars' own (it explodes the rows; a
+//!   bare column goes in as `coalesce(a, NULL)` so the column itself stays whole);
+//!   `generate_subscripts(a, 1)` → `unnest(pg_subscripts(a))`, the positions
+//!   1..n exploded alongside. PostgreSQL emits no row for an empty or NULL
+//!   array, Polars one NULL row: the SELECT gets `WHERE array_length(a) > 0`.
+//! * `information_schema._pg_expandarray(a)` (pgjdbc, Metabase): its fields
+//!   `(..).x` / `(..).n` are `unnest(a)` / `unnest(pg_subscripts(a))`; as a
+//!   whole select item `AS k` it becomes the two columns `k__x`, `k__n`, and
+//!   `(t.k).x` elsewhere reads `t.k__x`.
+//! * `t.a[i]` → `CASE WHEN i >= 1 THEN array_get(t.a, i) END` (1-based, NULL outside;
+//!   Polars counts negative positions from the end). `int2vector` catalog
+//!   columns (`indkey`, `indoption`, ...) count from 0, as in PostgreSQL,
+//!   also in `generate_subscripts` (`_pg_expandarray`'s `n` counts from 1).
+//! * `array_length(a, 1)`, `array_upper(a, 1)`, `array_lower(a, 1)`,
+//!   `cardinality(a)` over list columns (literal arrays: `pg_compat`).
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    AccessExpr, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectNamePart, Query,
+    Select, SelectItem, Subscript, VisitMut, VisitorMut,
+};
+
+use super::parse_expr;
+
+/// Catalog columns of type `int2vector` / `oidvector`, subscripted from 0.
+const ZERO_BASED: &[&str] = &[
+    "indkey",
+    "indoption",
+    "indclass",
+    "indcollation",
+    "stxkeys",
+    "partattrs",
+];
+
+/// Apply the rules to every SELECT and expression of a query.
+pub fn rewrite(query: &mut Query) {
+    struct Rules;
+    impl VisitorMut for Rules {
+        type Break = ();
+        fn pre_visit_select(&mut self, s: &mut Select) -> ControlFlow<()> {
+            select(s);
+            ControlFlow::Continue(())
+        }
+        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if let Some(new) = rule(e) {
+                *e = new;
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = VisitMut::visit(query, &mut Rules);
+}
+
+fn expr(sql: &str) -> Expr {
+    parse_expr(sql).unwrap_or_else(|e| panic!("array rewrite template: {e}"))
+}
+
+fn call_name(e: &Expr) -> Option<String> {
+    let Expr::Function(f) = e else { return None };
+    let ObjectNamePart::Identifier(last) = f.name.0.last()? else {
+        return None;
+    };
+    Some(last.value.to_lowercase())
+}
+
+fn call_args(e: &Expr) -> Vec<Expr> {
+    let Expr::Function(f) = e else { return Vec::new() };
+    match &f.args {
+        FunctionArguments::List(l) => l
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `_pg_expandarray(a)` → `a`.
+fn expandarray_arg(e: &Expr) -> Option<Expr> {
+    let e = match e {
+        Expr::Nested(inner) => inner.as_ref(),
+        other => other,
+    };
+    if call_name(e)? != "_pg_expandarray" {
+        return None;
+    }
+    let [a] = call_args(e).try_into().ok()?;
+    Some(a)
+}
+
+/// `unnest(a)`. A bare column goes through `coalesce`: Polars explodes a
+/// column named in `unnest` in place, so `SELECT unnest(a), a` would show
+/// the elements twice instead of the elements and the whole array.
+fn unnest_values(a: &Expr) -> Expr {
+    if matches!(a, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+        expr(&format!("unnest(coalesce({a}, NULL))"))
+    } else {
+        expr(&format!("unnest({a})"))
+    }
+}
+
+fn unnest_positions(a: &Expr) -> Expr {
+    expr(&format!("unnest(pg_subscripts({a}))"))
+}
+
+/// Expand `_pg_expandarray(a) AS k` items, name `generate_subscripts` items
+/// as PostgreSQL does, and keep empty arrays from giving rows.
+fn select(s: &mut Select) {
+    let mut items = Vec::with_capacity(s.projection.len());
+    for item in std::mem::take(&mut s.projection) {
+        let (e, alias) = match &item {
+            SelectItem::UnnamedExpr(e) => (e, None),
+            SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.value.clone())),
+            _ => {
+                items.push(item);
+                continue;
+            }
+        };
+        if let Some(a) = expandarray_arg(e) {
+            let k = alias.unwrap_or_else(|| "_pg_expandarray".into());
+            for (field, value) in [("x", unnest_values(&a)), ("n", unnest_positions(&a))] {
+                items.push(SelectItem::ExprWithAlias {
+                    expr: value,
+                    alias: Ident::with_quote('"', format!("{k}__{field}")),
+                });
+            }
+            continue;
+        }
+        if alias.is_none() && call_name(e).as_deref() == Some("generate_subscripts") {
+            items.push(SelectItem::ExprWithAlias {
+                expr: e.clone(),
+                alias: Ident::with_quote('"', "generate_subscripts"),
+            });
+            continue;
+        }
+        items.push(item);
+    }
+    s.projection = items;
+
+    // Arrays the select list unnests (before the expression rules run).
+    let grouped = !matches!(&s.group_by, GroupByExpr::Expressions(v, _) if v.is_empty());
+    if grouped {
+        return;
+    }
+    let mut arrays: Vec<String> = Vec::new();
+    for item in &s.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            collect_unnested(e, &mut arrays);
+        }
+    }
+    if arrays.is_empty() {
+        return;
+    }
+    let any = arrays
+        .iter()
+        .map(|a| format!("array_length({a}) > 0"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let guard = expr(&format!("({any})"));
+    s.selection = Some(match s.selection.take() {
+        Some(w) => expr(&format!("({w}) AND {guard}")),
+        None => guard,
+    });
+}
+
+/// The arrays under `unnest(..)`, `generate_subscripts(.., 1)` and
+/// `_pg_expandarray(..)` in a select item (not inside subqueries).
+fn collect_unnested(e: &Expr, out: &mut Vec<String>) {
+    use sqlparser::ast::Visit;
+    struct Find<'a>(&'a mut Vec<String>);
+    impl sqlparser::ast::Visitor for Find<'_> {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            ControlFlow::Break(())
+        }
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if matches!(e, Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. }) {
+                return ControlFlow::Continue(());
+            }
+            let name = call_name(e);
+            if matches!(
+                name.as_deref(),
+                Some("unnest" | "generate_subscripts" | "_pg_expandarray")
+            ) {
+                if let Some(a) = call_args(e).first() {
+                    let a = a.to_string();
+                    let a = a
+                        .strip_prefix("coalesce(")
+                        .and_then(|r| r.strip_suffix(", NULL)"))
+                        .map_or(a.clone(), str::to_string);
+                    if !a.starts_with("pg_subscripts(") && !self.0.contains(&a) {
+                        self.0.push(a);
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = e.visit(&mut Find(out));
+}
+
+/// Bottom-up expression rules.
+fn rule(e: &Expr) -> Option<Expr> {
+    match e {
+        Expr::CompoundFieldAccess { root, access_chain } => field_access(root, access_chain),
+        Expr::Function(_) => function(e),
+        _ => None,
+    }
+}
+
+fn function(e: &Expr) -> Option<Expr> {
+    let name = call_name(e)?;
+    let a = call_args(e);
+    let dim_one = |d: &Expr| d.to_string() == "1";
+    Some(match (name.as_str(), a.as_slice()) {
+        ("unnest", [arr]) if matches!(arr, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) => unnest_values(arr),
+        ("generate_subscripts", [arr, d]) if dim_one(d) && zero_based(arr) => {
+            expr(&format!("unnest(pg_subscripts({arr})) - 1"))
+        }
+        ("generate_subscripts", [arr, d]) if dim_one(d) => unnest_positions(arr),
+        ("array_length" | "array_upper", [arr, d]) if dim_one(d) => expr(&format!(
+            "CASE WHEN array_length({arr}) > 0 THEN array_length({arr}) END"
+        )),
+        ("array_lower", [arr, d]) if dim_one(d) => expr(&format!("CASE WHEN array_length({arr}) > 0 THEN 1 END")),
+        ("cardinality", [arr]) => expr(&format!("array_length({arr})")),
+        _ => return None,
+    })
+}
+
+fn field_access(root: &Expr, chain: &[AccessExpr]) -> Option<Expr> {
+    // (_pg_expandarray(a)).x / .n
+    if let (Some(a), [AccessExpr::Dot(Expr::Identifier(f))]) = (expandarray_arg(root), chain) {
+        return match f.value.to_lowercase().as_str() {
+            "x" => Some(unnest_values(&a)),
+            "n" => Some(unnest_positions(&a)),
+            _ => None,
+        };
+    }
+    // (t.k).f → t.k__f (a composite expanded by `select` above)
+    if let (Expr::Nested(inner), [AccessExpr::Dot(Expr::Identifier(f))]) = (root, chain) {
+        let mut parts = match inner.as_ref() {
+            Expr::Identifier(i) => vec![i.clone()],
+            Expr::CompoundIdentifier(p) => p.clone(),
+            _ => return None,
+        };
+        let last = parts.pop()?;
+        parts.push(Ident::with_quote(
+            '"',
+            format!("{}__{}", last.value, f.value.to_lowercase()),
+        ));
+        return Some(Expr::CompoundIdentifier(parts));
+    }
+    // t.a[i] (parsed as t, .a, [i]) and a[i]: one subscript after names.
+    let (Some(AccessExpr::Subscript(Subscript::Index { index })), names) = (chain.last(), &chain[..chain.len() - 1])
+    else {
+        return None;
+    };
+    let mut parts: Vec<Ident> = match root {
+        Expr::Identifier(i) => vec![i.clone()],
+        Expr::CompoundIdentifier(p) => p.clone(),
+        _ if names.is_empty() => Vec::new(),
+        _ => return None,
+    };
+    for n in names {
+        let AccessExpr::Dot(Expr::Identifier(i)) = n else {
+            return None;
+        };
+        parts.push(i.clone());
+    }
+    let array = match parts.len() {
+        0 => root.clone(),
+        1 => Expr::Identifier(parts[0].clone()),
+        _ => Expr::CompoundIdentifier(parts.clone()),
+    };
+    let zero_based = parts.last().is_some_and(|p| ZERO_BASED.contains(&p.value.as_str()));
+    let array = match &array {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Subquery(_) | Expr::Nested(_) => array,
+        other => Expr::Nested(Box::new(other.clone())),
+    };
+    let (low, index) = if zero_based {
+        ("0", format!("({index}) + 1"))
+    } else {
+        ("1", index.to_string())
+    };
+    // array_get, not `a[i]`: the array may be a subquery that is later
+    // replaced by a joined column (`__sq0.__v`), which Polars would read as
+    // a field access on `__sq0`.
+    Some(expr(&format!(
+        "CASE WHEN ({}) >= {low} THEN array_get({array}, {index}) END",
+        index_of(chain)
+    )))
+}
+
+/// Whether `a` names an `int2vector` catalog column (subscripts from 0).
+fn zero_based(a: &Expr) -> bool {
+    let last = match a {
+        Expr::Identifier(i) => i,
+        Expr::CompoundIdentifier(p) => match p.last() {
+            Some(i) => i,
+            None => return false,
+        },
+        _ => return false,
+    };
+    ZERO_BASED.contains(&last.value.as_str())
+}
+
+fn index_of(chain: &[AccessExpr]) -> String {
+    match chain.last() {
+        Some(AccessExpr::Subscript(Subscript::Index { index })) => index.to_string(),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rw(sql: &str) -> String {
+        let mut stmts = crate::sql::parse(sql).unwrap();
+        let sqlparser::ast::Statement::Query(q) = &mut stmts[0] else {
+            panic!("not a query")
+        };
+        rewrite(q);
+        q.to_string()
+    }
+
+    #[test]
+    fn expandarray_fields_and_composites() {
+        assert_eq!(
+            rw("SELECT (information_schema._pg_expandarray(i.indkey)).n AS pos, _pg_expandarray(i.indkey) AS keys FROM pg_index AS i"),
+            "SELECT unnest(pg_subscripts(i.indkey)) AS pos, unnest(coalesce(i.indkey, NULL)) AS \"keys__x\", \
+             unnest(pg_subscripts(i.indkey)) AS \"keys__n\" FROM pg_index AS i WHERE (array_length(i.indkey) > 0)"
+        );
+        assert_eq!(
+            rw("SELECT r.a FROM r WHERE r.a = (r.keys).x"),
+            "SELECT r.a FROM r WHERE r.a = r.\"keys__x\""
+        );
+    }
+
+    #[test]
+    fn generate_subscripts_in_a_select_list() {
+        assert_eq!(
+            rw("SELECT unnest(t.a) AS v, generate_subscripts(t.a, 1) FROM t WHERE t.k = 1"),
+            "SELECT unnest(coalesce(t.a, NULL)) AS v, unnest(pg_subscripts(t.a)) AS \"generate_subscripts\" FROM t \
+             WHERE (t.k = 1) AND (array_length(t.a) > 0)"
+        );
+        // Grouped selects are left as written.
+        assert!(!rw("SELECT t.k, unnest(t.a) FROM t GROUP BY t.k, t.a").contains("array_length"));
+    }
+
+    #[test]
+    fn subscripts_one_based_or_zero_based() {
+        assert_eq!(
+            rw("SELECT con.conkey[pos.n] FROM con"),
+            "SELECT CASE WHEN (pos.n) >= 1 THEN array_get(con.conkey, pos.n) END FROM con"
+        );
+        assert_eq!(
+            rw("SELECT i.indoption[p - 1] FROM i"),
+            "SELECT CASE WHEN (p - 1) >= 0 THEN array_get(i.indoption, (p - 1) + 1) END FROM i"
+        );
+        assert_eq!(
+            rw("SELECT a[2] FROM t"),
+            "SELECT CASE WHEN (2) >= 1 THEN array_get(a, 2) END FROM t"
+        );
+        assert_eq!(
+            rw("SELECT (SELECT x.l FROM x WHERE x.k = t.k)[t.i] FROM t"),
+            "SELECT CASE WHEN (t.i) >= 1 THEN array_get((SELECT x.l FROM x WHERE x.k = t.k), t.i) END FROM t"
+        );
+        // int2vector positions start at 0 in generate_subscripts too.
+        assert!(rw("SELECT generate_subscripts(i.indkey, 1) FROM i").contains("unnest(pg_subscripts(i.indkey)) - 1"));
+    }
+
+    #[test]
+    fn array_bounds_over_columns() {
+        assert_eq!(
+            rw("SELECT array_upper(t.a, 1), array_lower(t.a, 1), cardinality(t.a) FROM t"),
+            "SELECT CASE WHEN array_length(t.a) > 0 THEN array_length(t.a) END, \
+             CASE WHEN array_length(t.a) > 0 THEN 1 END, array_length(t.a) FROM t"
+        );
+    }
+}
