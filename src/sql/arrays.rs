@@ -15,7 +15,9 @@
 //!   columns (`indkey`, `indoption`, ...) count from 0, as in PostgreSQL,
 //!   also in `generate_subscripts` (`_pg_expandarray`'s `n` counts from 1).
 //! * `array_length(a, 1)`, `array_upper(a, 1)`, `array_lower(a, 1)`,
-//!   `cardinality(a)` over list columns (literal arrays: `pg_compat`).
+//!   `cardinality(a)` over list columns; over array literals (as
+//!   `current_schemas()` becomes one in `pg_compat`) they and `(ARRAY[..])[i]`
+//!   are computed on the tree.
 
 use std::ops::ControlFlow;
 
@@ -206,8 +208,73 @@ fn collect_unnested(e: &Expr, out: &mut Vec<String>) {
     let _ = e.visit(&mut Find(out));
 }
 
+/// The elements of an array literal, under any parentheses.
+fn array_elements(e: &Expr) -> Option<&[Expr]> {
+    match e {
+        Expr::Nested(inner) => array_elements(inner),
+        Expr::Array(a) => Some(&a.elem),
+        _ => None,
+    }
+}
+
+/// Operations on an array literal (as `current_schemas()` becomes one)
+/// computed on the tree: `(ARRAY[..])[i]` → a CASE over the positions
+/// (1-based, NULL outside), `array_upper(ARRAY[..], 1)` / `array_length`
+/// → its length, `array_lower(ARRAY[..], 1)` → 1 (NULL when empty).
+fn array_literal_op(e: &Expr) -> Option<Expr> {
+    match e {
+        Expr::CompoundFieldAccess { root, access_chain } => {
+            let elems = array_elements(root)?;
+            let [sqlparser::ast::AccessExpr::Subscript(sqlparser::ast::Subscript::Index { index })] =
+                access_chain.as_slice()
+            else {
+                return None;
+            };
+            let mut sql = format!("CASE {index}");
+            for (i, el) in elems.iter().enumerate() {
+                sql.push_str(&format!(" WHEN {} THEN {el}", i + 1));
+            }
+            sql.push_str(" ELSE NULL END");
+            Some(expr(&sql))
+        }
+        Expr::Function(f) => {
+            let [ObjectNamePart::Identifier(name)] = f.name.0.as_slice() else {
+                return None;
+            };
+            let name = name.value.to_lowercase();
+            if !matches!(name.as_str(), "array_upper" | "array_length" | "array_lower") {
+                return None;
+            }
+            let a = call_args(e);
+            let [array, dim] = a.as_slice() else {
+                return None;
+            };
+            let len = array_elements(array)?.len();
+            Some(if dim.to_string() != "1" || len == 0 {
+                null()
+            } else if name == "array_lower" {
+                number(1)
+            } else {
+                number(len)
+            })
+        }
+        _ => None,
+    }
+}
+
+fn number(n: usize) -> Expr {
+    expr(&n.to_string())
+}
+
+fn null() -> Expr {
+    expr("NULL")
+}
+
 /// Bottom-up expression rules.
 fn rule(e: &Expr) -> Option<Expr> {
+    if let Some(new) = array_literal_op(e) {
+        return Some(new);
+    }
     match e {
         Expr::CompoundFieldAccess { root, access_chain } => field_access(root, access_chain),
         Expr::Function(_) => function(e),
@@ -329,6 +396,38 @@ mod tests {
         };
         rewrite(q);
         q.to_string()
+    }
+
+    /// One expression through pg_compat and then these rules, printed back.
+    fn both(sql: &str) -> String {
+        let mut stmts = crate::sql::parse(&format!("SELECT {sql} AS e")).unwrap();
+        let sqlparser::ast::Statement::Query(q) = &mut stmts[0] else {
+            panic!("not a query")
+        };
+        crate::sql::pg_compat::rewrite(q);
+        rewrite(q);
+        q.to_string()
+            .trim_start_matches("SELECT ")
+            .trim_end_matches(" AS e")
+            .to_string()
+    }
+
+    #[test]
+    fn search_path_arrays_and_their_subscripts() {
+        assert_eq!(
+            both("(pg_catalog.current_schemas(true))[1]"),
+            "CASE 1 WHEN 1 THEN 'pg_catalog' WHEN 2 THEN 'public' ELSE NULL END"
+        );
+        assert_eq!(both("array_upper(current_schemas(false), 1)"), "1");
+        assert_eq!(both("array_lower(current_schemas(true), 1)"), "1");
+        assert_eq!(both("array_length(ARRAY['a', 'b', 'c'], 1)"), "3");
+        assert_eq!(both("array_upper(ARRAY['a'], 2)"), "NULL");
+        assert_eq!(
+            both("(current_schemas(false))[s.r]"),
+            "CASE s.r WHEN 1 THEN 'public' ELSE NULL END"
+        );
+        // Other functions over an array literal are left alone.
+        assert_eq!(both("array_to_string(ARRAY['a'], 1)"), "array_to_string(ARRAY['a'], 1)");
     }
 
     #[test]

@@ -125,61 +125,6 @@ fn rule(e: &mut Expr) -> Option<Expr> {
         .or_else(|| reg_cast(e))
         .or_else(|| oid_literal(e))
         .or_else(|| function(e))
-        .or_else(|| array_literal_op(e))
-}
-
-/// The elements of an array literal, under any parentheses.
-fn array_elements(e: &Expr) -> Option<&[Expr]> {
-    match e {
-        Expr::Nested(inner) => array_elements(inner),
-        Expr::Array(a) => Some(&a.elem),
-        _ => None,
-    }
-}
-
-/// Operations on an array literal (as `current_schemas()` becomes one)
-/// computed on the tree: `(ARRAY[..])[i]` → a CASE over the positions
-/// (1-based, NULL outside), `array_upper(ARRAY[..], 1)` / `array_length`
-/// → its length, `array_lower(ARRAY[..], 1)` → 1 (NULL when empty).
-fn array_literal_op(e: &Expr) -> Option<Expr> {
-    match e {
-        Expr::CompoundFieldAccess { root, access_chain } => {
-            let elems = array_elements(root)?;
-            let [sqlparser::ast::AccessExpr::Subscript(sqlparser::ast::Subscript::Index { index })] =
-                access_chain.as_slice()
-            else {
-                return None;
-            };
-            let mut sql = format!("CASE {index}");
-            for (i, el) in elems.iter().enumerate() {
-                sql.push_str(&format!(" WHEN {} THEN {el}", i + 1));
-            }
-            sql.push_str(" ELSE NULL END");
-            Some(parse(&sql))
-        }
-        Expr::Function(f) => {
-            let [ObjectNamePart::Identifier(name)] = f.name.0.as_slice() else {
-                return None;
-            };
-            let name = name.value.to_lowercase();
-            if !matches!(name.as_str(), "array_upper" | "array_length" | "array_lower") {
-                return None;
-            }
-            let a = args(f);
-            let [array, dim] = a.as_slice() else {
-                return None;
-            };
-            let len = array_elements(array)?.len();
-            Some(if dim.to_string() != "1" || len == 0 {
-                null()
-            } else if name == "array_lower" {
-                number(1)
-            } else {
-                number(len)
-            })
-        }
-        _ => None,
-    }
 }
 
 fn parse(sql: &str) -> Expr {
@@ -646,24 +591,6 @@ mod tests {
         assert!(rw("format_type(a.atttypid, a.atttypmod)").contains("WHEN 20 THEN 'bigint'"));
         assert!(rw("quote_ident(x)").starts_with("CASE WHEN x ~ '^[a-z_][a-z0-9_$]*$' THEN x"));
         assert_eq!(rw("lower(x)"), "lower(x)", "other functions are left alone");
-    }
-
-    #[test]
-    fn search_path_arrays_and_their_subscripts() {
-        assert_eq!(
-            rw("(pg_catalog.current_schemas(true))[1]"),
-            "CASE 1 WHEN 1 THEN 'pg_catalog' WHEN 2 THEN 'public' ELSE NULL END"
-        );
-        assert_eq!(rw("array_upper(current_schemas(false), 1)"), "1");
-        assert_eq!(rw("array_lower(current_schemas(true), 1)"), "1");
-        assert_eq!(rw("array_length(ARRAY['a', 'b', 'c'], 1)"), "3");
-        assert_eq!(rw("array_upper(ARRAY['a'], 2)"), "NULL");
-        assert_eq!(
-            rw("(current_schemas(false))[s.r]"),
-            "CASE s.r WHEN 1 THEN 'public' ELSE NULL END"
-        );
-        // Other functions over an array literal are left alone.
-        assert_eq!(rw("array_to_string(ARRAY['a'], 1)"), "array_to_string(ARRAY['a'], 1)");
     }
 
     #[test]

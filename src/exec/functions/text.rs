@@ -147,7 +147,7 @@ fn json_value(v: AnyValue<'_>, out: &mut String) {
 }
 
 pub fn json_build_object(cols: &mut [Column]) -> PolarsResult<Column> {
-    polars_ensure!(cols.len() % 2 == 0, ComputeError: "{BAD_ARGUMENTS}: json_build_object's argument list must have an even number of elements");
+    polars_ensure!(cols.len().is_multiple_of(2), ComputeError: "{BAD_ARGUMENTS}: json_build_object's argument list must have an even number of elements");
     let n = rows(cols);
     let mut out: Vec<String> = Vec::with_capacity(n);
     for i in 0..n {
