@@ -22,11 +22,10 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    AccessExpr, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectNamePart, Query,
-    Select, SelectItem, Subscript, VisitMut, VisitorMut,
+    AccessExpr, Expr, GroupByExpr, Ident, ObjectNamePart, Query, Select, SelectItem, Subscript, VisitMut, VisitorMut,
 };
 
-use super::parse_expr;
+use super::pg_compat::{function_args, null, number, parse as expr};
 
 /// Catalog columns of type `int2vector` / `oidvector`, subscripted from 0.
 const ZERO_BASED: &[&str] = &[
@@ -57,10 +56,6 @@ pub fn rewrite(query: &mut Query) {
     let _ = VisitMut::visit(query, &mut Rules);
 }
 
-fn expr(sql: &str) -> Expr {
-    parse_expr(sql).unwrap_or_else(|e| panic!("array rewrite template: {e}"))
-}
-
 fn call_name(e: &Expr) -> Option<String> {
     let Expr::Function(f) = e else { return None };
     let ObjectNamePart::Identifier(last) = f.name.0.last()? else {
@@ -70,16 +65,8 @@ fn call_name(e: &Expr) -> Option<String> {
 }
 
 fn call_args(e: &Expr) -> Vec<Expr> {
-    let Expr::Function(f) = e else { return Vec::new() };
-    match &f.args {
-        FunctionArguments::List(l) => l
-            .args
-            .iter()
-            .filter_map(|a| match a {
-                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
-                _ => None,
-            })
-            .collect(),
+    match e {
+        Expr::Function(f) => function_args(f),
         _ => Vec::new(),
     }
 }
@@ -127,7 +114,9 @@ fn select(s: &mut Select) {
         };
         if let Some(a) = expandarray_arg(e) {
             let k = alias.unwrap_or_else(|| "_pg_expandarray".into());
-            for (field, value) in [("x", unnest_values(&a)), ("n", unnest_positions(&a))] {
+            // Plain `unnest(a)`: the expression rules below, run after this,
+            // give it its `coalesce` (see `unnest_values`).
+            for (field, value) in [("x", expr(&format!("unnest({a})"))), ("n", unnest_positions(&a))] {
                 items.push(SelectItem::ExprWithAlias {
                     expr: value,
                     alias: Ident::with_quote('"', format!("{k}__{field}")),
@@ -179,25 +168,23 @@ fn collect_unnested(e: &Expr, out: &mut Vec<String>) {
     struct Find<'a>(&'a mut Vec<String>);
     impl sqlparser::ast::Visitor for Find<'_> {
         type Break = ();
+        // A subquery has its own select list: the search stops there.
         fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
             ControlFlow::Break(())
         }
         fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            if matches!(e, Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. }) {
-                return ControlFlow::Continue(());
-            }
             let name = call_name(e);
             if matches!(
                 name.as_deref(),
                 Some("unnest" | "generate_subscripts" | "_pg_expandarray")
             ) {
-                if let Some(a) = call_args(e).first() {
+                // unnest(pg_subscripts(a)) is a's positions: a itself is found too.
+                if let Some(a) = call_args(e)
+                    .first()
+                    .filter(|a| call_name(a).as_deref() != Some("pg_subscripts"))
+                {
                     let a = a.to_string();
-                    let a = a
-                        .strip_prefix("coalesce(")
-                        .and_then(|r| r.strip_suffix(", NULL)"))
-                        .map_or(a.clone(), str::to_string);
-                    if !a.starts_with("pg_subscripts(") && !self.0.contains(&a) {
+                    if !self.0.contains(&a) {
                         self.0.push(a);
                     }
                 }
@@ -225,9 +212,7 @@ fn array_literal_op(e: &Expr) -> Option<Expr> {
     match e {
         Expr::CompoundFieldAccess { root, access_chain } => {
             let elems = array_elements(root)?;
-            let [sqlparser::ast::AccessExpr::Subscript(sqlparser::ast::Subscript::Index { index })] =
-                access_chain.as_slice()
-            else {
+            let [AccessExpr::Subscript(Subscript::Index { index })] = access_chain.as_slice() else {
                 return None;
             };
             let mut sql = format!("CASE {index}");
@@ -260,14 +245,6 @@ fn array_literal_op(e: &Expr) -> Option<Expr> {
         }
         _ => None,
     }
-}
-
-fn number(n: usize) -> Expr {
-    expr(&n.to_string())
-}
-
-fn null() -> Expr {
-    expr("NULL")
 }
 
 /// Bottom-up expression rules.
@@ -341,17 +318,13 @@ fn field_access(root: &Expr, chain: &[AccessExpr]) -> Option<Expr> {
         };
         parts.push(i.clone());
     }
-    let array = match parts.len() {
-        0 => root.clone(),
-        1 => Expr::Identifier(parts[0].clone()),
+    let array = match parts.as_slice() {
+        [] if matches!(root, Expr::Subquery(_) | Expr::Nested(_)) => root.clone(),
+        [] => Expr::Nested(Box::new(root.clone())),
+        [one] => Expr::Identifier(one.clone()),
         _ => Expr::CompoundIdentifier(parts.clone()),
     };
-    let zero_based = parts.last().is_some_and(|p| ZERO_BASED.contains(&p.value.as_str()));
-    let array = match &array {
-        Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Subquery(_) | Expr::Nested(_) => array,
-        other => Expr::Nested(Box::new(other.clone())),
-    };
-    let (low, index) = if zero_based {
+    let (low, position) = if zero_based(&array) {
         ("0", format!("({index}) + 1"))
     } else {
         ("1", index.to_string())
@@ -360,8 +333,7 @@ fn field_access(root: &Expr, chain: &[AccessExpr]) -> Option<Expr> {
     // replaced by a joined column (`__sq0.__v`), which Polars would read as
     // a field access on `__sq0`.
     Some(expr(&format!(
-        "CASE WHEN ({}) >= {low} THEN array_get({array}, {index}) END",
-        index_of(chain)
+        "CASE WHEN ({index}) >= {low} THEN array_get({array}, {position}) END"
     )))
 }
 
@@ -376,13 +348,6 @@ fn zero_based(a: &Expr) -> bool {
         _ => return false,
     };
     ZERO_BASED.contains(&last.value.as_str())
-}
-
-fn index_of(chain: &[AccessExpr]) -> String {
-    match chain.last() {
-        Some(AccessExpr::Subscript(Subscript::Index { index })) => index.to_string(),
-        _ => String::new(),
-    }
 }
 
 #[cfg(test)]

@@ -37,6 +37,20 @@ pub fn fold_ident(ident: &sqlparser::ast::Ident) -> String {
     }
 }
 
+/// An identifier as PostgreSQL prints it (`quote_ident`, index definitions):
+/// as is when it is a plain lower-case name, else double-quoted.
+pub fn quote_ident_if_needed(name: &str) -> String {
+    let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
 /// Parse a query string into statements (none for an empty or comment-only string).
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {

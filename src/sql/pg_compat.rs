@@ -127,7 +127,8 @@ fn rule(e: &mut Expr) -> Option<Expr> {
         .or_else(|| function(e))
 }
 
-fn parse(sql: &str) -> Expr {
+/// A rewrite's SQL template as an expression (templates are the code's own: they parse).
+pub(super) fn parse(sql: &str) -> Expr {
     Parser::new(&PostgreSqlDialect {})
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_expr())
@@ -138,11 +139,11 @@ fn string(s: &str) -> Expr {
     Expr::Value(Value::SingleQuotedString(s.to_string()).with_empty_span())
 }
 
-fn number(n: impl ToString) -> Expr {
+pub(super) fn number(n: impl ToString) -> Expr {
     Expr::Value(Value::Number(n.to_string(), false).with_empty_span())
 }
 
-fn null() -> Expr {
+pub(super) fn null() -> Expr {
     Expr::Value(Value::Null.with_empty_span())
 }
 
@@ -357,7 +358,8 @@ fn format_type(t: &Expr) -> Expr {
     parse(&sql)
 }
 
-fn args(f: &sqlparser::ast::Function) -> Vec<Expr> {
+/// A call's positional arguments.
+pub(super) fn function_args(f: &sqlparser::ast::Function) -> Vec<Expr> {
     match &f.args {
         FunctionArguments::List(l) => l
             .args
@@ -380,7 +382,7 @@ fn function(e: &Expr) -> Option<Expr> {
         return None;
     };
     let name = name.value.to_lowercase();
-    let a = args(f);
+    let a = function_args(f);
     Some(match name.as_str() {
         "version" => string(&format!(
             "PostgreSQL 16.6 (redsql {}) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit",

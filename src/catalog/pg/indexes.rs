@@ -11,18 +11,7 @@ use super::tables::{hashed_oid, relation_oid};
 use super::{pkey_name, table_columns, Row, PUBLIC_NS, V};
 use crate::catalog::TableInfo;
 
-/// An identifier as PostgreSQL prints it in a definition.
-fn ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .enumerate()
-        .all(|(i, c)| c.is_ascii_lowercase() || c == '_' || (i > 0 && c.is_ascii_digit()));
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
+use crate::sql::quote_ident_if_needed as ident;
 
 fn column_list(names: &[String]) -> String {
     names.iter().map(|n| ident(n)).collect::<Vec<_>>().join(", ")

@@ -213,40 +213,31 @@ pub fn build(rel: &Relation, rows: &[Row]) -> PolarsResult<DataFrame> {
                     })
                     .collect::<Vec<_>>(),
             ),
-            Ty::TextList => {
-                let lists: Vec<Option<Series>> = values
-                    .iter()
-                    .map(|v| match v {
-                        V::Texts(ts) => Some(Series::new("".into(), ts.clone())),
-                        _ => None,
-                    })
-                    .collect();
-                let mut s = Series::new(name.into(), lists);
-                if s.dtype() != &DataType::List(Box::new(DataType::String)) {
-                    s = s.cast(&DataType::List(Box::new(DataType::String)))?;
-                }
-                s
-            }
-            Ty::I16List => {
-                let lists: Vec<Option<Series>> = values
-                    .iter()
-                    .map(|v| match v {
-                        V::Ints(ns) => Some(Series::new("".into(), ns.clone())),
-                        _ => None,
-                    })
-                    .collect();
-                // Elements are Int64: Polars' list kernels (`attnum = ANY(conkey)`)
-                // are not built for Int16. Lists go out as text either way.
-                let mut s = Series::new(name.into(), lists);
-                if s.dtype() != &DataType::List(Box::new(DataType::Int64)) {
-                    s = s.cast(&DataType::List(Box::new(DataType::Int64)))?;
-                }
-                s
-            }
+            Ty::TextList => list_series(name, &values, DataType::String, |v| match v {
+                V::Texts(ts) => Some(Series::new("".into(), ts.clone())),
+                _ => None,
+            })?,
+            // Elements are Int64: Polars' list kernels (`attnum = ANY(conkey)`)
+            // are not built for Int16. Lists go out as text either way.
+            Ty::I16List => list_series(name, &values, DataType::Int64, |v| match v {
+                V::Ints(ns) => Some(Series::new("".into(), ns.clone())),
+                _ => None,
+            })?,
         };
         cols.push(s.into_column());
     }
     DataFrame::new_infer_height(cols)
+}
+
+/// A list column of `inner` elements, one list per cell (`list` gives None for NULL).
+fn list_series(name: &str, values: &[V], inner: DataType, list: impl Fn(&V) -> Option<Series>) -> PolarsResult<Series> {
+    let s = Series::new(name.into(), values.iter().map(list).collect::<Vec<_>>());
+    let dtype = DataType::List(Box::new(inner));
+    if s.dtype() == &dtype {
+        Ok(s)
+    } else {
+        s.cast(&dtype)
+    }
 }
 
 /// A column as the catalog shows it: name, type OID, NOT NULL.

@@ -28,17 +28,6 @@ fn text_of(c: &Column, i: usize) -> PolarsResult<Option<String>> {
     })
 }
 
-fn quote_ident(s: &str) -> String {
-    let plain = s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
-    if plain {
-        s.to_string()
-    } else {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    }
-}
-
 fn quote_literal(s: &str) -> String {
     let body = s.replace('\'', "''");
     if s.contains('\\') {
@@ -88,7 +77,7 @@ fn format_one(fmt: &str, args: &[Option<String>]) -> PolarsResult<String> {
         match (kind, arg) {
             ('s', Some(v)) => out.push_str(v),
             ('s', None) => {}
-            ('I', Some(v)) => out.push_str(&quote_ident(v)),
+            ('I', Some(v)) => out.push_str(&crate::sql::quote_ident_if_needed(v)),
             ('I', None) => polars_bail!(ComputeError: "{NULL_IDENTIFIER}"),
             ('L', Some(v)) => out.push_str(&quote_literal(v)),
             (_, None) => out.push_str("NULL"),
@@ -117,19 +106,7 @@ pub fn format(cols: &mut [Column]) -> PolarsResult<Column> {
 }
 
 fn json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    out.push_str(&serde_json::Value::from(s).to_string());
 }
 
 /// A value as PostgreSQL's `to_json` writes it.
