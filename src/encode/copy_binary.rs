@@ -9,6 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::stream::{self, BoxStream, StreamExt};
 use polars::prelude::*;
 
+use super::Type;
 use crate::error::{Error, Result};
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
@@ -39,18 +40,25 @@ enum Col {
     Micros(Int64Chunked),
     Bytes(BinaryChunked),
     Text(StringChunked),
+    Oid(UInt32Chunked),
+    /// A list column, its elements' type and the lower bound of its subscripts.
+    Array(ListChunked, Type, i32),
 }
 
-fn prepare(c: &Column) -> Result<Col> {
-    use super::Type;
+/// Column `c` ready to encode as wire type `ty`.
+fn prepare(c: &Column, ty: &Type) -> Result<Col> {
     let s = c.as_materialized_series();
-    Ok(match super::pg_type(c.dtype()) {
-        Type::BOOL => Col::Bool(s.bool()?.clone()),
+    if let Some((elem, form)) = super::array::element(ty) {
+        let lower = if form == super::array::Form::Vector { 0 } else { 1 };
+        return Ok(Col::Array(s.rechunk().list()?.clone(), elem, lower));
+    }
+    Ok(match *ty {
+        Type::BOOL => Col::Bool(s.cast(&DataType::Boolean)?.bool()?.clone()),
         Type::INT2 => Col::I16(s.cast(&DataType::Int16)?.i16()?.clone()),
         Type::INT4 => Col::I32(s.cast(&DataType::Int32)?.i32()?.clone()),
         Type::INT8 => Col::I64(s.cast(&DataType::Int64)?.i64()?.clone()),
-        Type::FLOAT4 => Col::F32(s.f32()?.clone()),
-        Type::FLOAT8 => Col::F64(s.f64()?.clone()),
+        Type::FLOAT4 => Col::F32(s.cast(&DataType::Float32)?.f32()?.clone()),
+        Type::FLOAT8 => Col::F64(s.cast(&DataType::Float64)?.f64()?.clone()),
         Type::DATE => Col::Date(s.cast(&DataType::Int32)?.i32()? - PG_EPOCH_DAYS),
         Type::TIMESTAMP | Type::TIMESTAMPTZ => {
             let us = s.cast(&DataType::Datetime(TimeUnit::Microseconds, None))?;
@@ -58,10 +66,11 @@ fn prepare(c: &Column) -> Result<Col> {
         }
         Type::BYTEA => Col::Bytes(s.binary()?.clone()),
         Type::TEXT => Col::Text(s.cast(&DataType::String)?.str()?.clone()),
-        other => {
+        Type::OID => Col::Oid(s.cast(&DataType::UInt32)?.u32()?.clone()),
+        _ => {
             return Err(Error::Unsupported(format!(
                 "binary COPY of a {} column; cast it to text or double precision",
-                other.name()
+                ty.name()
             )))
         }
     })
@@ -87,24 +96,61 @@ fn put_bytes(b: &mut BytesMut, v: Option<&[u8]>) {
     }
 }
 
+impl Col {
+    /// Row `r` as a field: its length (-1 for NULL), then its bytes.
+    fn put(&self, r: usize, b: &mut BytesMut) -> Result<()> {
+        match self {
+            Col::Bool(a) => put(b, a.get(r), 1, |b, v| b.put_u8(v as u8)),
+            Col::I16(a) => put(b, a.get(r), 2, |b, v| b.put_i16(v)),
+            Col::I32(a) | Col::Date(a) => put(b, a.get(r), 4, |b, v| b.put_i32(v)),
+            Col::I64(a) | Col::Micros(a) => put(b, a.get(r), 8, |b, v| b.put_i64(v)),
+            Col::F32(a) => put(b, a.get(r), 4, |b, v| b.put_f32(v)),
+            Col::F64(a) => put(b, a.get(r), 8, |b, v| b.put_f64(v)),
+            Col::Oid(a) => put(b, a.get(r), 4, |b, v| b.put_u32(v)),
+            Col::Bytes(a) => put_bytes(b, a.get(r)),
+            Col::Text(a) => put_bytes(b, a.get(r).map(str::as_bytes)),
+            Col::Array(a, elem, lower) => match a.get_as_series(r) {
+                None => b.put_i32(-1),
+                Some(s) => put_bytes(b, Some(&array(&s.into_column(), elem, *lower)?)),
+            },
+        }
+        Ok(())
+    }
+}
+
+/// One array value in PostgreSQL's array send format: dimensions (1, or 0
+/// when empty), a has-NULLs flag, the element type's OID, the length and
+/// lower bound of the one dimension, then each element as a field.
+pub fn array(elements: &Column, elem: &Type, lower: i32) -> Result<Vec<u8>> {
+    let col = prepare(elements, elem)?;
+    let n = elements.len();
+    let mut b = BytesMut::new();
+    b.put_i32(if n == 0 { 0 } else { 1 });
+    b.put_i32((elements.null_count() > 0) as i32);
+    b.put_u32(elem.oid());
+    if n > 0 {
+        b.put_i32(n as i32);
+        b.put_i32(lower);
+    }
+    for r in 0..n {
+        col.put(r, &mut b)?;
+    }
+    Ok(b.to_vec())
+}
+
 /// The rows of a frame, one buffer each.
 pub fn rows(frame: &DataFrame) -> Result<Vec<Bytes>> {
-    let cols: Vec<Col> = frame.columns().iter().map(prepare).collect::<Result<_>>()?;
+    let cols: Vec<Col> = frame
+        .columns()
+        .iter()
+        .map(|c| prepare(c, &super::array::column_type(c.name(), c.dtype())))
+        .collect::<Result<_>>()?;
     let mut out = Vec::with_capacity(frame.height());
     for r in 0..frame.height() {
         let mut b = BytesMut::new();
         b.put_i16(cols.len() as i16);
         for c in &cols {
-            match c {
-                Col::Bool(a) => put(&mut b, a.get(r), 1, |b, v| b.put_u8(v as u8)),
-                Col::I16(a) => put(&mut b, a.get(r), 2, |b, v| b.put_i16(v)),
-                Col::I32(a) | Col::Date(a) => put(&mut b, a.get(r), 4, |b, v| b.put_i32(v)),
-                Col::I64(a) | Col::Micros(a) => put(&mut b, a.get(r), 8, |b, v| b.put_i64(v)),
-                Col::F32(a) => put(&mut b, a.get(r), 4, |b, v| b.put_f32(v)),
-                Col::F64(a) => put(&mut b, a.get(r), 8, |b, v| b.put_f64(v)),
-                Col::Bytes(a) => put_bytes(&mut b, a.get(r)),
-                Col::Text(a) => put_bytes(&mut b, a.get(r).map(str::as_bytes)),
-            }
+            c.put(r, &mut b)?;
         }
         out.push(b.freeze());
     }
@@ -209,5 +255,30 @@ mod tests {
             .await;
         assert_eq!(empty.len(), 1);
         assert_eq!(empty[0].len(), 19 + 2);
+    }
+
+    #[test]
+    fn arrays_in_the_array_send_format() {
+        let ints = Column::new("a".into(), [Some(7i64), None]);
+        assert_eq!(
+            array(&ints, &Type::INT8, 1).unwrap(),
+            [
+                &[0u8, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 20, 0, 0, 0, 2, 0, 0, 0, 1][..],
+                &[0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7],
+                &[0xff, 0xff, 0xff, 0xff],
+            ]
+            .concat()
+        );
+        let empty = Column::new("a".into(), Vec::<String>::new());
+        assert_eq!(
+            array(&empty, &Type::TEXT, 1).unwrap(),
+            [0u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25]
+        );
+        // int2vector: int2 elements, subscripts from 0.
+        let keys = Column::new("k".into(), [1i64]);
+        assert_eq!(
+            array(&keys, &Type::INT2, 0).unwrap(),
+            [0u8, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 21, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Encode rows: Polars columns → PostgreSQL wire types and `DataRow`s,
 //! streamed to the client in batches, text or binary per the client's request.
 
+pub mod array;
 pub mod copy;
 pub mod copy_binary;
 
@@ -13,6 +14,7 @@ use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo};
 use pgwire::api::Type;
 use pgwire::error::PgWireResult;
 use pgwire::messages::data::DataRow;
+use pgwire::types::format::FormatOptions;
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
@@ -37,6 +39,7 @@ pub fn pg_type(dt: &DataType) -> Type {
         DataType::Datetime(_, Some(_)) => Type::TIMESTAMPTZ,
         DataType::Time => Type::TIME,
         DataType::Binary => Type::BYTEA,
+        DataType::List(inner) => array::list_type(inner),
         _ => Type::TEXT,
     }
 }
@@ -46,7 +49,15 @@ pub fn fields(columns: &[(String, DataType)], format: &Format) -> Vec<FieldInfo>
     columns
         .iter()
         .enumerate()
-        .map(|(i, (name, dt))| FieldInfo::new(name.clone(), None, None, pg_type(dt), format.format_for(i)))
+        .map(|(i, (name, dt))| {
+            FieldInfo::new(
+                name.clone(),
+                None,
+                None,
+                array::column_type(name, dt),
+                format.format_for(i),
+            )
+        })
         .collect()
 }
 
@@ -68,6 +79,9 @@ enum Col {
     Time(Int64Chunked),
     Bytes(BinaryChunked),
     Text(StringChunked),
+    /// A list column with its elements' wire type and text form (and
+    /// whether it goes out as text).
+    Array(ListChunked, Type, array::Form, bool),
 }
 
 fn cast(c: &Column, dt: &DataType) -> Result<Series> {
@@ -75,9 +89,12 @@ fn cast(c: &Column, dt: &DataType) -> Result<Series> {
 }
 
 impl Col {
-    fn new(c: &Column, field: &FieldInfo) -> Result<Col> {
-        let ty = field.datatype();
-        let text = field.format() == FieldFormat::Text;
+    /// The column `c` ready to go out as wire type `ty` (as text or binary).
+    fn new(c: &Column, ty: &Type, text: bool) -> Result<Col> {
+        if let Some((elem, form)) = array::element(ty) {
+            let list = c.as_materialized_series().rechunk();
+            return Ok(Col::Array(list.list()?.clone(), elem, form, text));
+        }
         let us = DataType::Datetime(TimeUnit::Microseconds, None);
         Ok(match *ty {
             Type::BOOL => Col::Bool(cast(c, &DataType::Boolean)?.bool()?.clone()),
@@ -124,7 +141,36 @@ impl Col {
             })),
             Col::Bytes(c) => enc.encode_field(&c.get(i)),
             Col::Text(c) => enc.encode_field(&c.get(i)),
+            // Encoded here; the encoder is told a type that writes the bytes as they are.
+            Col::Array(_, _, _, true) => {
+                let text = self.text(i);
+                enc.encode_field_with_type_and_format(&text, &Type::TEXT, FieldFormat::Text, &FormatOptions::default())
+            }
+            Col::Array(c, elem, form, false) => {
+                let lower = if *form == array::Form::Vector { 0 } else { 1 };
+                let bytes = match c.get_as_series(i) {
+                    Some(s) => Some(
+                        copy_binary::array(&s.into_column(), elem, lower)
+                            .map_err(|e| pgwire::error::PgWireError::ApiError(Box::new(e)))?,
+                    ),
+                    None => None,
+                };
+                enc.encode_field_with_type_and_format(
+                    &bytes,
+                    &Type::BYTEA,
+                    FieldFormat::Binary,
+                    &FormatOptions::default(),
+                )
+            }
         }
+    }
+
+    /// An array cell's text form (None for NULL).
+    fn array_text(c: &ListChunked, elem: &Type, form: array::Form, i: usize) -> Option<String> {
+        let s = c.get_as_series(i)?;
+        let len = s.len();
+        let elements = Col::new(&s.into_column(), elem, true).ok()?;
+        Some(array::text((0..len).map(|j| elements.text(j)), form))
     }
 }
 
@@ -139,6 +185,7 @@ impl Col {
             Col::F32(c, _) => c.get(i).map(float4_text),
             Col::F64(c, _) => c.get(i).map(float8_text),
             Col::Numeric(c) | Col::Text(c) => c.get(i).map(str::to_string),
+            Col::Array(c, elem, form, _) => Col::array_text(c, elem, *form, i),
             Col::Date(c) => c.get(i).and_then(days_to_date).map(date_text),
             Col::Ts(c, _) => c.get(i).map(|us| timestamp_text(us, "")),
             Col::TsTz(c, _) => c.get(i).map(|us| timestamp_text(us, "+00")),
@@ -166,10 +213,7 @@ impl TextColumns {
         let cols = frame
             .columns()
             .iter()
-            .map(|c| {
-                let field = FieldInfo::new(c.name().to_string(), None, None, pg_type(c.dtype()), FieldFormat::Text);
-                Col::new(c, &field)
-            })
+            .map(|c| Col::new(c, &array::column_type(c.name(), c.dtype()), true))
             .collect::<Result<_>>()?;
         Ok(TextColumns(cols))
     }
@@ -273,7 +317,7 @@ pub fn row_stream(
         .columns()
         .iter()
         .zip(fields.iter())
-        .map(|(c, f)| Col::new(c, f))
+        .map(|(c, f)| Col::new(c, f.datatype(), f.format() == FieldFormat::Text))
         .collect::<Result<_>>()?;
     let height = frame.height();
     let cols = Arc::new(cols);

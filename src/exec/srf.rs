@@ -1,10 +1,11 @@
-//! Set-returning functions in FROM: `generate_series(start, stop[, step])`,
-//! `unnest(array)` and `generate_subscripts(array, dim)`, optionally
-//! `WITH ORDINALITY`.
+//! Functions in FROM: the set-returning `generate_series(start, stop[, step])`,
+//! `unnest(array)`, `generate_subscripts(array, dim)` (optionally `WITH
+//! ORDINALITY`) and `pg_get_keywords()`; any other function is a scalar
+//! one, which gives one row (`FROM string_to_array('a,b', ',') s`).
 //!
-//! They are the only table functions a query may call (the others, such as
-//! Polars' `read_csv`, would read server files and are refused when the query
-//! is analyzed). Each call is computed before the query runs, from arguments
+//! Polars' own table functions (`read_csv`, `read_parquet`, ...) would read
+//! server files and are refused when the query is analyzed ([`file_reader`]).
+//! Each call is computed before the query runs, from arguments
 //! that do not depend on other tables, into a frame registered under an
 //! internal name; the FROM item then reads that frame under the alias the
 //! query gave (`generate_series(1, 3) AS g(n)`, `AS s`, or the function's
@@ -20,27 +21,50 @@ use crate::error::{Error, Result};
 /// More rows than this from one call is an error rather than a full memory.
 const MAX_ROWS: i64 = 10_000_000;
 
-const FUNCTIONS: &[&str] = &["generate_series", "unnest", "generate_subscripts"];
+const FUNCTIONS: &[&str] = &["generate_series", "unnest", "generate_subscripts", "pg_get_keywords"];
 
-/// The set-returning function a table function name calls, if it is one
-/// (`generate_series` or `pg_catalog.generate_series`).
-pub fn srf_name(name: &ObjectName) -> Option<&'static str> {
+/// A function name's bare form (`f` or `pg_catalog.f`), lower case.
+fn bare_name(name: &ObjectName) -> Option<String> {
     let parts: Vec<String> = name
         .0
         .iter()
         .filter_map(|p| p.as_ident().map(|i| i.value.to_lowercase()))
         .collect();
-    let bare = match parts.as_slice() {
-        [f] => f,
-        [schema, f] if schema == "pg_catalog" => f,
-        _ => return None,
-    };
+    match parts.as_slice() {
+        [f] => Some(f.clone()),
+        [schema, f] if schema == "pg_catalog" => Some(f.clone()),
+        _ => None,
+    }
+}
+
+/// The set-returning function a table function name calls, if it is one
+/// (`generate_series` or `pg_catalog.generate_series`).
+pub fn srf_name(name: &ObjectName) -> Option<&'static str> {
+    let bare = bare_name(name)?;
     FUNCTIONS.iter().find(|f| **f == bare).copied()
 }
 
-/// Whether the FROM item is a set-returning function call.
+/// Whether a function in FROM is one of Polars' file readers (refused).
+pub fn file_reader(name: &ObjectName) -> bool {
+    name.0
+        .last()
+        .and_then(|p| p.as_ident())
+        .is_some_and(|i| i.value.to_lowercase().starts_with("read_"))
+}
+
+/// The name a function in FROM is computed under: a set-returning one, or
+/// any other (scalar) function by its bare name; None for a file reader or a
+/// name in another schema.
+pub fn from_function(name: &ObjectName) -> Option<String> {
+    if file_reader(name) {
+        return None;
+    }
+    srf_name(name).map(str::to_string).or_else(|| bare_name(name))
+}
+
+/// Whether the FROM item is a function call (computed before the query runs).
 pub fn is_srf(tf: &TableFactor) -> bool {
-    matches!(tf, TableFactor::Table { name, args: Some(_), .. } if srf_name(name).is_some())
+    matches!(tf, TableFactor::Table { name, args: Some(_), .. } if from_function(name).is_some())
 }
 
 /// Computes the call in `tf` (its arguments evaluated by `run`, which runs a
@@ -61,7 +85,7 @@ pub fn materialize(
     else {
         return Err(Error::Internal("not a set-returning function call".into()));
     };
-    let func = srf_name(name).ok_or_else(|| Error::Internal(format!("{name} is not set-returning")))?;
+    let func = from_function(name).ok_or_else(|| Error::Internal(format!("{name} is not a function in FROM")))?;
     let exprs: Vec<String> = args
         .args
         .iter()
@@ -70,11 +94,22 @@ pub fn materialize(
             other => Err(Error::Unsupported(format!("{func} argument {other}"))),
         })
         .collect::<Result<_>>()?;
-    let select: Vec<String> = exprs
-        .iter()
-        .enumerate()
-        .map(|(i, e)| format!("{e} AS __a{i}"))
-        .collect();
+    if func == "pg_get_keywords" {
+        let alias_name = alias.as_ref().map_or(func.clone(), |a| a.name.value.clone());
+        point_at(tf, internal, alias_name);
+        return keywords();
+    }
+    let scalar = !FUNCTIONS.contains(&func.as_str());
+    let select: Vec<String> = if scalar {
+        // The call itself, evaluated once: its value is the one row.
+        vec![format!("{func}({}) AS __v", exprs.join(", "))]
+    } else {
+        exprs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("{e} AS __a{i}"))
+            .collect()
+    };
     let names_columns = args.args.iter().any(|a| {
         let mut found = false;
         let _ = sqlparser::ast::visit_expressions(a, |e| {
@@ -95,14 +130,18 @@ pub fn materialize(
         }
     })?;
     let values: Vec<Column> = values.columns().to_vec();
-    let series = match func {
+    let alias_name = alias.as_ref().map_or(func.clone(), |a| a.name.value.clone());
+    let series = match func.as_str() {
         "generate_series" => generate_series(&values)?,
         "unnest" => unnest(&values)?,
-        _ => subscripts(&values)?,
+        "generate_subscripts" => subscripts(&values)?,
+        _ => values
+            .first()
+            .map(|c| c.as_materialized_series().clone())
+            .ok_or_else(|| Error::Internal(format!("{func}(...) gave no value")))?,
     };
     // PostgreSQL names a single-column function's column after the alias
     // when no column names are given, else after the function.
-    let alias_name = alias.as_ref().map_or(func.to_string(), |a| a.name.value.clone());
     let col_names: Vec<String> = alias
         .as_ref()
         .map(|a| a.columns.iter().map(|c| c.name.value.clone()).collect())
@@ -115,6 +154,12 @@ pub fn materialize(
         cols.push(Column::new(ord_name.as_str().into(), (1..=n).collect::<Vec<i64>>()));
     }
     let frame = DataFrame::new_infer_height(cols)?;
+    point_at(tf, internal, alias_name);
+    Ok(frame)
+}
+
+/// Point the FROM item at the frame registered as `internal`, under `alias`.
+fn point_at(tf: &mut TableFactor, internal: &str, alias_name: String) {
     *tf = TableFactor::Table {
         name: ObjectName(vec![ObjectNamePart::Identifier(Ident::with_quote('"', internal))]),
         alias: Some(TableAlias {
@@ -132,7 +177,30 @@ pub fn materialize(
         sample: None,
         index_hints: vec![],
     };
-    Ok(frame)
+}
+
+/// `pg_get_keywords()`: PostgreSQL 15's keywords and their categories.
+fn keywords() -> Result<DataFrame> {
+    let rows: Vec<(&str, &str, bool)> = include_str!("../catalog/pg/keywords.txt")
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(' ');
+            Some((f.next()?, f.next()?, f.next()? == "1"))
+        })
+        .collect();
+    let catdesc = |c: &str| match c {
+        "U" => "unreserved",
+        "C" => "unreserved (cannot be function or type name)",
+        "T" => "reserved (can be function or type name)",
+        _ => "reserved",
+    };
+    Ok(df!(
+        "word" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        "catcode" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        "barelabel" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        "catdesc" => rows.iter().map(|r| catdesc(r.1)).collect::<Vec<_>>(),
+        "baredesc" => rows.iter().map(|r| if r.2 { "can be bare label" } else { "requires AS" }).collect::<Vec<_>>(),
+    )?)
 }
 
 fn int_arg(c: &Column) -> Result<Option<i64>> {
@@ -290,5 +358,30 @@ mod tests {
         assert_eq!(srf_name(&name("unnest")), Some("unnest"));
         assert_eq!(srf_name(&name("read_csv")), None);
         assert_eq!(srf_name(&name("public.unnest")), None);
+        // Any other function is scalar; Polars' file readers never are.
+        assert_eq!(
+            from_function(&name("pg_catalog.string_to_array")).as_deref(),
+            Some("string_to_array")
+        );
+        assert_eq!(from_function(&name("read_csv")), None);
+        assert_eq!(from_function(&name("pg_catalog.READ_PARQUET")), None);
+        assert_eq!(from_function(&name("other.f")), None);
+    }
+
+    #[test]
+    fn keywords_as_postgresql_15() {
+        let k = keywords().unwrap();
+        assert_eq!(k.height(), 460);
+        let select = k
+            .column("word")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .position(|w| w == Some("select"));
+        assert_eq!(
+            k.column("catcode").unwrap().str().unwrap().get(select.unwrap()),
+            Some("R")
+        );
     }
 }

@@ -206,7 +206,7 @@ impl Resolver<'_> {
         if q.with.is_none() {
             q.with = self.with.clone();
         }
-        Ok(self.ctx.execute(&q.to_string())?.collect()?)
+        super::run_sql(self.ctx, &q)
     }
 
     fn scalar(&mut self, q: &Query) -> Result<Expr> {
@@ -547,6 +547,9 @@ impl VisitorMut for ExprPass<'_, '_> {
                     Ok(()) => Err(Error::Unsupported("a correlated subquery in ANY/ALL".into())),
                 }
             }
+            // Polars answers `x IN (SELECT ...)` itself; functions in the
+            // subquery's FROM are computed first, as for any query.
+            Expr::InSubquery { subquery, .. } => self.r.query(subquery).map(|()| None),
             _ if is_array => Err(Error::Unsupported("ARRAY(subquery)".into())),
             _ => Ok(None),
         };

@@ -208,8 +208,8 @@ impl VisitorMut for ResolveRelations<'_> {
     fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<()> {
         match tf {
             TableFactor::Table { name, alias, args, .. } => {
-                if let (Some(_), Some(f)) = (&args, crate::exec::srf::srf_name(name)) {
-                    // generate_series, unnest: computed before the query runs.
+                if let (Some(_), Some(f)) = (&args, crate::exec::srf::from_function(name)) {
+                    // generate_series, unnest, scalar functions: computed before the query runs.
                     *name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new(f))]);
                     return ControlFlow::Continue(());
                 }

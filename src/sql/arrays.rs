@@ -18,24 +18,18 @@
 //!   `cardinality(a)` over list columns; over array literals (as
 //!   `current_schemas()` becomes one in `pg_compat`) they and `(ARRAY[..])[i]`
 //!   are computed on the tree.
+//! * `'{a,"b c",NULL}'::text[]` (an array in its text form) → `ARRAY['a', 'b c', NULL]`;
+//!   `x <> ALL (ARRAY[..])` → `x NOT IN (..)` and `x = ANY (ARRAY[..])` →
+//!   `x IN (..)`, the same three-valued answer (Polars reads ALL as a min/max).
 
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    AccessExpr, Expr, GroupByExpr, Ident, ObjectNamePart, Query, Select, SelectItem, Subscript, VisitMut, VisitorMut,
+    AccessExpr, Array, ArrayElemTypeDef, BinaryOperator, CastKind, DataType, Expr, GroupByExpr, Ident, ObjectNamePart,
+    Query, Select, SelectItem, Subscript, Value, VisitMut, VisitorMut,
 };
 
 use super::pg_compat::{function_args, null, number, parse as expr};
-
-/// Catalog columns of type `int2vector` / `oidvector`, subscripted from 0.
-const ZERO_BASED: &[&str] = &[
-    "indkey",
-    "indoption",
-    "indclass",
-    "indcollation",
-    "stxkeys",
-    "partattrs",
-];
 
 /// Apply the rules to every SELECT and expression of a query.
 pub fn rewrite(query: &mut Query) {
@@ -123,6 +117,31 @@ fn select(s: &mut Select) {
                 });
             }
             continue;
+        }
+        // `s[2]` is named after its array, as PostgreSQL names it.
+        if let (None, Expr::CompoundFieldAccess { root, access_chain }) = (&alias, e) {
+            // `s[2]`, `t.a[1]` (parsed as `t` then `.a` then `[1]`), `t.a[1][2]`.
+            let mut name = match root.as_ref() {
+                Expr::Identifier(i) => Some(i),
+                Expr::CompoundIdentifier(parts) => parts.last(),
+                _ => None,
+            };
+            let dots = access_chain
+                .iter()
+                .take_while(|a| matches!(a, AccessExpr::Dot(Expr::Identifier(_))))
+                .count();
+            if let Some(AccessExpr::Dot(Expr::Identifier(i))) = dots.checked_sub(1).map(|d| &access_chain[d]) {
+                name = Some(i);
+            }
+            let rest = &access_chain[dots..];
+            let only_subscripts = !rest.is_empty() && rest.iter().all(|a| matches!(a, AccessExpr::Subscript(_)));
+            if let (Some(name), true) = (name, only_subscripts) {
+                items.push(SelectItem::ExprWithAlias {
+                    expr: e.clone(),
+                    alias: Ident::with_quote('"', name.value.clone()),
+                });
+                continue;
+            }
         }
         if alias.is_none() && call_name(e).as_deref() == Some("generate_subscripts") {
             items.push(SelectItem::ExprWithAlias {
@@ -253,10 +272,124 @@ fn rule(e: &Expr) -> Option<Expr> {
         return Some(new);
     }
     match e {
+        Expr::Cast {
+            expr: inner, data_type, ..
+        } => array_text_literal(inner, data_type),
+        Expr::AnyOp {
+            left,
+            compare_op,
+            right,
+            ..
+        } => in_list(left, compare_op, right, false),
+        Expr::AllOp {
+            left,
+            compare_op,
+            right,
+        } => in_list(left, compare_op, right, true),
         Expr::CompoundFieldAccess { root, access_chain } => field_access(root, access_chain),
         Expr::Function(_) => function(e),
         _ => None,
     }
+}
+
+/// `'{a,b}'::text[]` → `ARRAY['a', 'b']` (elements cast to the element
+/// type unless it is text); None when the text is not a one-dimensional array.
+fn array_text_literal(inner: &Expr, data_type: &DataType) -> Option<Expr> {
+    let text = super::pg_compat::string_value(inner)?;
+    let elem = match data_type {
+        DataType::Array(ArrayElemTypeDef::SquareBracket(t, _) | ArrayElemTypeDef::AngleBracket(t)) => t.as_ref(),
+        _ => return None,
+    };
+    let is_text = matches!(elem, DataType::Text | DataType::Varchar(_) | DataType::String(_));
+    let elements = parse_array_text(text)?
+        .into_iter()
+        .map(|v| match v {
+            None => null(),
+            Some(v) => {
+                let lit = Expr::Value(Value::SingleQuotedString(v).with_empty_span());
+                if is_text {
+                    lit
+                } else {
+                    Expr::Cast {
+                        kind: CastKind::Cast,
+                        expr: Box::new(lit),
+                        data_type: elem.clone(),
+                        array: false,
+                        format: None,
+                    }
+                }
+            }
+        })
+        .collect();
+    Some(Expr::Array(Array {
+        elem: elements,
+        named: true,
+    }))
+}
+
+/// The elements of an array's text form (`{a,"b \"c\"",NULL}`), None if malformed or nested.
+fn parse_array_text(s: &str) -> Option<Vec<Option<String>>> {
+    let body = s.trim().strip_prefix('{')?.strip_suffix('}')?;
+    let mut out = Vec::new();
+    let mut chars = body.chars().peekable();
+    if body.trim().is_empty() {
+        return Some(out);
+    }
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut v = String::new();
+        let quoted = chars.next_if_eq(&'"').is_some();
+        if quoted {
+            loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => v.push(chars.next()?),
+                    c => v.push(c),
+                }
+            }
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        } else {
+            while let Some(c) = chars.next_if(|c| *c != ',') {
+                match c {
+                    '{' | '}' | '"' => return None,
+                    '\\' => v.push(chars.next()?),
+                    c => v.push(c),
+                }
+            }
+            v = v.trim_end().to_string();
+        }
+        out.push((quoted || !v.eq_ignore_ascii_case("null")).then_some(v));
+        match chars.next() {
+            None => return Some(out),
+            Some(',') => {}
+            Some(_) => return None,
+        }
+    }
+}
+
+/// `x <> ALL (ARRAY[..])` → `x NOT IN (..)`, `x = ANY (ARRAY[..])` → `x IN (..)`
+/// (over no elements: false for ANY, true for ALL).
+fn in_list(left: &Expr, op: &BinaryOperator, right: &Expr, all: bool) -> Option<Expr> {
+    let right = match right {
+        Expr::Nested(inner) => inner.as_ref(),
+        other => other,
+    };
+    let Expr::Array(Array { elem, .. }) = right else {
+        return None;
+    };
+    let negated = match (op, all) {
+        (BinaryOperator::NotEq, true) => true,
+        (BinaryOperator::Eq, false) => false,
+        _ => return None,
+    };
+    if elem.is_empty() {
+        return Some(Expr::Value(Value::Boolean(negated).with_empty_span()));
+    }
+    Some(Expr::InList {
+        expr: Box::new(left.clone()),
+        list: elem.clone(),
+        negated,
+    })
 }
 
 fn function(e: &Expr) -> Option<Expr> {
@@ -347,7 +480,7 @@ fn zero_based(a: &Expr) -> bool {
         },
         _ => return false,
     };
-    ZERO_BASED.contains(&last.value.as_str())
+    crate::catalog::pg::is_vector_column(&last.value)
 }
 
 #[cfg(test)]
@@ -396,11 +529,32 @@ mod tests {
     }
 
     #[test]
+    fn arrays_in_text_form_and_all_any_over_them() {
+        assert_eq!(
+            both(r#"'{a,"b c",NULL,"NULL", d\,e}'::text[]"#),
+            "ARRAY['a', 'b c', NULL, 'NULL', 'd,e']"
+        );
+        assert_eq!(both("'{1, 2}'::int[]"), "ARRAY[CAST('1' AS INT), CAST('2' AS INT)]");
+        assert_eq!(both("'{}'::text[]"), "ARRAY[]");
+        // Nested or malformed text stays as it is (Polars then says why).
+        assert_eq!(both("'{{1},{2}}'::int[]"), "'{{1},{2}}'::INT[]");
+        assert_eq!(both("w <> ALL ('{a,b}'::text[])"), "w NOT IN ('a', 'b')");
+        assert_eq!(both("w = ANY (ARRAY['a'])"), "w IN ('a')");
+        assert_eq!(both("w <> ALL ('{}'::text[])"), "true");
+        assert_eq!(both("w > ALL (ARRAY[1])"), "w > ALL(ARRAY[1])");
+    }
+
+    #[test]
     fn expandarray_fields_and_composites() {
         assert_eq!(
             rw("SELECT (information_schema._pg_expandarray(i.indkey)).n AS pos, _pg_expandarray(i.indkey) AS keys FROM pg_index AS i"),
             "SELECT unnest(pg_subscripts(i.indkey)) AS pos, unnest(coalesce(i.indkey, NULL)) AS \"keys__x\", \
              unnest(pg_subscripts(i.indkey)) AS \"keys__n\" FROM pg_index AS i WHERE (array_length(i.indkey) > 0)"
+        );
+        assert_eq!(
+            rw("SELECT s[2], t.a[1] FROM t"),
+            "SELECT CASE WHEN (2) >= 1 THEN array_get(s, 2) END AS \"s\", \
+             CASE WHEN (1) >= 1 THEN array_get(t.a, 1) END AS \"a\" FROM t"
         );
         assert_eq!(
             rw("SELECT r.a FROM r WHERE r.a = (r.keys).x"),
@@ -423,15 +577,15 @@ mod tests {
     fn subscripts_one_based_or_zero_based() {
         assert_eq!(
             rw("SELECT con.conkey[pos.n] FROM con"),
-            "SELECT CASE WHEN (pos.n) >= 1 THEN array_get(con.conkey, pos.n) END FROM con"
+            "SELECT CASE WHEN (pos.n) >= 1 THEN array_get(con.conkey, pos.n) END AS \"conkey\" FROM con"
         );
         assert_eq!(
             rw("SELECT i.indoption[p - 1] FROM i"),
-            "SELECT CASE WHEN (p - 1) >= 0 THEN array_get(i.indoption, (p - 1) + 1) END FROM i"
+            "SELECT CASE WHEN (p - 1) >= 0 THEN array_get(i.indoption, (p - 1) + 1) END AS \"indoption\" FROM i"
         );
         assert_eq!(
             rw("SELECT a[2] FROM t"),
-            "SELECT CASE WHEN (2) >= 1 THEN array_get(a, 2) END FROM t"
+            "SELECT CASE WHEN (2) >= 1 THEN array_get(a, 2) END AS \"a\" FROM t"
         );
         assert_eq!(
             rw("SELECT (SELECT x.l FROM x WHERE x.k = t.k)[t.i] FROM t"),

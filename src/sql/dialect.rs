@@ -20,7 +20,7 @@ use std::ops::ControlFlow;
 use chrono::{DateTime, NaiveDateTime};
 use sqlparser::ast::{
     BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, ObjectName, ObjectNamePart, OrderByExpr, Query, Value, VisitMut, VisitorMut,
+    FunctionArguments, Ident, ObjectName, ObjectNamePart, OrderByExpr, Query, SelectItem, Value, VisitMut, VisitorMut,
 };
 
 use super::pg_compat::string_value;
@@ -43,6 +43,7 @@ impl VisitorMut for Rules {
     type Break = ();
     fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
         drop_constant_sort_keys(q);
+        keys_by_position(q);
         ControlFlow::Continue(())
     }
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
@@ -82,6 +83,71 @@ fn drop_constant_sort_keys(q: &mut Query) {
     });
     if items.is_empty() {
         q.order_by = None;
+    }
+}
+
+/// `GROUP BY date_trunc('month', ts) ORDER BY date_trunc('month', ts)` with
+/// the same expression in the select list → `GROUP BY 1 ORDER BY 1` (its
+/// position): the same grouping and order in PostgreSQL, and the form Polars
+/// groups by (it finds no column for a function call of the source columns
+/// once they are grouped away). Bare columns and queries with `*` stay as written.
+fn keys_by_position(q: &mut Query) {
+    let sqlparser::ast::SetExpr::Select(s) = q.body.as_mut() else {
+        return;
+    };
+    let mut items = Vec::new();
+    for item in &s.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => items.push(e.clone()),
+            _ => return sort_by_aliased_expressions(s, q.order_by.as_mut()),
+        }
+    }
+    let position = |e: &Expr| -> Option<Expr> {
+        if matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Value(_)) {
+            return None;
+        }
+        let i = items.iter().position(|item| item == e)?;
+        Some(Expr::Value(Value::Number((i + 1).to_string(), false).with_empty_span()))
+    };
+    if let sqlparser::ast::GroupByExpr::Expressions(keys, _) = &mut s.group_by {
+        for k in keys.iter_mut() {
+            if let Some(p) = position(k) {
+                *k = p;
+            }
+        }
+    }
+    if let Some(sqlparser::ast::OrderByKind::Expressions(keys)) = q.order_by.as_mut().map(|o| &mut o.kind) {
+        for k in keys.iter_mut() {
+            if let Some(p) = position(&k.expr) {
+                k.expr = p;
+            }
+        }
+    }
+}
+
+/// `SELECT i.*, tc.relname AS tabrelname ... ORDER BY tabrelname` (DBeaver)
+/// → `ORDER BY tc.relname`: Polars finds no output alias to sort by next to
+/// a wildcard. Only where that is the same order: no GROUP BY, no DISTINCT.
+fn sort_by_aliased_expressions(s: &sqlparser::ast::Select, order: Option<&mut sqlparser::ast::OrderBy>) {
+    let grouped = !matches!(&s.group_by, sqlparser::ast::GroupByExpr::Expressions(v, _) if v.is_empty());
+    let Some(sqlparser::ast::OrderByKind::Expressions(keys)) = order.map(|o| &mut o.kind) else {
+        return;
+    };
+    if grouped || s.distinct.is_some() {
+        return;
+    }
+    for k in keys.iter_mut() {
+        let Expr::Identifier(name) = &k.expr else { continue };
+        let aliased = s.projection.iter().find_map(|item| match item {
+            // Output naming may have made the alias unique (`tabrelname\u{1}6`).
+            SelectItem::ExprWithAlias { expr, alias } if alias.value.split('\u{1}').next() == Some(&name.value) => {
+                Some(expr.clone())
+            }
+            _ => None,
+        });
+        if let Some(e) = aliased {
+            k.expr = e;
+        }
     }
 }
 
@@ -469,6 +535,36 @@ mod tests {
         assert_eq!(
             rewritten("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM t").unwrap(),
             "SELECT quantile_cont(x, 0.5) FROM t"
+        );
+    }
+
+    #[test]
+    fn grouping_and_sort_expressions_of_the_select_list_by_position() {
+        assert_eq!(
+            rewritten(
+                "SELECT date_trunc('month', t.ts) AS ts, count(*) FROM t GROUP BY date_trunc('month', t.ts) \
+                 ORDER BY date_trunc('month', t.ts) DESC"
+            )
+            .unwrap(),
+            "SELECT date_trunc('month', t.ts) AS ts, count(*) FROM t GROUP BY 1 ORDER BY 1 DESC"
+        );
+        // Bare columns, other expressions and `*` stay.
+        assert_eq!(
+            rewritten("SELECT region, upper(x) FROM t GROUP BY region, upper(x), lower(x) ORDER BY region").unwrap(),
+            "SELECT region, upper(x) FROM t GROUP BY region, 2, lower(x) ORDER BY region"
+        );
+        assert_eq!(
+            rewritten("SELECT *, upper(x) FROM t ORDER BY upper(x)").unwrap(),
+            "SELECT *, upper(x) FROM t ORDER BY upper(x)"
+        );
+        // Next to a wildcard, an output alias sorts by its expression.
+        assert_eq!(
+            rewritten("SELECT i.*, tc.relname AS tabrelname FROM i, tc ORDER BY tabrelname, i.x").unwrap(),
+            "SELECT i.*, tc.relname AS tabrelname FROM i, tc ORDER BY tc.relname, i.x"
+        );
+        assert_eq!(
+            rewritten("SELECT DISTINCT i.*, tc.relname AS n FROM i, tc ORDER BY n").unwrap(),
+            "SELECT DISTINCT i.*, tc.relname AS n FROM i, tc ORDER BY n"
         );
     }
 }

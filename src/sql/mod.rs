@@ -17,6 +17,7 @@ pub mod arrays;
 pub mod dialect;
 pub mod joins;
 pub mod lookup;
+pub mod oid_types;
 pub mod output_names;
 pub mod params;
 pub mod pg_compat;

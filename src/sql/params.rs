@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use pgwire::api::Type;
-use sqlparser::ast::{Expr, Query, Value, VisitMut, VisitorMut};
+use sqlparser::ast::{Expr, LimitClause, Query, Value, VisitMut, VisitorMut};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
@@ -92,6 +92,14 @@ pub fn bind(query: &mut Query, params: &[Param]) -> Result<()> {
         type Break = ();
         fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
             super::dialect::bind_clock_expr(expr, self.now);
+            // `$1::varchar` bound to NULL is `NULL::varchar`, not a cast of a
+            // cast (which Polars refuses inside ARRAY[...]).
+            if let Expr::Cast { expr: inner, .. } = expr {
+                let i = placeholder_index(inner).unwrap_or(0);
+                if let Some(Param::Null(_)) = self.params.get(i.wrapping_sub(1)) {
+                    **inner = Expr::Value(Value::Null.with_empty_span());
+                }
+            }
             if let Some(i) = placeholder_index(expr) {
                 match self.params.get(i.wrapping_sub(1)).map(Param::to_expr) {
                     Some(Ok(lit)) => *expr = lit,
@@ -110,6 +118,15 @@ pub fn bind(query: &mut Query, params: &[Param]) -> Result<()> {
             }
             ControlFlow::Continue(())
         }
+        fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+            match row_counts(q) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    self.err = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        }
     }
     let mut binder = Binder {
         params,
@@ -118,6 +135,55 @@ pub fn bind(query: &mut Query, params: &[Param]) -> Result<()> {
     };
     let _ = VisitMut::visit(query, &mut binder);
     binder.err.map_or(Ok(()), Err)
+}
+
+/// `LIMIT $1` / `OFFSET $2` / `FETCH FIRST $1 ROWS` bound to text (psycopg 3
+/// sends Python ints untyped), under a cast (`$1::INTEGER`, SQLAlchemy) or
+/// NULL: PostgreSQL reads the text as a bigint and takes NULL as no limit
+/// (no offset); Polars takes only a bare number.
+fn row_counts(q: &mut Query) -> Result<()> {
+    fn count(e: &Expr) -> Result<Option<Expr>> {
+        // `$1::INTEGER` (SQLAlchemy) bound: the literal inside the cast.
+        let mut lit = e;
+        while let Expr::Cast { expr, .. } | Expr::Nested(expr) = lit {
+            lit = expr;
+        }
+        let Expr::Value(v) = lit else {
+            return Ok(Some(e.clone()));
+        };
+        match &v.value {
+            Value::SingleQuotedString(s) => match s.trim().parse::<i64>() {
+                Ok(n) => Ok(Some(Expr::Value(Value::Number(n.to_string(), false).with_empty_span()))),
+                Err(_) => Err(Error::Data(
+                    "22P02",
+                    format!("invalid input syntax for type bigint: \"{s}\""),
+                )),
+            },
+            Value::Null => Ok(None),
+            Value::Number(..) => Ok(Some(lit.clone())),
+            _ => Ok(Some(e.clone())),
+        }
+    }
+    if let Some(LimitClause::LimitOffset { limit, offset, .. }) = &mut q.limit_clause {
+        if let Some(l) = limit {
+            *limit = count(l)?;
+        }
+        if let Some(o) = offset {
+            match count(&o.value)? {
+                Some(v) => o.value = v,
+                None => *offset = None,
+            }
+        }
+        if limit.is_none() && offset.is_none() {
+            q.limit_clause = None;
+        }
+    }
+    if let Some(f) = &mut q.fetch {
+        if let Some(n) = &f.quantity {
+            f.quantity = count(n)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -146,6 +212,48 @@ mod tests {
         assert_eq!(
             bound("SELECT $1, $2", &[Param::Null(Type::INT8), Param::Bool(true)]),
             "SELECT CAST(NULL AS BIGINT), true"
+        );
+    }
+
+    #[test]
+    fn row_counts_bound_as_text_or_null() {
+        let text = |s: &str| Param::Text(s.into());
+        assert_eq!(
+            bound("SELECT * FROM t LIMIT $1 OFFSET $2", &[text("10"), text(" 5")]),
+            "SELECT * FROM t LIMIT 10 OFFSET 5"
+        );
+        assert_eq!(
+            bound("SELECT * FROM t LIMIT $1", &[Param::Null(Type::INT8)]),
+            "SELECT * FROM t"
+        );
+        assert_eq!(
+            bound(
+                "SELECT * FROM t LIMIT $1 OFFSET $2",
+                &[Param::Null(Type::TEXT), text("2")]
+            ),
+            "SELECT * FROM t OFFSET 2"
+        );
+        assert_eq!(
+            bound("SELECT * FROM t LIMIT $1::INTEGER", &[Param::Int(4)]),
+            "SELECT * FROM t LIMIT 4"
+        );
+        assert_eq!(
+            bound(
+                "SELECT ARRAY[$1::VARCHAR, $2::VARCHAR]",
+                &[Param::Null(Type::TEXT), text("r")]
+            ),
+            "SELECT ARRAY[NULL::VARCHAR, 'r'::VARCHAR]"
+        );
+        assert_eq!(
+            bound("SELECT * FROM t FETCH FIRST $1 ROWS ONLY", &[text("3")]),
+            "SELECT * FROM t FETCH FIRST 3 ROWS ONLY"
+        );
+        let mut stmts = Parser::parse_sql(&PostgreSqlDialect {}, "SELECT 1 LIMIT $1").unwrap();
+        let Statement::Query(q) = &mut stmts[0] else { panic!() };
+        let err = bind(q, &[text("ten")]).unwrap_err();
+        assert!(
+            err.to_string().contains("invalid input syntax for type bigint"),
+            "{err}"
         );
     }
 

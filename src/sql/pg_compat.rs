@@ -6,11 +6,8 @@
 //! * `a OPERATOR(pg_catalog.~) b` → `a ~ b`
 //! * `x COLLATE "C"` → `x`
 //! * `E'...'` → `'...'`
-//! * `'sale'::regclass` → the relation's OID; `'16384'::oid` → 16384;
-//!   `'pg_catalog.array_in'::regproc` → `'array_in'`; `t::regtype` →
-//!   its type name; `n::regnamespace` → the schema name
-//! * `oid_column = '16384'` → `oid_column = 16384` (PostgreSQL types the
-//!   literal from the column; Polars will not compare text with numbers)
+//! * casts to the OID alias types (`::regclass`, ...) and comparisons of
+//!   OID and `regproc` catalog columns: [`super::oid_types`]
 //! * the functions clients call: `version()`, `current_database()`,
 //!   `current_schema()`, `current_user`, `pg_get_userbyid()`,
 //!   `pg_table_is_visible()`, `has_*_privilege()`, `format_type()`,
@@ -19,9 +16,7 @@
 //!   `pg_get_indexdef()`, `pg_get_constraintdef()`, ...
 //!   become the expressions that compute them.
 
-use std::collections::HashSet;
 use std::ops::ControlFlow;
-use std::sync::OnceLock;
 
 use sqlparser::ast::{
     BinaryOperator, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, JoinConstraint,
@@ -30,7 +25,8 @@ use sqlparser::ast::{
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-use crate::catalog::pg::{self, types, Ty};
+use super::oid_types;
+use crate::catalog::pg::{self, types};
 
 /// Apply every rule to a query.
 pub fn rewrite(query: &mut Query) {
@@ -122,8 +118,9 @@ fn rule(e: &mut Expr) -> Option<Expr> {
         .or_else(|| catalog_column(e))
         .or_else(|| custom_operator(e))
         .or_else(|| collate(e))
-        .or_else(|| reg_cast(e))
-        .or_else(|| oid_literal(e))
+        .or_else(|| oid_types::reg_cast(e))
+        .or_else(|| oid_types::oid_literal(e))
+        .or_else(|| oid_types::regproc_zero(e))
         .or_else(|| function(e))
 }
 
@@ -135,7 +132,7 @@ pub(super) fn parse(sql: &str) -> Expr {
         .unwrap_or_else(|e| panic!("rewrite template {sql:?} does not parse: {e}"))
 }
 
-fn string(s: &str) -> Expr {
+pub(super) fn string(s: &str) -> Expr {
     Expr::Value(Value::SingleQuotedString(s.to_string()).with_empty_span())
 }
 
@@ -251,105 +248,8 @@ fn collate(e: &Expr) -> Option<Expr> {
     }
 }
 
-/// Which reg* (or oid) type a cast is to.
-fn reg_type(dt: &DataType) -> Option<String> {
-    let name = match dt {
-        DataType::Regclass => "regclass".to_string(),
-        DataType::Custom(n, _) => n.0.last()?.to_string().trim_matches('"').to_lowercase(),
-        _ => return None,
-    };
-    matches!(
-        name.as_str(),
-        "regclass" | "regtype" | "regproc" | "regprocedure" | "regnamespace" | "oid"
-    )
-    .then_some(name)
-}
-
-/// Casts to the OID alias types.
-fn reg_cast(e: &Expr) -> Option<Expr> {
-    let Expr::Cast { expr, data_type, .. } = e else {
-        return None;
-    };
-    let reg = reg_type(data_type)?;
-    let text = string_value(expr);
-    Some(match (reg.as_str(), text) {
-        ("regclass", Some(name)) => number(pg::relation_oid(name.trim_matches('"'))),
-        ("regtype", Some(name)) => number(types::oid_of(name)?),
-        ("regproc" | "regprocedure", Some(name)) => string(name.strip_prefix("pg_catalog.").unwrap_or(name)),
-        ("oid", Some(n)) => number(n.trim().parse::<u32>().ok()?),
-        ("oid" | "regclass" | "regproc" | "regprocedure", None) => (**expr).clone(),
-        ("regtype", None) => format_type(expr),
-        ("regnamespace", None) => parse(&format!(
-            "CASE {expr} WHEN {} THEN 'pg_catalog' WHEN {} THEN 'public' WHEN {} THEN 'information_schema' \
-             WHEN {} THEN 'redsql' END",
-            pg::PG_CATALOG_NS,
-            pg::PUBLIC_NS,
-            pg::INFORMATION_SCHEMA_NS,
-            pg::REDSQL_NS
-        )),
-        _ => return None,
-    })
-}
-
-/// Names of the catalog columns of type `oid`.
-fn oid_columns() -> &'static HashSet<&'static str> {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| {
-        pg::all()
-            .flat_map(|r| r.columns())
-            .filter(|(_, ty)| *ty == Ty::Oid)
-            .map(|(n, _)| n)
-            .collect()
-    })
-}
-
-fn column_name(e: &Expr) -> Option<&str> {
-    match e {
-        Expr::Identifier(i) => Some(&i.value),
-        Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.as_str()),
-        _ => None,
-    }
-}
-
-/// `c.oid = '16384'` → `c.oid = 16384`, for the catalog's OID columns.
-fn oid_literal(e: &Expr) -> Option<Expr> {
-    let Expr::BinaryOp { left, op, right } = e else {
-        return None;
-    };
-    if !matches!(
-        op,
-        BinaryOperator::Eq
-            | BinaryOperator::NotEq
-            | BinaryOperator::Lt
-            | BinaryOperator::LtEq
-            | BinaryOperator::Gt
-            | BinaryOperator::GtEq
-    ) {
-        return None;
-    }
-    let numeric = |e: &Expr| string_value(e).and_then(|s| s.trim().parse::<u32>().ok());
-    let is_oid = |e: &Expr| column_name(e).is_some_and(|c| oid_columns().contains(c));
-    if is_oid(left) {
-        let n = numeric(right)?;
-        return Some(Expr::BinaryOp {
-            left: left.clone(),
-            op: op.clone(),
-            right: Box::new(number(n)),
-        });
-    }
-    if is_oid(right) {
-        let n = numeric(left)?;
-        return Some(Expr::BinaryOp {
-            left: Box::new(number(n)),
-            op: op.clone(),
-            right: right.clone(),
-        });
-    }
-    None
-}
-
 /// `format_type(t, m)` as a CASE over the known types.
-fn format_type(t: &Expr) -> Expr {
+pub(super) fn format_type(t: &Expr) -> Expr {
     let mut sql = format!("CASE {t}");
     for (oid, _, name, ..) in types::TYPES {
         sql.push_str(&format!(" WHEN {oid} THEN '{}'", name.replace('\'', "''")));
@@ -545,30 +445,6 @@ mod tests {
         };
         rewrite(&mut q);
         assert_eq!(q.to_string(), "SELECT 1 FROM a LEFT JOIN b ON a.x = b.y");
-    }
-
-    #[test]
-    fn reg_casts() {
-        assert_eq!(rw("'pg_class'::regclass"), "1259");
-        assert_eq!(rw("'pg_catalog.pg_namespace'::regclass"), "2615");
-        assert_eq!(rw("'sale'::regclass"), pg::relation_oid("sale").to_string());
-        assert_eq!(rw("'int8'::regtype"), "20");
-        assert_eq!(rw("'pg_catalog.array_in'::regproc"), "'array_in'");
-        assert_eq!(rw("'16384'::oid"), "16384");
-        assert!(rw("t.oid::regtype::text").contains("CASE t.oid WHEN 16 THEN 'boolean'"));
-        assert!(rw("n::regnamespace").contains("WHEN 2200 THEN 'public'"));
-    }
-
-    #[test]
-    fn text_literals_compared_with_oid_columns_become_numbers() {
-        assert_eq!(rw("c.oid = '16384'"), "c.oid = 16384");
-        assert_eq!(rw("'42' <> attrelid"), "42 <> attrelid");
-        assert_eq!(
-            rw("c.relname = '16384'"),
-            "c.relname = '16384'",
-            "relname is no OID column"
-        );
-        assert_eq!(rw("c.oid = 'x'"), "c.oid = 'x'");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod arrays;
 mod copy;
 mod dialect;
 mod files;

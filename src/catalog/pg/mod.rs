@@ -12,6 +12,7 @@
 
 mod indexes;
 mod info_schema;
+mod relations;
 mod tables;
 pub mod types;
 
@@ -36,11 +37,24 @@ pub const ROLE_NAME: &str = "redsql";
 pub const DATABASE_OID: u32 = 16384;
 pub const DATABASE_NAME: &str = "redsql";
 
+/// Catalog columns PostgreSQL types `int2vector`: subscripted from 0 and
+/// sent space-separated (`1 2`), like the `oidvector` ones below.
+pub const INT2_VECTOR_COLUMNS: &[&str] = &["indkey", "indoption", "stxkeys", "partattrs"];
+/// Catalog columns PostgreSQL types `oidvector`.
+pub const OID_VECTOR_COLUMNS: &[&str] = &["indclass", "indcollation"];
+
+/// Whether a catalog column is an `int2vector` or `oidvector` one.
+pub fn is_vector_column(name: &str) -> bool {
+    INT2_VECTOR_COLUMNS.contains(&name) || OID_VECTOR_COLUMNS.contains(&name)
+}
+
 /// A column's type in a catalog relation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ty {
     Oid,
     Text,
+    /// `regproc`: a function's name, `-` for none (PostgreSQL's OID 0).
+    RegProc,
     Bool,
     /// PostgreSQL's `int2` catalog columns (attnum, indnatts, ...), never NULL:
     /// held and sent as `int4`, since Polars is built without Int16 kernels
@@ -72,6 +86,7 @@ impl Relation {
             let ty = match ty {
                 "oid" => Ty::Oid,
                 "text" => Ty::Text,
+                "regproc" => Ty::RegProc,
                 "bool" => Ty::Bool,
                 "int2" => Ty::I16,
                 "int4" => Ty::I32,
@@ -213,6 +228,16 @@ pub fn build(rel: &Relation, rows: &[Row]) -> PolarsResult<DataFrame> {
                     })
                     .collect::<Vec<_>>(),
             ),
+            Ty::RegProc => Series::new(
+                name.into(),
+                values
+                    .iter()
+                    .map(|v| match v {
+                        V::Text(s) => s.clone(),
+                        _ => "-".to_string(),
+                    })
+                    .collect::<Vec<_>>(),
+            ),
             Ty::TextList => list_series(name, &values, DataType::String, |v| match v {
                 V::Texts(ts) => Some(Series::new("".into(), ts.clone())),
                 _ => None,
@@ -290,7 +315,7 @@ pub fn find(schema: &str, name: &str) -> Option<&'static Relation> {
 
 /// Every catalog relation.
 pub fn all() -> impl Iterator<Item = &'static Relation> {
-    tables::RELATIONS.iter().chain(info_schema::RELATIONS.iter())
+    relations::RELATIONS.iter().chain(info_schema::RELATIONS.iter())
 }
 
 /// The frame of `pg_catalog.x` or `information_schema.x` over these tables.
