@@ -129,6 +129,17 @@ async fn catalog_sql_of_grafana_dbeaver_adbc_and_psycopg() {
         rows(&[&["R", "reserved"]])
     );
 
+    // parse_ident: a qualified name's parts, as an array.
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT parse_ident('\"SomeSchema\".someTable'), parse_ident('a.b(x)', false)"
+        )
+        .await,
+        rows(&[&["{SomeSchema,sometable}", "{a,b}"]])
+    );
+    assert_eq!(sqlstate(cl, "SELECT parse_ident('a.')").await, "22023");
+
     // ADBC's type query at connect: regproc columns against 0 and as text.
     let types = texts(
         cl,

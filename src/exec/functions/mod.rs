@@ -14,7 +14,7 @@
 //! | `to_timestamp(epoch_seconds)` | seconds since 1970 → timestamp |
 //! | `regexp_replace(s, pattern, replacement [, flags])` | first match, or all with `g`; `\1` back-references |
 //! | `pg_subscripts(a)` | the list 1..n of an n-element list (`generate_subscripts`, see `sql::arrays`) |
-//! | `format(fmt, args...)`, `json_build_object(k, v, ...)` | see [`text`] |
+//! | `format(fmt, args...)`, `json_build_object(k, v, ...)`, `parse_ident(s [, strict])` | see [`text`] |
 
 mod datetime;
 mod text;
@@ -55,6 +55,7 @@ fn lookup(name: &str) -> Option<(Body, Output)> {
         "regexp_replace" => (regexp_replace, |_| Ok(DataType::String)),
         "format" => (text::format, |_| Ok(DataType::String)),
         "json_build_object" => (text::json_build_object, |_| Ok(DataType::String)),
+        "parse_ident" => (text::parse_ident, |_| Ok(DataType::List(Box::new(DataType::String)))),
         "pg_subscripts" => (pg_subscripts, |_| Ok(DataType::List(Box::new(DataType::Int32)))),
         _ => return None,
     })

@@ -14,6 +14,7 @@ use super::{at, out_name, rows};
 
 /// Messages the error mapping recognises (`error.rs`).
 pub const NULL_IDENTIFIER: &str = "null values cannot be formatted as an SQL identifier";
+/// (Also `parse_ident`'s: all three are 22023 in PostgreSQL.)
 pub const BAD_ARGUMENTS: &str = "invalid argument for format or json_build_object";
 
 /// One argument of row `i` as PostgreSQL's text output would show it (None for NULL).
@@ -151,6 +152,65 @@ pub fn json_build_object(cols: &mut [Column]) -> PolarsResult<Column> {
     Ok(StringChunked::from_iter_values(name, out.into_iter()).into_column())
 }
 
+/// `parse_ident(s [, strict])`: a qualified identifier's parts, unquoted
+/// ones folded to lower case (`'"Some".Tab'` → `{Some,tab}`); anything but
+/// dot-separated identifiers is 22023, or with `strict` false ends the list.
+pub fn parse_ident(cols: &mut [Column]) -> PolarsResult<Column> {
+    polars_ensure!(matches!(cols.len(), 1 | 2), ComputeError: "{BAD_ARGUMENTS}: parse_ident(text [, strict boolean])");
+    let n = rows(cols);
+    let mut out: Vec<Option<Series>> = Vec::with_capacity(n);
+    for i in 0..n {
+        let strict = match cols.get(1) {
+            Some(c) => text_of(c, i)?.as_deref() != Some("f"),
+            None => true,
+        };
+        out.push(match text_of(&cols[0], i)? {
+            None => None,
+            Some(text) => Some(Series::new("".into(), ident_parts(&text, strict)?)),
+        });
+    }
+    let list: ListChunked = out.into_iter().collect();
+    let list = list.cast(&DataType::List(Box::new(DataType::String)))?;
+    Ok(list.with_name(out_name(cols)).into_column())
+}
+
+fn ident_parts(text: &str, strict: bool) -> PolarsResult<Vec<String>> {
+    let invalid = || polars_err!(ComputeError: "{BAD_ARGUMENTS}: string is not a valid identifier: \"{text}\"");
+    let mut parts = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut part = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            loop {
+                match chars.next().ok_or_else(invalid)? {
+                    '"' if chars.next_if_eq(&'"').is_some() => part.push('"'),
+                    '"' => break,
+                    c => part.push(c),
+                }
+            }
+            if part.is_empty() {
+                return Err(invalid());
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| c.is_alphanumeric() || *c == '_' || *c == '$') {
+                part.push(c.to_ascii_lowercase());
+            }
+            if part.is_empty() || part.starts_with(|c: char| c.is_ascii_digit() || c == '$') {
+                return Err(invalid());
+            }
+        }
+        parts.push(part);
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        match chars.next() {
+            None => return Ok(parts),
+            Some('.') => {}
+            Some(_) if !strict => return Ok(parts),
+            Some(_) => return Err(invalid()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +253,15 @@ mod tests {
         let s = |c: &str| df.column(c).unwrap().str().unwrap().get(0).unwrap().to_string();
         assert_eq!(s("j"), r#"{"a" : 1, "b" : "x\"y", "c" : null, "d" : true, "e" : 1.5}"#);
         assert_eq!(s("f"), "public.\"Sale\"");
+    }
+
+    #[test]
+    fn identifiers_parse_as_postgres_splits_them() {
+        let p = |s: &str| super::ident_parts(s, true).map_err(|e| e.to_string());
+        assert_eq!(p("\"SomeSchema\".someTable").unwrap(), vec!["SomeSchema", "sometable"]);
+        assert_eq!(p(" a . \"b\"\"c\" ").unwrap(), vec!["a", "b\"c"]);
+        assert!(p("a.").unwrap_err().contains("not a valid identifier"));
+        assert!(p("a b").is_err());
+        assert_eq!(super::ident_parts("a.b(1)", false).unwrap(), vec!["a", "b"]);
     }
 }
