@@ -13,6 +13,7 @@
 //! * [`params`]: binds `$n` parameters (and the statement's clock) into the AST.
 
 pub mod analyze;
+mod array_literals;
 pub mod arrays;
 pub mod dialect;
 pub mod joins;
