@@ -7,6 +7,8 @@
 use pgwire::api::Type;
 use polars::prelude::DataType;
 
+use crate::catalog::pg::vector_type_oid;
+
 /// How an array's text form is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Form {
@@ -16,25 +18,31 @@ pub enum Form {
     Vector,
 }
 
-use crate::catalog::pg::{is_vector_column, INT2_VECTOR_COLUMNS};
+impl Form {
+    /// The first subscript, as the binary form carries it.
+    pub fn lower_bound(self) -> i32 {
+        match self {
+            Form::Braces => 1,
+            Form::Vector => 0,
+        }
+    }
+}
 
-/// The array type whose elements have wire type `elem`, if PostgreSQL has one
-/// redsql can encode in both formats.
-fn array_of(elem: &Type) -> Option<Type> {
-    Some(match *elem {
-        Type::BOOL => Type::BOOL_ARRAY,
-        Type::INT2 => Type::INT2_ARRAY,
-        Type::INT4 => Type::INT4_ARRAY,
-        Type::INT8 => Type::INT8_ARRAY,
-        Type::FLOAT4 => Type::FLOAT4_ARRAY,
-        Type::FLOAT8 => Type::FLOAT8_ARRAY,
-        Type::DATE => Type::DATE_ARRAY,
-        Type::TIMESTAMP => Type::TIMESTAMP_ARRAY,
-        Type::TIMESTAMPTZ => Type::TIMESTAMPTZ_ARRAY,
-        Type::BYTEA => Type::BYTEA_ARRAY,
-        Type::TEXT => Type::TEXT_ARRAY,
-        _ => return None,
-    })
+/// (element type, array type) for the arrays redsql encodes in both formats.
+fn arrays() -> [(Type, Type); 11] {
+    [
+        (Type::BOOL, Type::BOOL_ARRAY),
+        (Type::INT2, Type::INT2_ARRAY),
+        (Type::INT4, Type::INT4_ARRAY),
+        (Type::INT8, Type::INT8_ARRAY),
+        (Type::FLOAT4, Type::FLOAT4_ARRAY),
+        (Type::FLOAT8, Type::FLOAT8_ARRAY),
+        (Type::DATE, Type::DATE_ARRAY),
+        (Type::TIMESTAMP, Type::TIMESTAMP_ARRAY),
+        (Type::TIMESTAMPTZ, Type::TIMESTAMPTZ_ARRAY),
+        (Type::BYTEA, Type::BYTEA_ARRAY),
+        (Type::TEXT, Type::TEXT_ARRAY),
+    ]
 }
 
 /// The wire type of a list column of `inner` elements: an array of their
@@ -47,7 +55,11 @@ pub fn list_type(inner: &DataType) -> Type {
     if matches!(inner, DataType::List(_) | DataType::Struct(_)) {
         return Type::TEXT;
     }
-    array_of(&super::pg_type(inner)).unwrap_or(Type::TEXT)
+    let elem = super::pg_type(inner);
+    arrays()
+        .into_iter()
+        .find(|(e, _)| *e == elem)
+        .map_or(Type::TEXT, |(_, a)| a)
 }
 
 /// The wire type of output column `name`: the catalog's vector columns
@@ -55,36 +67,22 @@ pub fn list_type(inner: &DataType) -> Type {
 /// (`SELECT i.indkey` but not `i.indkey AS keys`, which goes out as an
 /// array); everything else follows its Polars type.
 pub fn column_type(name: &str, dt: &DataType) -> Type {
-    if let DataType::List(inner) = dt {
-        if inner.is_integer() && is_vector_column(name) {
-            return if INT2_VECTOR_COLUMNS.contains(&name) {
-                Type::INT2_VECTOR
-            } else {
-                Type::OID_VECTOR
-            };
-        }
+    match (dt, vector_type_oid(name).and_then(Type::from_oid)) {
+        (DataType::List(inner), Some(vector)) if inner.is_integer() => vector,
+        _ => super::pg_type(dt),
     }
-    super::pg_type(dt)
 }
 
 /// The element type and text form of an array wire type (None for scalars).
 pub fn element(ty: &Type) -> Option<(Type, Form)> {
-    Some(match *ty {
-        Type::INT2_VECTOR => (Type::INT2, Form::Vector),
-        Type::OID_VECTOR => (Type::OID, Form::Vector),
-        Type::BOOL_ARRAY => (Type::BOOL, Form::Braces),
-        Type::INT2_ARRAY => (Type::INT2, Form::Braces),
-        Type::INT4_ARRAY => (Type::INT4, Form::Braces),
-        Type::INT8_ARRAY => (Type::INT8, Form::Braces),
-        Type::FLOAT4_ARRAY => (Type::FLOAT4, Form::Braces),
-        Type::FLOAT8_ARRAY => (Type::FLOAT8, Form::Braces),
-        Type::DATE_ARRAY => (Type::DATE, Form::Braces),
-        Type::TIMESTAMP_ARRAY => (Type::TIMESTAMP, Form::Braces),
-        Type::TIMESTAMPTZ_ARRAY => (Type::TIMESTAMPTZ, Form::Braces),
-        Type::BYTEA_ARRAY => (Type::BYTEA, Form::Braces),
-        Type::TEXT_ARRAY => (Type::TEXT, Form::Braces),
-        _ => return None,
-    })
+    match *ty {
+        Type::INT2_VECTOR => Some((Type::INT2, Form::Vector)),
+        Type::OID_VECTOR => Some((Type::OID, Form::Vector)),
+        _ => arrays()
+            .into_iter()
+            .find(|(_, a)| a == ty)
+            .map(|(e, _)| (e, Form::Braces)),
+    }
 }
 
 /// An array's text form from its elements' text forms (None for NULL):

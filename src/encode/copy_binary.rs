@@ -49,8 +49,7 @@ enum Col {
 fn prepare(c: &Column, ty: &Type) -> Result<Col> {
     let s = c.as_materialized_series();
     if let Some((elem, form)) = super::array::element(ty) {
-        let lower = if form == super::array::Form::Vector { 0 } else { 1 };
-        return Ok(Col::Array(s.rechunk().list()?.clone(), elem, lower));
+        return Ok(Col::Array(s.rechunk().list()?.clone(), elem, form.lower_bound()));
     }
     Ok(match *ty {
         Type::BOOL => Col::Bool(s.cast(&DataType::Boolean)?.bool()?.clone()),

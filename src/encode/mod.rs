@@ -61,6 +61,13 @@ pub fn fields(columns: &[(String, DataType)], format: &Format) -> Vec<FieldInfo>
         .collect()
 }
 
+/// Format options for values written as they are (text of type `text`,
+/// bytes of type `bytea` read none), made once rather than per value.
+fn as_written() -> &'static FormatOptions {
+    static OPTIONS: std::sync::OnceLock<FormatOptions> = std::sync::OnceLock::new();
+    OPTIONS.get_or_init(FormatOptions::default)
+}
+
 /// One column, converted once into the physical form its wire type encodes from.
 enum Col {
     Bool(BooleanChunked),
@@ -144,23 +151,17 @@ impl Col {
             // Encoded here; the encoder is told a type that writes the bytes as they are.
             Col::Array(_, _, _, true) => {
                 let text = self.text(i);
-                enc.encode_field_with_type_and_format(&text, &Type::TEXT, FieldFormat::Text, &FormatOptions::default())
+                enc.encode_field_with_type_and_format(&text, &Type::TEXT, FieldFormat::Text, as_written())
             }
             Col::Array(c, elem, form, false) => {
-                let lower = if *form == array::Form::Vector { 0 } else { 1 };
                 let bytes = match c.get_as_series(i) {
                     Some(s) => Some(
-                        copy_binary::array(&s.into_column(), elem, lower)
+                        copy_binary::array(&s.into_column(), elem, form.lower_bound())
                             .map_err(|e| pgwire::error::PgWireError::ApiError(Box::new(e)))?,
                     ),
                     None => None,
                 };
-                enc.encode_field_with_type_and_format(
-                    &bytes,
-                    &Type::BYTEA,
-                    FieldFormat::Binary,
-                    &FormatOptions::default(),
-                )
+                enc.encode_field_with_type_and_format(&bytes, &Type::BYTEA, FieldFormat::Binary, as_written())
             }
         }
     }

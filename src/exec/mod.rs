@@ -169,7 +169,7 @@ impl Engine {
         let schema = run_blocking(move || {
             let mut ctx = ctx;
             subquery::resolve(&mut ctx, &mut query)?;
-            let mut lf = lazy_sql(&mut ctx, &query)?;
+            let mut lf = lazy_sql(&mut ctx, query)?;
             Ok(lf.collect_schema()?.as_ref().clone())
         })
         .await?;
@@ -335,7 +335,7 @@ impl Engine {
         let frame = run_blocking(move || {
             let mut ctx = ctx;
             subquery::resolve(&mut ctx, &mut query)?;
-            run_sql(&mut ctx, &query)
+            run_sql(&mut ctx, query)
         })
         .await?;
         trace.push(format!("Polars SQL: {} rows, {}", frame.height(), ms(started)));
@@ -358,7 +358,7 @@ pub(crate) async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T
 /// The name a client sees for an output column (duplicates are made unique
 /// internally because Polars frames need unique names).
 /// Run a query in a Polars SQL context (see [`lazy_sql`]).
-pub(crate) fn run_sql(ctx: &mut polars::sql::SQLContext, query: &sqlparser::ast::Query) -> Result<DataFrame> {
+pub(crate) fn run_sql(ctx: &mut polars::sql::SQLContext, query: sqlparser::ast::Query) -> Result<DataFrame> {
     Ok(lazy_sql(ctx, query)?.collect()?)
 }
 
@@ -370,28 +370,16 @@ const ONE_ROW: &str = "__redsql_one_row";
 /// such a SELECT from an empty frame, and some expressions over literals
 /// then give no row at all (`SELECT CASE WHEN array_length(string_to_array('a,b',
 /// ',')) > 0 THEN array_length(...) END`, `nullif(...)` of the same).
-pub(crate) fn lazy_sql(ctx: &mut polars::sql::SQLContext, query: &sqlparser::ast::Query) -> Result<LazyFrame> {
-    use sqlparser::ast::{
-        Ident, ObjectName, ObjectNamePart, Select, TableFactor, TableWithJoins, VisitMut, VisitorMut,
-    };
+pub(crate) fn lazy_sql(ctx: &mut polars::sql::SQLContext, mut query: sqlparser::ast::Query) -> Result<LazyFrame> {
+    use sqlparser::ast::{Ident, Select, TableWithJoins, VisitMut, VisitorMut};
     struct OneRow(bool);
     impl VisitorMut for OneRow {
         type Break = ();
         fn pre_visit_select(&mut self, s: &mut Select) -> std::ops::ControlFlow<()> {
             if s.from.is_empty() {
+                let relation = crate::sql::table_factor(Ident::with_quote('"', ONE_ROW), None, None);
                 s.from = vec![TableWithJoins {
-                    relation: TableFactor::Table {
-                        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::with_quote('"', ONE_ROW))]),
-                        alias: None,
-                        args: None,
-                        with_hints: vec![],
-                        version: None,
-                        with_ordinality: false,
-                        partitions: vec![],
-                        json_path: None,
-                        sample: None,
-                        index_hints: vec![],
-                    },
+                    relation,
                     joins: vec![],
                 }];
                 self.0 = true;
@@ -399,7 +387,6 @@ pub(crate) fn lazy_sql(ctx: &mut polars::sql::SQLContext, query: &sqlparser::ast
             std::ops::ControlFlow::Continue(())
         }
     }
-    let mut query = query.clone();
     let mut one = OneRow(false);
     let _ = VisitMut::visit(&mut query, &mut one);
     if one.0 {

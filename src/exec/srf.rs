@@ -13,7 +13,7 @@
 
 use polars::prelude::*;
 use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, Ident, ObjectName, ObjectNamePart, Query, Statement, TableAlias, TableFactor,
+    Expr, FunctionArg, FunctionArgExpr, Ident, ObjectName, Query, Statement, TableAlias, TableFactor,
 };
 
 use crate::error::{Error, Result};
@@ -160,23 +160,13 @@ pub fn materialize(
 
 /// Point the FROM item at the frame registered as `internal`, under `alias`.
 fn point_at(tf: &mut TableFactor, internal: &str, alias_name: String) {
-    *tf = TableFactor::Table {
-        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::with_quote('"', internal))]),
-        alias: Some(TableAlias {
-            explicit: true,
-            name: Ident::with_quote('"', alias_name),
-            columns: vec![],
-            at: None,
-        }),
-        args: None,
-        with_hints: vec![],
-        version: None,
-        with_ordinality: false,
-        partitions: vec![],
-        json_path: None,
-        sample: None,
-        index_hints: vec![],
+    let alias = TableAlias {
+        explicit: true,
+        name: Ident::with_quote('"', alias_name),
+        columns: vec![],
+        at: None,
     };
+    *tf = crate::sql::table_factor(Ident::with_quote('"', internal), Some(alias), None);
 }
 
 /// `pg_get_keywords()`: PostgreSQL 15's keywords and their categories.
@@ -324,6 +314,7 @@ fn subscripts(args: &[Column]) -> Result<Series> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlparser::ast::ObjectNamePart;
 
     fn series(args: &[i64]) -> Result<Vec<i64>> {
         let cols: Vec<Column> = args

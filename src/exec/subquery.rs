@@ -206,7 +206,7 @@ impl Resolver<'_> {
         if q.with.is_none() {
             q.with = self.with.clone();
         }
-        super::run_sql(self.ctx, &q)
+        super::run_sql(self.ctx, q)
     }
 
     fn scalar(&mut self, q: &Query) -> Result<Expr> {

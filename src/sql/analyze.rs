@@ -267,23 +267,17 @@ impl VisitorMut for ResolveRelations<'_> {
                 with_ordinality,
                 ..
             } if array_exprs.len() == 1 => {
-                *tf = TableFactor::Table {
-                    name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new("unnest"))]),
-                    alias: alias.take(),
-                    args: Some(sqlparser::ast::TableFunctionArgs {
-                        args: vec![sqlparser::ast::FunctionArg::Unnamed(
-                            sqlparser::ast::FunctionArgExpr::Expr(array_exprs.remove(0)),
-                        )],
-                        settings: None,
-                    }),
-                    with_hints: vec![],
-                    version: None,
-                    with_ordinality: *with_ordinality,
-                    partitions: vec![],
-                    json_path: None,
-                    sample: None,
-                    index_hints: vec![],
+                let args = sqlparser::ast::TableFunctionArgs {
+                    args: vec![sqlparser::ast::FunctionArg::Unnamed(
+                        sqlparser::ast::FunctionArgExpr::Expr(array_exprs.remove(0)),
+                    )],
+                    settings: None,
                 };
+                let ordinality = *with_ordinality;
+                *tf = crate::sql::table_factor(Ident::new("unnest"), alias.take(), Some(args));
+                if let TableFactor::Table { with_ordinality, .. } = tf {
+                    *with_ordinality = ordinality;
+                }
             }
             _ => {}
         }

@@ -381,7 +381,7 @@ fn zero_based(a: &Expr) -> bool {
         },
         _ => return false,
     };
-    crate::catalog::pg::is_vector_column(&last.value)
+    crate::catalog::pg::vector_type_oid(&last.value).is_some()
 }
 
 #[cfg(test)]

@@ -30,6 +30,28 @@ use sqlparser::parser::Parser;
 
 use crate::error::{Error, Result};
 
+/// A FROM item reading relation `name` (quoted), under `alias` if given, with
+/// the table-function arguments `args` if given.
+pub fn table_factor(
+    name: sqlparser::ast::Ident,
+    alias: Option<sqlparser::ast::TableAlias>,
+    args: Option<sqlparser::ast::TableFunctionArgs>,
+) -> sqlparser::ast::TableFactor {
+    use sqlparser::ast::{ObjectName, ObjectNamePart, TableFactor};
+    TableFactor::Table {
+        name: ObjectName(vec![ObjectNamePart::Identifier(name)]),
+        alias,
+        args,
+        with_hints: vec![],
+        version: None,
+        with_ordinality: false,
+        partitions: vec![],
+        json_path: None,
+        sample: None,
+        index_hints: vec![],
+    }
+}
+
 /// An identifier as PostgreSQL folds it: unquoted ones to lower case.
 pub fn fold_ident(ident: &sqlparser::ast::Ident) -> String {
     if ident.quote_style.is_none() {

@@ -56,28 +56,23 @@ pub(super) fn reg_cast(e: &Expr) -> Option<Expr> {
     })
 }
 
-/// Names of the catalog columns of type `oid`.
-fn oid_columns() -> &'static HashSet<&'static str> {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| {
-        pg::all()
-            .flat_map(|r| r.columns())
-            .filter(|(_, ty)| *ty == Ty::Oid)
-            .map(|(n, _)| n)
-            .collect()
-    })
+/// Names of the catalog columns of type `ty`.
+fn columns_of(ty: Ty) -> HashSet<&'static str> {
+    pg::all()
+        .flat_map(|r| r.columns())
+        .filter(|(_, t)| *t == ty)
+        .map(|(n, _)| n)
+        .collect()
 }
 
-/// Names of the catalog columns of type `regproc`.
+fn oid_columns() -> &'static HashSet<&'static str> {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| columns_of(Ty::Oid))
+}
+
 fn regproc_columns() -> &'static HashSet<&'static str> {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| {
-        pg::all()
-            .flat_map(|r| r.columns())
-            .filter(|(_, ty)| *ty == Ty::RegProc)
-            .map(|(n, _)| n)
-            .collect()
-    })
+    SET.get_or_init(|| columns_of(Ty::RegProc))
 }
 
 /// `typreceive != 0` → `typreceive != '-'`: a `regproc` column holds a
@@ -146,20 +141,8 @@ pub(super) fn oid_literal(e: &Expr) -> Option<Expr> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::pg_compat::tests::rw;
     use super::*;
-
-    /// Rewrite one expression with pg_compat's rules and print it back.
-    fn rw(sql: &str) -> String {
-        let stmts = crate::sql::parse(&format!("SELECT {sql} AS e")).unwrap();
-        let sqlparser::ast::Statement::Query(mut q) = stmts.into_iter().next().unwrap() else {
-            panic!("not a query")
-        };
-        super::super::pg_compat::rewrite(&mut q);
-        q.to_string()
-            .trim_start_matches("SELECT ")
-            .trim_end_matches(" AS e")
-            .to_string()
-    }
 
     #[test]
     fn reg_casts() {

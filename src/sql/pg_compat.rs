@@ -390,7 +390,7 @@ fn function(e: &Expr) -> Option<Expr> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Rewrite `SELECT <sql>` and print its select list back.
@@ -403,8 +403,8 @@ mod tests {
         q.to_string().trim_start_matches("SELECT ").to_string()
     }
 
-    /// Rewrite one expression and print it back.
-    fn rw(sql: &str) -> String {
+    /// Rewrite one expression and print it back (also for oid_types' tests).
+    pub(in crate::sql) fn rw(sql: &str) -> String {
         select(&format!("{sql} AS e")).trim_end_matches(" AS e").to_string()
     }
 

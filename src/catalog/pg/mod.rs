@@ -39,13 +39,19 @@ pub const DATABASE_NAME: &str = "redsql";
 
 /// Catalog columns PostgreSQL types `int2vector`: subscripted from 0 and
 /// sent space-separated (`1 2`), like the `oidvector` ones below.
-pub const INT2_VECTOR_COLUMNS: &[&str] = &["indkey", "indoption", "stxkeys", "partattrs"];
+const INT2_VECTOR_COLUMNS: &[&str] = &["indkey", "indoption", "stxkeys", "partattrs"];
 /// Catalog columns PostgreSQL types `oidvector`.
-pub const OID_VECTOR_COLUMNS: &[&str] = &["indclass", "indcollation"];
+const OID_VECTOR_COLUMNS: &[&str] = &["indclass", "indcollation"];
 
-/// Whether a catalog column is an `int2vector` or `oidvector` one.
-pub fn is_vector_column(name: &str) -> bool {
-    INT2_VECTOR_COLUMNS.contains(&name) || OID_VECTOR_COLUMNS.contains(&name)
+/// The type OID of a catalog vector column: `int2vector` (22) or `oidvector` (30).
+pub fn vector_type_oid(name: &str) -> Option<u32> {
+    if INT2_VECTOR_COLUMNS.contains(&name) {
+        Some(22)
+    } else if OID_VECTOR_COLUMNS.contains(&name) {
+        Some(30)
+    } else {
+        None
+    }
 }
 
 /// A column's type in a catalog relation.

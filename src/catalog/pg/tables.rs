@@ -71,10 +71,8 @@ fn catalog_type_oid(name: &str, ty: super::Ty) -> u32 {
         Ty::I64 => 20,
         Ty::F32 => 700,
         Ty::TextList => 1009,
-        Ty::I16List if super::INT2_VECTOR_COLUMNS.contains(&name) => 22,
-        Ty::I16List if super::OID_VECTOR_COLUMNS.contains(&name) => 30,
-        // Elements are held as int8 (see build's I16List).
-        Ty::I16List => 1016,
+        // Vectors by name; other lists' elements are held as int8 (see build's I16List).
+        Ty::I16List => super::vector_type_oid(name).unwrap_or(1016),
     }
 }
 
