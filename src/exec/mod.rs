@@ -21,6 +21,7 @@ pub mod scan;
 pub mod search;
 pub mod srf;
 pub mod stream;
+pub mod array_subquery;
 pub mod subquery;
 pub mod subquery_sql;
 pub mod update;

@@ -102,7 +102,8 @@ pub fn materialize(
     let scalar = !FUNCTIONS.contains(&func.as_str());
     let select: Vec<String> = if scalar {
         // The call itself, evaluated once: its value is the one row.
-        vec![format!("{func}({}) AS __v", exprs.join(", "))]
+        let own = crate::sql::dialect::pg_function(&func).unwrap_or(&func);
+        vec![format!("{own}({}) AS __v", exprs.join(", "))]
     } else {
         exprs
             .iter()

@@ -550,7 +550,21 @@ impl VisitorMut for ExprPass<'_, '_> {
             // Polars answers `x IN (SELECT ...)` itself; functions in the
             // subquery's FROM are computed first, as for any query.
             Expr::InSubquery { subquery, .. } => self.r.query(subquery).map(|()| None),
-            _ if is_array => Err(Error::Unsupported("ARRAY(subquery)".into())),
+            Expr::Function(f) if is_array => {
+                let sqlparser::ast::FunctionArguments::Subquery(q) = &mut f.args else {
+                    unreachable!("array_subquery matched")
+                };
+                let outer = outer_qualifiers(q);
+                if outer.is_empty() {
+                    self.r
+                        .query(q)
+                        .and_then(|()| self.r.run(q))
+                        .and_then(|df| super::array_subquery::literal_of(&df))
+                        .map(Some)
+                } else {
+                    super::array_subquery::correlated(q, &outer, self.from, |p| self.r.run(p)).map(Some)
+                }
+            }
             _ => Ok(None),
         };
         let result = match result {

@@ -22,6 +22,10 @@
 //!   `x <> ALL (ARRAY[..])` → `x NOT IN (..)` and `x = ANY (ARRAY[..])` →
 //!   `x IN (..)`, the same three-valued answer (Polars reads ALL as a min/max):
 //!   [`super::array_literals`].
+//! * `a || b` where a side is surely an array (`ARRAY[..]`, `ARRAY(SELECT
+//!   ..)`, `::text[]`, a function returning one) → `array_cat(a, b)`, which
+//!   concatenates, or appends the other side when it is an element
+//!   ([`concatenation`], applied by `sql::dialect` after output naming).
 
 use std::ops::ControlFlow;
 
@@ -293,6 +297,36 @@ fn rule(e: &Expr) -> Option<Expr> {
     }
 }
 
+/// `a || b` where a side is surely an array → `array_cat(a, b)`. Applied by
+/// `sql::dialect` after output naming, so the column stays `?column?`.
+pub fn concatenation(left: &Expr, right: &Expr) -> Option<Expr> {
+    (is_array(left) || is_array(right)).then(|| expr(&format!("array_cat({left}, {right})")))
+}
+
+/// Whether `e` is surely an array, as written: `ARRAY[..]`, `ARRAY(SELECT
+/// ..)`, a cast to an array type or a function that returns one.
+fn is_array(e: &Expr) -> bool {
+    const RETURNS_ARRAY: &[&str] = &[
+        "array",
+        "array_agg",
+        "array_append",
+        "array_cat",
+        "array_prepend",
+        "current_schemas",
+        "parse_ident",
+        "pg_array_map",
+        "regexp_split_to_array",
+        "string_to_array",
+    ];
+    match e {
+        Expr::Nested(inner) => is_array(inner),
+        Expr::Array(_) => true,
+        Expr::Cast { data_type, .. } => matches!(data_type, sqlparser::ast::DataType::Array(_)),
+        Expr::Function(_) => call_name(e).is_some_and(|n| RETURNS_ARRAY.contains(&n.as_str())),
+        _ => false,
+    }
+}
+
 fn function(e: &Expr) -> Option<Expr> {
     let name = call_name(e)?;
     let a = call_args(e);
@@ -503,5 +537,23 @@ mod tests {
             "SELECT CASE WHEN array_length(t.a) > 0 THEN array_length(t.a) END, \
              CASE WHEN array_length(t.a) > 0 THEN 1 END, array_length(t.a) FROM t"
         );
+    }
+
+    #[test]
+    fn concatenation_of_arrays() {
+        let cat = |sql: &str| {
+            let Expr::BinaryOp { left, right, .. } = crate::sql::parse_expr(sql).unwrap() else {
+                panic!("not a binary operation")
+            };
+            concatenation(&left, &right).map(|e| e.to_string())
+        };
+        assert_eq!(
+            cat("c.o || ARRAY(SELECT 'toast.' || x FROM unnest(t.o) x)").as_deref(),
+            Some("array_cat(c.o, ARRAY(SELECT 'toast.' || x FROM UNNEST(t.o) x))")
+        );
+        assert_eq!(cat("ARRAY[1] || 2").as_deref(), Some("array_cat(ARRAY[1], 2)"));
+        assert_eq!(cat("'a' || x::text[]").as_deref(), Some("array_cat('a', x::TEXT[])"));
+        assert_eq!(cat("'a' || 'b'"), None);
+        assert_eq!(cat("a || string_to_array(b, ',')").as_deref(), Some("array_cat(a, string_to_array(b, ','))"));
     }
 }

@@ -156,6 +156,7 @@ fn rule(e: &Expr) -> Result<Option<Expr>> {
         Expr::BinaryOp { left, op, right } => match op {
             BinaryOperator::Divide => Some(call("pg_div", vec![(**left).clone(), (**right).clone()])),
             BinaryOperator::Modulo => Some(call("pg_mod", vec![(**left).clone(), (**right).clone()])),
+            BinaryOperator::StringConcat => super::arrays::concatenation(left, right),
             _ => None,
         },
         Expr::Cast {
@@ -381,6 +382,19 @@ fn function(f: &Function) -> Option<Expr> {
             format: None,
         }),
         "percentile_cont" | "percentile_disc" => percentile(f, &name),
+        _ => pg_function(&name).map(|own| {
+            let mut f = f.clone();
+            f.name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new(own))]);
+            Expr::Function(f)
+        }),
+    }
+}
+
+/// redsql's own implementation of a PostgreSQL function that Polars SQL
+/// has under the same name with other results (also for functions in FROM).
+pub fn pg_function(name: &str) -> Option<&'static str> {
+    match name {
+        "string_to_array" => Some("pg_string_to_array"),
         _ => None,
     }
 }

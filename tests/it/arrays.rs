@@ -175,3 +175,86 @@ async fn catalog_sql_of_grafana_dbeaver_adbc_and_psycopg() {
     assert_eq!(bad.code().map(|c| c.code()), Some("22P02"), "{bad}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn array_subqueries_and_array_concatenation() {
+    let server = private_server(100).await;
+    let c = connect(&server).await;
+    let cl = &c.client;
+    cl.batch_execute(
+        "CREATE TABLE doc (id bigint PRIMARY KEY, title text, tags text);
+         INSERT INTO doc VALUES (1, 'a', 'red,blue'), (2, 'b', NULL), (3, 'c', ''), (4, 'd', 'x,blue,y');",
+    )
+    .await
+    .unwrap();
+    // Uncorrelated: the rows in the subquery's order; none is an empty array.
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT ARRAY(SELECT title FROM doc WHERE id > 1 ORDER BY id DESC), \
+             ARRAY(SELECT id FROM doc WHERE id > 9), array_to_string(ARRAY(SELECT title FROM doc ORDER BY 1), '+')"
+        )
+        .await,
+        rows(&[&["{d,c,b}", "{}", "a+b+c+d"]])
+    );
+    // Correlated over the outer row's array: each row maps its own elements
+    // (filtered, ordered, with outer columns); a NULL array gives {}.
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT d.id, ARRAY(SELECT d.title || ':' || upper(t) FROM unnest(string_to_array(d.tags, ',')) t \
+             WHERE t <> 'x' ORDER BY 1 DESC) FROM doc d ORDER BY d.id"
+        )
+        .await,
+        rows(&[&["1", "{a:RED,a:BLUE}"], &["2", "{}"], &["3", "{}"], &["4", "{d:Y,d:BLUE}"]])
+    );
+    // psql's \d+ table options: an array || ARRAY(SELECT ...) over a LEFT JOIN.
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT d.id, array_to_string(string_to_array(d.tags, ',') || \
+             array(select 'toast.' || x from pg_catalog.unnest(string_to_array(e.tags, ',')) x), ', ') \
+             FROM doc d LEFT JOIN doc e ON e.id = d.id + 3 ORDER BY d.id"
+        )
+        .await,
+        rows(&[&["1", "red, blue, toast.x, toast.blue, toast.y"], &["2", ""], &["3", ""], &["4", "x, blue, y"]])
+    );
+    // string_to_array splits as PostgreSQL does ('' is an empty array).
+    assert_eq!(
+        texts(
+            cl,
+            "SELECT string_to_array('', ','), string_to_array('a,b,,c', ',', ''), string_to_array('abc', NULL), \
+             string_to_array('abc', ''), string_to_array(NULL, ','), string_to_array('a<>b', '<>')"
+        )
+        .await,
+        rows(&[&["{}", "{a,b,NULL,c}", "{a,b,c}", "{abc}", "NULL", "{a,b}"]])
+    );
+    // || over arrays: concatenation, an element appended, NULL arrays ignored;
+    // the column keeps PostgreSQL's name.
+    let cat = cl
+        .query("SELECT ARRAY[1, 2] || 3, ARRAY['a'] || ARRAY['b', 'c'], NULL::text[] || ARRAY['z']", &[])
+        .await
+        .unwrap();
+    assert_eq!(cat[0].columns()[0].name(), "?column?");
+    assert_eq!(
+        texts(cl, "SELECT ARRAY[1, 2] || 3, ARRAY['a'] || ARRAY['b', 'c'], NULL::text[] || ARRAY['z']").await,
+        rows(&[&["{1,2,3}", "{a,b,c}", "{z}"]])
+    );
+    // A correlated form redsql cannot map is a clean error, and the session goes on.
+    assert_eq!(
+        sqlstate(cl, "SELECT ARRAY(SELECT e.title FROM doc e WHERE e.id = d.id) FROM doc d").await,
+        "0A000"
+    );
+    // The mapping function runs its query over the elements only: no tables, no files.
+    assert_eq!(
+        sqlstate(
+            cl,
+            "SELECT pg_array_map(string_to_array(tags, ','), 'SELECT 1, x FROM read_csv(''/etc/passwd'')', NULL::text) FROM doc"
+        )
+        .await
+        .len(),
+        5
+    );
+    assert_eq!(texts(cl, "SELECT count(*) FROM doc").await, rows(&[&["4"]]));
+    server.shutdown().await;
+}

@@ -1,13 +1,19 @@
 //! pg_catalog and information_schema as clients browse them: psql's
-//! `\l`, `\dn`, `\dt`, `\d` with the real psql, and the catalog queries of
+//! `\l`, `\dn`, `\dt`, `\d`, `\d+` with the real psql, and the catalog queries of
 //! SQLAlchemy, DBeaver and Grafana-style pickers over the wire, on a
 //! private Redis so the table list is exactly the test's.
 
 use crate::common::*;
 
 fn psql(addr: std::net::SocketAddr, meta: &str) -> String {
+    psql_with(addr, &["-t"], meta)
+}
+
+fn psql_with(addr: std::net::SocketAddr, options: &[&str], meta: &str) -> String {
     let out = psql_command(addr)
-        .args(["-A", "-t", "-F", "|", "-c", meta])
+        .args(["-A", "-F", "|"])
+        .args(options)
+        .args(["-c", meta])
         .output()
         .expect("psql is installed");
     assert!(
@@ -43,6 +49,22 @@ async fn psql_meta_commands_and_client_catalog_queries() {
     assert_eq!(
         run("\\d").await.unwrap(),
         "public|person|table|redsql\npublic|sale|table|redsql\n"
+    );
+    // \d+ as PostgreSQL 15 prints it for the same table (its table-options
+    // query concatenates arrays, one built by ARRAY(SELECT .. FROM unnest(outer.col))).
+    let verbose = tokio::task::spawn_blocking(move || psql_with(addr, &[], "\\d+ sale"))
+        .await
+        .unwrap();
+    assert_eq!(
+        verbose,
+        "Table \"public.sale\"\n\
+         Column|Type|Collation|Nullable|Default|Storage|Compression|Stats target|Description\n\
+         id|bigint||not null||plain|||\n\
+         region|text||||extended|||\n\
+         amount|double precision||||plain|||\n\
+         day|date||||plain|||\n\
+         Indexes:\n    \"sale_pkey\" PRIMARY KEY, btree (id)\n\
+         Access method: heap\n"
     );
     let l = run("\\l").await.unwrap();
     assert!(l.starts_with("redsql|redsql|UTF8|"), "{l}");

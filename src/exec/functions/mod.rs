@@ -14,10 +14,15 @@
 //! | `to_timestamp(epoch_seconds)` | seconds since 1970 → timestamp |
 //! | `regexp_replace(s, pattern, replacement [, flags])` | first match, or all with `g`; `\1` back-references |
 //! | `pg_subscripts(a)` | the list 1..n of an n-element list (`generate_subscripts`, see `sql::arrays`) |
+//! | `array_cat(a, b)`, `array_append(a, e)`, `array_prepend(e, a)`, `pg_array_map(...)` | see [`array`] |
 //! | `format(fmt, args...)`, `json_build_object(k, v, ...)`, `parse_ident(s [, strict])` | see [`text`] |
+//! | `pg_string_to_array(s, d [, null])` | `string_to_array` as PostgreSQL splits (see [`text`]) |
 
+mod array;
 mod datetime;
 mod text;
+
+pub use array::ELEMENTS as ARRAY_MAP_ELEMENTS;
 
 use std::sync::Arc;
 
@@ -55,8 +60,13 @@ fn lookup(name: &str) -> Option<(Body, Output)> {
         "regexp_replace" => (regexp_replace, |_| Ok(DataType::String)),
         "format" => (text::format, |_| Ok(DataType::String)),
         "json_build_object" => (text::json_build_object, |_| Ok(DataType::String)),
+        "pg_string_to_array" => (text::string_to_array, |_| Ok(DataType::List(Box::new(DataType::String)))),
         "parse_ident" => (text::parse_ident, |_| Ok(DataType::List(Box::new(DataType::String)))),
         "pg_subscripts" => (pg_subscripts, |_| Ok(DataType::List(Box::new(DataType::Int32)))),
+        "array_cat" => (array::array_cat, array::cat_type),
+        "array_append" => (array::array_append, array::cat_type),
+        "array_prepend" => (array::array_prepend, array::cat_type),
+        "pg_array_map" => (array::array_map, array::map_type),
         _ => return None,
     })
 }

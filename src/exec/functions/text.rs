@@ -152,6 +152,38 @@ pub fn json_build_object(cols: &mut [Column]) -> PolarsResult<Column> {
     Ok(StringChunked::from_iter_values(name, out.into_iter()).into_column())
 }
 
+/// `string_to_array(s, delimiter [, null_string])` as PostgreSQL splits:
+/// an empty string gives an empty array, a NULL delimiter one element per
+/// character, an empty delimiter the whole string; elements equal to
+/// `null_string` are NULL (`sql::dialect` calls it as `pg_string_to_array`,
+/// Polars' own gives `{""}` for `''`).
+pub fn string_to_array(cols: &mut [Column]) -> PolarsResult<Column> {
+    polars_ensure!(matches!(cols.len(), 2 | 3), ComputeError: "{BAD_ARGUMENTS}: string_to_array(text, text [, text])");
+    let n = rows(cols);
+    let mut out: Vec<Option<Series>> = Vec::with_capacity(n);
+    for i in 0..n {
+        let Some(text) = text_of(&cols[0], i)? else {
+            out.push(None);
+            continue;
+        };
+        let parts: Vec<String> = match text_of(&cols[1], i)? {
+            _ if text.is_empty() => Vec::new(),
+            None => text.chars().map(String::from).collect(),
+            Some(d) if d.is_empty() => vec![text],
+            Some(d) => text.split(d.as_str()).map(str::to_string).collect(),
+        };
+        let null = match cols.get(2) {
+            Some(c) => text_of(c, i)?,
+            None => None,
+        };
+        let parts: Vec<Option<String>> = parts.into_iter().map(|p| (Some(&p) != null.as_ref()).then_some(p)).collect();
+        out.push(Some(Series::new("".into(), parts)));
+    }
+    let list: ListChunked = out.into_iter().collect();
+    let list = list.cast(&DataType::List(Box::new(DataType::String)))?;
+    Ok(list.with_name(out_name(cols)).into_column())
+}
+
 /// `parse_ident(s [, strict])`: a qualified identifier's parts, unquoted
 /// ones folded to lower case (`'"Some".Tab'` → `{Some,tab}`); anything but
 /// dot-separated identifiers is 22023, or with `strict` false ends the list.
