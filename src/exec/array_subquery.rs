@@ -68,8 +68,7 @@ fn shape(q: &Query) -> Result<Shape> {
         return Err(unsupported("only a plain SELECT"));
     };
     let plain_group = matches!(&sel.group_by, GroupByExpr::Expressions(v, _) if v.is_empty());
-    if q.with.is_some() || q.limit_clause.is_some() || sel.distinct.is_some() || !plain_group || sel.having.is_some()
-    {
+    if q.with.is_some() || q.limit_clause.is_some() || sel.distinct.is_some() || !plain_group || sel.having.is_some() {
         return Err(unsupported("WITH, LIMIT, DISTINCT, GROUP BY or HAVING"));
     }
     let [TableWithJoins { relation, joins }] = sel.from.as_slice() else {
@@ -184,7 +183,9 @@ pub fn correlated(
         return Err(Error::Syntax("subquery must return only one column".into()));
     };
     if is_aggregate(value) {
-        return Err(Error::Unsupported("correlated ARRAY(subquery) over an aggregate".into()));
+        return Err(Error::Unsupported(
+            "correlated ARRAY(subquery) over an aggregate".into(),
+        ));
     }
     let value_alias = match &sel.projection[0] {
         SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
@@ -233,7 +234,10 @@ pub fn correlated(
     if let Some(err) = rename.err {
         return Err(err);
     }
-    let mut query = format!("SELECT __row, {value} AS __v FROM {}", crate::exec::functions::ARRAY_MAP_ELEMENTS);
+    let mut query = format!(
+        "SELECT __row, {value} AS __v FROM {}",
+        crate::exec::functions::ARRAY_MAP_ELEMENTS
+    );
     if let Some(p) = &selection {
         query.push_str(&format!(" WHERE {p}"));
     }
@@ -276,7 +280,10 @@ fn result_type(
         empty.push(Column::new_empty(c.name().clone(), &dt));
     }
     let mut ctx = super::functions::context();
-    ctx.register(crate::exec::functions::ARRAY_MAP_ELEMENTS, DataFrame::new(0, empty)?.lazy());
+    ctx.register(
+        crate::exec::functions::ARRAY_MAP_ELEMENTS,
+        DataFrame::new(0, empty)?.lazy(),
+    );
     let out = ctx.execute(query)?.collect()?;
     Ok(out.column("__v")?.dtype().clone())
 }

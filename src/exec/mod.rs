@@ -5,6 +5,7 @@
 //! CTE, a table) is visible to another connection.
 
 pub mod alter;
+pub mod array_subquery;
 pub mod copy;
 pub mod copy_file;
 pub mod copy_format;
@@ -21,7 +22,6 @@ pub mod scan;
 pub mod search;
 pub mod srf;
 pub mod stream;
-pub mod array_subquery;
 pub mod subquery;
 pub mod subquery_sql;
 pub mod update;

@@ -554,6 +554,9 @@ mod tests {
         assert_eq!(cat("ARRAY[1] || 2").as_deref(), Some("array_cat(ARRAY[1], 2)"));
         assert_eq!(cat("'a' || x::text[]").as_deref(), Some("array_cat('a', x::TEXT[])"));
         assert_eq!(cat("'a' || 'b'"), None);
-        assert_eq!(cat("a || string_to_array(b, ',')").as_deref(), Some("array_cat(a, string_to_array(b, ','))"));
+        assert_eq!(
+            cat("a || string_to_array(b, ',')").as_deref(),
+            Some("array_cat(a, string_to_array(b, ','))")
+        );
     }
 }

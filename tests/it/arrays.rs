@@ -206,7 +206,12 @@ async fn array_subqueries_and_array_concatenation() {
              WHERE t <> 'x' ORDER BY 1 DESC) FROM doc d ORDER BY d.id"
         )
         .await,
-        rows(&[&["1", "{a:RED,a:BLUE}"], &["2", "{}"], &["3", "{}"], &["4", "{d:Y,d:BLUE}"]])
+        rows(&[
+            &["1", "{a:RED,a:BLUE}"],
+            &["2", "{}"],
+            &["3", "{}"],
+            &["4", "{d:Y,d:BLUE}"]
+        ])
     );
     // psql's \d+ table options: an array || ARRAY(SELECT ...) over a LEFT JOIN.
     assert_eq!(
@@ -217,7 +222,12 @@ async fn array_subqueries_and_array_concatenation() {
              FROM doc d LEFT JOIN doc e ON e.id = d.id + 3 ORDER BY d.id"
         )
         .await,
-        rows(&[&["1", "red, blue, toast.x, toast.blue, toast.y"], &["2", ""], &["3", ""], &["4", "x, blue, y"]])
+        rows(&[
+            &["1", "red, blue, toast.x, toast.blue, toast.y"],
+            &["2", ""],
+            &["3", ""],
+            &["4", "x, blue, y"]
+        ])
     );
     // string_to_array splits as PostgreSQL does ('' is an empty array).
     assert_eq!(
@@ -232,17 +242,28 @@ async fn array_subqueries_and_array_concatenation() {
     // || over arrays: concatenation, an element appended, NULL arrays ignored;
     // the column keeps PostgreSQL's name.
     let cat = cl
-        .query("SELECT ARRAY[1, 2] || 3, ARRAY['a'] || ARRAY['b', 'c'], NULL::text[] || ARRAY['z']", &[])
+        .query(
+            "SELECT ARRAY[1, 2] || 3, ARRAY['a'] || ARRAY['b', 'c'], NULL::text[] || ARRAY['z']",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(cat[0].columns()[0].name(), "?column?");
     assert_eq!(
-        texts(cl, "SELECT ARRAY[1, 2] || 3, ARRAY['a'] || ARRAY['b', 'c'], NULL::text[] || ARRAY['z']").await,
+        texts(
+            cl,
+            "SELECT ARRAY[1, 2] || 3, ARRAY['a'] || ARRAY['b', 'c'], NULL::text[] || ARRAY['z']"
+        )
+        .await,
         rows(&[&["{1,2,3}", "{a,b,c}", "{z}"]])
     );
     // A correlated form redsql cannot map is a clean error, and the session goes on.
     assert_eq!(
-        sqlstate(cl, "SELECT ARRAY(SELECT e.title FROM doc e WHERE e.id = d.id) FROM doc d").await,
+        sqlstate(
+            cl,
+            "SELECT ARRAY(SELECT e.title FROM doc e WHERE e.id = d.id) FROM doc d"
+        )
+        .await,
         "0A000"
     );
     // The mapping function runs its query over the elements only: no tables, no files.

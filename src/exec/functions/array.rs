@@ -38,7 +38,10 @@ fn element_type(dt: &DataType) -> Option<DataType> {
 
 /// The result type of `array_cat` and friends over these operands.
 pub fn cat_type(fields: &[Field]) -> PolarsResult<DataType> {
-    let inner = fields.iter().find_map(|f| element_type(f.dtype())).unwrap_or(DataType::Null);
+    let inner = fields
+        .iter()
+        .find_map(|f| element_type(f.dtype()))
+        .unwrap_or(DataType::Null);
     Ok(DataType::List(Box::new(inner)))
 }
 
@@ -240,7 +243,8 @@ mod tests {
 
     #[test]
     fn cat_ignores_a_null_array_and_appends_elements() {
-        let df = run("SELECT array_cat(l, l) AS c, array_append(l, a) AS ap, array_prepend(a, l) AS pre FROM t").unwrap();
+        let df =
+            run("SELECT array_cat(l, l) AS c, array_append(l, a) AS ap, array_prepend(a, l) AS pre FROM t").unwrap();
         let want = |v: [Option<&str>; 3]| v.map(|s| s.map(str::to_string)).to_vec();
         assert_eq!(texts(&df.columns()[0]), want([Some("p,q,p,q"), None, Some("")]));
         assert_eq!(texts(&df.columns()[1]), want([Some("p,q,x"), Some("∅"), Some("y")]));
@@ -251,7 +255,10 @@ mod tests {
     fn map_runs_the_query_per_row_and_keeps_empty_arrays() {
         let q = "SELECT __row, 'toast.' || __x || __o0 AS __v FROM __elems WHERE __x <> 'q'";
         let q = q.replace('\'', "''");
-        let df = run(&format!("SELECT pg_array_map(l, '{q}', CAST(NULL AS TEXT), a) AS m FROM t")).unwrap();
+        let df = run(&format!(
+            "SELECT pg_array_map(l, '{q}', CAST(NULL AS TEXT), a) AS m FROM t"
+        ))
+        .unwrap();
         let want: Vec<Option<String>> = vec![Some("toast.px".into()), Some("".into()), Some("".into())];
         assert_eq!(texts(&df.columns()[0]), want);
     }

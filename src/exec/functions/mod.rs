@@ -60,7 +60,9 @@ fn lookup(name: &str) -> Option<(Body, Output)> {
         "regexp_replace" => (regexp_replace, |_| Ok(DataType::String)),
         "format" => (text::format, |_| Ok(DataType::String)),
         "json_build_object" => (text::json_build_object, |_| Ok(DataType::String)),
-        "pg_string_to_array" => (text::string_to_array, |_| Ok(DataType::List(Box::new(DataType::String)))),
+        "pg_string_to_array" => (text::string_to_array, |_| {
+            Ok(DataType::List(Box::new(DataType::String)))
+        }),
         "parse_ident" => (text::parse_ident, |_| Ok(DataType::List(Box::new(DataType::String)))),
         "pg_subscripts" => (pg_subscripts, |_| Ok(DataType::List(Box::new(DataType::Int32)))),
         "array_cat" => (array::array_cat, array::cat_type),

@@ -176,7 +176,10 @@ pub fn string_to_array(cols: &mut [Column]) -> PolarsResult<Column> {
             Some(c) => text_of(c, i)?,
             None => None,
         };
-        let parts: Vec<Option<String>> = parts.into_iter().map(|p| (Some(&p) != null.as_ref()).then_some(p)).collect();
+        let parts: Vec<Option<String>> = parts
+            .into_iter()
+            .map(|p| (Some(&p) != null.as_ref()).then_some(p))
+            .collect();
         out.push(Some(Series::new("".into(), parts)));
     }
     let list: ListChunked = out.into_iter().collect();
