@@ -79,3 +79,6 @@ SELECT c.segment, count(*) FROM pd_customers c JOIN pd_orders o ON o.customer_id
 
 -- q: jn_left_on_bool_column
 SELECT count(*), count(o.id) FROM pd_customers c LEFT JOIN pd_orders o ON o.customer_id = c.id AND c.vip;
+
+-- q: jn_implicit_mixed_predicates
+SELECT c.id, o.id, g.n FROM pd_customers c, pd_orders o, generate_series(1, 3) g(n) WHERE o.customer_id = c.id AND o.qty = c.id % 5 + g.n AND c.id < 40 ORDER BY 1, 2, 3;

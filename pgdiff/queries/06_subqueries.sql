@@ -88,3 +88,9 @@ SELECT status, count(*) FROM pd_orders GROUP BY status HAVING count(*) > (SELECT
 
 -- q: sub_nested_derived
 SELECT max(n) FROM (SELECT customer_id, count(*) AS n FROM (SELECT * FROM pd_orders WHERE status <> 'cancelled') o GROUP BY customer_id) t;
+
+-- q: sub_array_uncorrelated
+SELECT array_to_string(ARRAY(SELECT DISTINCT segment FROM pd_customers WHERE segment IS NOT NULL ORDER BY 1), ',') AS segments, ARRAY(SELECT id FROM pd_customers WHERE id < 0) AS none;
+
+-- q: sub_array_over_outer_array
+SELECT id, note, ARRAY(SELECT upper(w) FROM unnest(string_to_array(note, ' ')) w WHERE length(w) > 3 ORDER BY 1) AS words FROM pd_orders WHERE id < 60 ORDER BY id;

@@ -20,6 +20,7 @@ use rust_decimal::Decimal;
 
 use crate::catalog::types::days_to_date;
 use crate::error::{Error, Result};
+use crate::sql::origins::Origin;
 
 /// Rows encoded per step of the stream.
 pub const ROW_BATCH: usize = 1024;
@@ -46,14 +47,22 @@ pub fn pg_type(dt: &DataType) -> Type {
 
 /// Row description fields for client-visible names and Polars types.
 pub fn fields(columns: &[(String, DataType)], format: &Format) -> Vec<FieldInfo> {
+    fields_traced(columns, None, format)
+}
+
+/// [`fields`] with each column's table OID and column number where it is
+/// a table's column as it is (`sql::origins`; ignored unless one per column).
+pub fn fields_traced(columns: &[(String, DataType)], origins: Option<&[Origin]>, format: &Format) -> Vec<FieldInfo> {
+    let origins = origins.filter(|o| o.len() == columns.len());
     columns
         .iter()
         .enumerate()
         .map(|(i, (name, dt))| {
+            let origin = origins.and_then(|o| o[i]);
             FieldInfo::new(
                 name.clone(),
-                None,
-                None,
+                origin.map(|(oid, _)| oid as i32),
+                origin.map(|(_, n)| n),
                 array::column_type(name, dt),
                 format.format_for(i),
             )

@@ -10,10 +10,10 @@
 //!   runs the SELECT once over the elements of every row (see
 //!   `exec::functions`' `array` module). A NULL or empty array gives `{}`.
 //!
-//! Other correlated forms (another table in FROM, aggregates, LIMIT) are
-//! refused as unsupported.
+//! Names other than the element's are the outer row's columns, qualified
+//! or not, as PostgreSQL resolves them. Other correlated forms (another
+//! table in FROM, aggregates, LIMIT) are refused as unsupported (0A000).
 
-use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use polars::prelude::*;
@@ -22,7 +22,7 @@ use sqlparser::ast::{
     Value, VisitMut, VisitorMut,
 };
 
-use super::subquery_sql::{is_aggregate, literal, outer_refs, typed_null};
+use super::subquery_sql::{is_aggregate, literal, typed_null};
 use crate::error::{Error, Result};
 use crate::sql::parse_expr;
 
@@ -109,11 +109,11 @@ fn shape(q: &Query) -> Result<Shape> {
     Ok(Shape { array, table, column })
 }
 
-/// Renames the element to `__x` and the outer row's columns to `__o0`,
-/// `__o1`, ... (collected in `outer_values`).
+/// Renames the element to `__x` and every other column, which can only be
+/// the outer row's (the subquery's FROM has the element alone, as
+/// PostgreSQL resolves names), to `__o0`, `__o1`, ... (kept in `outer_values`).
 struct Rename<'a> {
     shape: &'a Shape,
-    outer: &'a HashSet<String>,
     outer_values: Vec<Expr>,
     err: Option<Error>,
 }
@@ -124,12 +124,17 @@ impl VisitorMut for Rename<'_> {
         let same = |i: &Ident, name: &str| i.value.eq_ignore_ascii_case(name);
         let new = match e {
             Expr::Identifier(i) if same(i, &self.shape.column) => Some("__x".to_string()),
-            Expr::CompoundIdentifier(p)
-                if p.len() == 2 && same(&p[0], &self.shape.table) && same(&p[1], &self.shape.column) =>
-            {
+            Expr::CompoundIdentifier(p) if p.len() == 2 && same(&p[0], &self.shape.table) => {
+                if !same(&p[1], &self.shape.column) {
+                    self.err = Some(Error::UndefinedColumn(format!(
+                        "column {e} does not exist (unnest gives {}.{})",
+                        self.shape.table, self.shape.column
+                    )));
+                    return ControlFlow::Break(());
+                }
                 Some("__x".to_string())
             }
-            Expr::CompoundIdentifier(p) if self.outer.contains(&p[0].value) => {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
                 let k = match self.outer_values.iter().position(|v| v == e) {
                     Some(k) => k,
                     None => {
@@ -139,15 +144,9 @@ impl VisitorMut for Rename<'_> {
                 };
                 Some(format!("__o{k}"))
             }
-            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
-                self.err = Some(Error::Unsupported(format!(
-                    "correlated ARRAY(subquery): the column {e} (only the unnested element and qualified outer columns)"
-                )));
-                return ControlFlow::Break(());
-            }
             Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => {
                 self.err = Some(Error::Unsupported(
-                    "correlated ARRAY(subquery): a subquery inside it".into(),
+                    "ARRAY(SELECT .. FROM unnest(..)) with a subquery inside it".into(),
                 ));
                 return ControlFlow::Break(());
             }
@@ -160,21 +159,36 @@ impl VisitorMut for Rename<'_> {
     }
 }
 
-/// A correlated `ARRAY(SELECT ...)` as a `pg_array_map` call (see the module
-/// docs). `from` is the outer SELECT's FROM; `run` runs a query in the
-/// outer query's context (to learn the array's type).
-pub fn correlated(
-    q: &Query,
-    outer: &HashSet<String>,
-    from: &[TableWithJoins],
-    run: impl FnOnce(&Query) -> Result<DataFrame>,
-) -> Result<Expr> {
-    let shape = shape(q)?;
-    if outer_refs(&shape.array, outer).is_empty() {
-        return Err(Error::Unsupported(
-            "correlated ARRAY(subquery): unnest of something other than the outer row's array".into(),
-        ));
+/// Whether `q` is `SELECT .. FROM unnest(a) ..` over the outer row: `a` or
+/// the rest of the subquery names a column other than the element.
+pub fn maps_outer_array(q: &Query) -> bool {
+    let Ok(shape) = shape(q) else { return false };
+    let names_column = |e: &Expr| {
+        let mut found = false;
+        let _ = sqlparser::ast::visit_expressions(e, |e| {
+            found |= matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
+            ControlFlow::<()>::Continue(())
+        });
+        found
+    };
+    if names_column(&shape.array) {
+        return true;
     }
+    let mut body = q.body.clone();
+    let mut rename = Rename {
+        shape: &shape,
+        outer_values: Vec::new(),
+        err: None,
+    };
+    let _ = VisitMut::visit(&mut body, &mut rename);
+    !rename.outer_values.is_empty()
+}
+
+/// `ARRAY(SELECT ...)` over the outer row's array ([`maps_outer_array`]) as a
+/// `pg_array_map` call (see the module docs). `from` is the outer SELECT's FROM; `run` runs a query in the
+/// outer query's context (to learn the array's type).
+pub fn correlated(q: &Query, from: &[TableWithJoins], run: impl FnOnce(&Query) -> Result<DataFrame>) -> Result<Expr> {
+    let shape = shape(q)?;
     let SetExpr::Select(sel) = q.body.as_ref() else {
         unreachable!("shape checked a SELECT")
     };
@@ -214,7 +228,6 @@ pub fn correlated(
     }
     let mut rename = Rename {
         shape: &shape,
-        outer,
         outer_values: Vec::new(),
         err: None,
     };

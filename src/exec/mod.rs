@@ -53,6 +53,8 @@ pub struct Planned {
     pub sources: Vec<(Source, Option<Arc<TableInfo>>)>,
     /// Server-side parameter types, `$1` first.
     pub param_types: Vec<Type>,
+    /// The table OID and column number of each output column, where traced.
+    pub origins: Option<Vec<crate::sql::origins::Origin>>,
 }
 
 /// A query's result and the notices it raised.
@@ -142,10 +144,20 @@ impl Engine {
                 }
             }
         }
+        let origins = crate::sql::origins::origins(&analyzed.query, |name| {
+            sources.iter().find_map(|(s, t)| match (s, t) {
+                (Source::Table(n), Some(t)) if n == name => Some((
+                    crate::catalog::pg::relation_oid(n),
+                    t.all_columns().into_iter().map(|(c, _)| c).collect(),
+                )),
+                _ => None,
+            })
+        });
         Ok(Planned {
             analyzed,
             sources,
             param_types,
+            origins,
         })
     }
 

@@ -554,15 +554,18 @@ impl VisitorMut for ExprPass<'_, '_> {
                 let sqlparser::ast::FunctionArguments::Subquery(q) = &mut f.args else {
                     unreachable!("array_subquery matched")
                 };
-                let outer = outer_qualifiers(q);
-                if outer.is_empty() {
+                if super::array_subquery::maps_outer_array(q) {
+                    super::array_subquery::correlated(q, self.from, |p| self.r.run(p)).map(Some)
+                } else if outer_qualifiers(q).is_empty() {
                     self.r
                         .query(q)
                         .and_then(|()| self.r.run(q))
                         .and_then(|df| super::array_subquery::literal_of(&df))
                         .map(Some)
                 } else {
-                    super::array_subquery::correlated(q, &outer, self.from, |p| self.r.run(p)).map(Some)
+                    Err(Error::Unsupported(
+                        "a correlated ARRAY(subquery) other than over unnest of the outer row's array".into(),
+                    ))
                 }
             }
             _ => Ok(None),

@@ -256,7 +256,7 @@ where
             } else {
                 out.names.into_iter().zip(frame.dtypes()).collect()
             };
-            let fields = Arc::new(encode::fields(&cols, format));
+            let fields = Arc::new(encode::fields_traced(&cols, planned.origins.as_deref(), format));
             let rows = encode::row_stream(frame, fields.clone())?;
             Ok(Response::Query(QueryResponse::new(fields, rows)))
         }
@@ -375,7 +375,7 @@ impl QueryParser for Parser {
     fn get_result_schema(&self, stmt: &Prepared, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
         let format = format.unwrap_or(&Format::UnifiedText);
         Ok(match stmt {
-            Prepared::Query { columns, .. } => encode::fields(columns, format),
+            Prepared::Query { columns, planned } => encode::fields_traced(columns, planned.origins.as_deref(), format),
             Prepared::Write(_) | Prepared::Copy(_) | Prepared::Cursor(_) => vec![],
             Prepared::Explain(..) => encode::fields(&[("QUERY PLAN".to_string(), DataType::String)], format),
             Prepared::Command(s) => commands::command_columns(s)

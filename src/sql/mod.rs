@@ -19,6 +19,7 @@ pub mod dialect;
 pub mod joins;
 pub mod lookup;
 pub mod oid_types;
+pub mod origins;
 pub mod output_names;
 pub mod params;
 pub mod pg_compat;

@@ -4,7 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlparser::ast::{Expr, Ident, Query, SelectItem, SetExpr};
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{Expr, Ident, Query, SelectItem, SetExpr, VisitMut, VisitorMut};
 
 /// The output name PostgreSQL gives an unaliased select item, when Polars
 /// would name it differently.
@@ -98,7 +100,46 @@ pub fn name_outputs(query: &mut Query) -> HashMap<String, String> {
             .collect();
         name_other_branches(query.body.as_mut(), &names, true);
     }
+    // Set operations inside the query (a UNION in FROM, as pgjdbc joins its
+    // `(SELECT 16384 AS oid, 1 AS attnum UNION ALL SELECT 16384, 2) vals`).
+    struct Nested;
+    impl VisitorMut for Nested {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+            if let Some(names) = leftmost_names(&q.body) {
+                name_other_branches(q.body.as_mut(), &names, true);
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = VisitMut::visit(query, &mut Nested);
     renames
+}
+
+/// The output names of a set operation's first SELECT (None for a plain
+/// SELECT, or one with a wildcard).
+fn leftmost_names(body: &SetExpr) -> Option<Vec<Option<String>>> {
+    let SetExpr::SetOperation { left, .. } = body else {
+        return None;
+    };
+    let mut first = left.as_ref();
+    loop {
+        match first {
+            SetExpr::SetOperation { left, .. } => first = left.as_ref(),
+            SetExpr::Query(q) => first = q.body.as_ref(),
+            _ => break,
+        }
+    }
+    let SetExpr::Select(select) = first else { return None };
+    select
+        .projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::UnnamedExpr(e) => Some(expr_base_name(e)),
+            SelectItem::ExprWithAlias { alias, .. } => Some(Some(alias.value.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The later SELECTs of a UNION/INTERSECT/EXCEPT take the first one's
@@ -132,5 +173,33 @@ fn name_other_branches(body: &mut SetExpr, names: &[Option<String>], leftmost: b
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(sql: &str) -> String {
+        let mut stmts = crate::sql::parse(sql).unwrap();
+        let sqlparser::ast::Statement::Query(q) = &mut stmts[0] else {
+            panic!("not a query")
+        };
+        name_outputs(q);
+        q.to_string()
+    }
+
+    #[test]
+    fn later_union_branches_take_the_first_ones_names() {
+        assert_eq!(
+            named("SELECT a, 1 AS n FROM t UNION ALL SELECT b, 2"),
+            "SELECT a, 1 AS n FROM t UNION ALL SELECT b AS \"a\", 2 AS \"n\""
+        );
+        // Also inside FROM (pgjdbc's ResultSetMetaData lookup).
+        assert_eq!(
+            named("SELECT c.x FROM c JOIN (SELECT 1 AS oid, 1 AS attnum UNION ALL SELECT 1, 2) vals ON c.oid = vals.oid"),
+            "SELECT c.x FROM c JOIN (SELECT 1 AS oid, 1 AS attnum UNION ALL SELECT 1 AS \"oid\", 2 AS \"attnum\") vals \
+             ON c.oid = vals.oid"
+        );
     }
 }

@@ -350,7 +350,7 @@ fn function(e: &Expr) -> Option<Expr> {
         | "pg_get_statisticsobjdef_columns"
         | "pg_get_viewdef"
         | "pg_get_triggerdef"
-        | "pg_get_functiondef" => null(),
+        | "pg_get_functiondef" => parse("CAST(NULL AS TEXT)"), // text, so LIKE and || take it
         "current_setting" => {
             let setting = string_value(a.first()?)?.to_lowercase();
             crate::session::commands::DEFAULT_SETTINGS
@@ -463,7 +463,7 @@ pub(super) mod tests {
         assert_eq!(rw("pg_catalog.pg_get_userbyid(c.relowner)"), "'redsql'");
         assert_eq!(rw("has_table_privilege('sale', 'select')"), "true");
         assert_eq!(rw("pg_catalog.pg_encoding_to_char(d.encoding)"), "'UTF8'");
-        assert_eq!(rw("pg_get_expr(d.adbin, d.adrelid, true)"), "NULL");
+        assert_eq!(rw("pg_get_expr(d.adbin, d.adrelid, true)"), "CAST(NULL AS TEXT)");
         assert_eq!(rw("current_setting('server_version_num')"), "'160006'");
         assert_eq!(rw("current_setting('no_such')"), "NULL");
         assert!(rw("format_type(a.atttypid, a.atttypmod)").contains("WHEN 20 THEN 'bigint'"));

@@ -111,6 +111,52 @@ async fn psql_meta_commands_and_client_catalog_queries() {
         ]
     );
 
+    // RowDescription names the table OID and column number of columns read
+    // as they are (pgjdbc's nullability and base-table lookups); computed
+    // columns name none. The numbers are pg_attribute's.
+    let sale_oid: u32 = texts(&c.client, "SELECT 'sale'::regclass::oid::text").await[0][0]
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let described = c
+        .client
+        .prepare("SELECT s.region, amount * 2, p.*, id AS k FROM sale s JOIN person p ON p.age = s.id")
+        .await
+        .unwrap();
+    let origins: Vec<(Option<u32>, Option<i16>)> = described
+        .columns()
+        .iter()
+        .map(|c| (c.table_oid(), c.column_id()))
+        .collect();
+    let person_oid: u32 = texts(&c.client, "SELECT 'person'::regclass::oid::text").await[0][0]
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        origins,
+        [
+            (Some(sale_oid), Some(2)),
+            (None, None),
+            (Some(person_oid), Some(1)),
+            (Some(person_oid), Some(2)),
+            (Some(sale_oid), Some(1))
+        ]
+    );
+    let attnums = texts(
+        &c.client,
+        &format!("SELECT attname, attnum::text FROM pg_attribute WHERE attrelid = {sale_oid} AND attnum <= 2 ORDER BY attnum"),
+    )
+    .await;
+    assert_eq!(
+        attnums,
+        [
+            [Some("id".to_string()), Some("1".to_string())],
+            [Some("region".to_string()), Some("2".to_string())]
+        ]
+    );
+
     // SQLAlchemy's get_table_names, with its pg_catalog-qualified columns.
     let names = texts(
         &c.client,
