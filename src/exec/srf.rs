@@ -102,7 +102,7 @@ pub fn materialize(
     let scalar = !FUNCTIONS.contains(&func.as_str());
     let select: Vec<String> = if scalar {
         // The call itself, evaluated once: its value is the one row.
-        let own = crate::sql::dialect::pg_function(&func).unwrap_or(&func);
+        let own = crate::sql::pg_values::pg_function(&func).unwrap_or(&func);
         vec![format!("{own}({}) AS __v", exprs.join(", "))]
     } else {
         exprs

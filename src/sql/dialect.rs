@@ -152,6 +152,9 @@ fn sort_by_aliased_expressions(s: &sqlparser::ast::Select, order: Option<&mut sq
 }
 
 fn rule(e: &Expr) -> Result<Option<Expr>> {
+    if let Some(new) = super::pg_values::rule(e)? {
+        return Ok(Some(new));
+    }
     Ok(match e {
         Expr::BinaryOp { left, op, right } => match op {
             BinaryOperator::Divide => Some(call("pg_div", vec![(**left).clone(), (**right).clone()])),
@@ -261,7 +264,7 @@ fn like(
     }))
 }
 
-fn call(name: &str, args: Vec<Expr>) -> Expr {
+pub(super) fn call(name: &str, args: Vec<Expr>) -> Expr {
     Expr::Function(Function {
         name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
         uses_odbc_syntax: false,
@@ -382,20 +385,11 @@ fn function(f: &Function) -> Option<Expr> {
             format: None,
         }),
         "percentile_cont" | "percentile_disc" => percentile(f, &name),
-        _ => pg_function(&name).map(|own| {
+        _ => super::pg_values::pg_function(&name).map(|own| {
             let mut f = f.clone();
             f.name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new(own))]);
             Expr::Function(f)
         }),
-    }
-}
-
-/// redsql's own implementation of a PostgreSQL function that Polars SQL
-/// has under the same name with other results (also for functions in FROM).
-pub fn pg_function(name: &str) -> Option<&'static str> {
-    match name {
-        "string_to_array" => Some("pg_string_to_array"),
-        _ => None,
     }
 }
 

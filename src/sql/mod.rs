@@ -23,6 +23,7 @@ pub mod origins;
 pub mod output_names;
 pub mod params;
 pub mod pg_compat;
+pub mod pg_values;
 pub mod temporal;
 
 use sqlparser::ast::Statement;

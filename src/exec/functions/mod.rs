@@ -16,10 +16,13 @@
 //! | `pg_subscripts(a)` | the list 1..n of an n-element list (`generate_subscripts`, see `sql::arrays`) |
 //! | `array_cat(a, b)`, `array_append(a, e)`, `array_prepend(e, a)`, `pg_array_map(...)` | see [`array`] |
 //! | `format(fmt, args...)`, `json_build_object(k, v, ...)`, `parse_ident(s [, strict])` | see [`text`] |
+//! | `pg_round(x [, n])`, `pg_int_round(x)` | `round` half away from zero, casts to integers rounding (see [`numeric`]) |
+//! | `pg_strpos(s, sub)` | `strpos` / `position` in characters, not bytes (see [`text`]) |
 //! | `pg_string_to_array(s, d [, null])` | `string_to_array` as PostgreSQL splits (see [`text`]) |
 
 mod array;
 mod datetime;
+mod numeric;
 mod text;
 
 pub use array::ELEMENTS as ARRAY_MAP_ELEMENTS;
@@ -60,6 +63,9 @@ fn lookup(name: &str) -> Option<(Body, Output)> {
         "regexp_replace" => (regexp_replace, |_| Ok(DataType::String)),
         "format" => (text::format, |_| Ok(DataType::String)),
         "json_build_object" => (text::json_build_object, |_| Ok(DataType::String)),
+        "pg_round" => (numeric::round, numeric::round_type),
+        "pg_int_round" => (numeric::int_round, numeric::same_type),
+        "pg_strpos" => (text::strpos, |_| Ok(DataType::Int32)),
         "pg_string_to_array" => (text::string_to_array, |_| {
             Ok(DataType::List(Box::new(DataType::String)))
         }),

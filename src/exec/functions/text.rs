@@ -152,6 +152,21 @@ pub fn json_build_object(cols: &mut [Column]) -> PolarsResult<Column> {
     Ok(StringChunked::from_iter_values(name, out.into_iter()).into_column())
 }
 
+/// `strpos(s, sub)` and `position(sub IN s)`: the 1-based character
+/// position of the first `sub` in `s`, 0 if none (Polars counts bytes).
+pub fn strpos(cols: &mut [Column]) -> PolarsResult<Column> {
+    polars_ensure!(cols.len() == 2, ComputeError: "{BAD_ARGUMENTS}: strpos(text, text)");
+    let n = rows(cols);
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        out.push(match (text_of(&cols[0], i)?, text_of(&cols[1], i)?) {
+            (Some(s), Some(sub)) => Some(s.find(&sub).map_or(0, |b| s[..b].chars().count() as i32 + 1)),
+            _ => None,
+        });
+    }
+    Ok(Int32Chunked::from_iter_options(out_name(cols), out.into_iter()).into_column())
+}
+
 /// `string_to_array(s, delimiter [, null_string])` as PostgreSQL splits:
 /// an empty string gives an empty array, a NULL delimiter one element per
 /// character, an empty delimiter the whole string; elements equal to
