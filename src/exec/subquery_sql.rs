@@ -13,7 +13,7 @@ use sqlparser::ast::{
 use crate::error::{Error, Result};
 pub use crate::sql::joins::and_all;
 
-const AGGREGATES: &[&str] = &[
+pub const AGGREGATES: &[&str] = &[
     "count",
     "sum",
     "avg",

@@ -483,11 +483,16 @@ mod tests {
 
     #[test]
     fn sum_of_nothing_is_null() {
-        let a = run("SELECT sum(DISTINCT x) FILTER (WHERE y > 0), sum(x) OVER (PARTITION BY y) AS w FROM t").unwrap();
+        let a = run("SELECT sum(DISTINCT x) FILTER (WHERE y > 0) FROM t").unwrap();
         assert_eq!(
             a.query.to_string(),
-            "SELECT CASE WHEN count(DISTINCT x) FILTER (WHERE y > 0) = 0 THEN NULL ELSE sum(DISTINCT x) FILTER (WHERE y > 0) END AS \"sum\", \
-             CASE WHEN count(x) OVER (PARTITION BY y) = 0 THEN NULL ELSE sum(x) OVER (PARTITION BY y) END AS w FROM \"t\""
+            "SELECT CASE WHEN count(DISTINCT x) FILTER (WHERE y > 0) = 0 THEN NULL ELSE sum(DISTINCT x) FILTER (WHERE y > 0) END AS \"sum\" \
+             FROM \"t\""
+        );
+        let a = run("SELECT x, sum(x) OVER (PARTITION BY y) AS w FROM t").unwrap();
+        assert_eq!(
+            a.query.to_string(),
+            "SELECT x, CASE WHEN count(x) OVER (PARTITION BY y) = 0 THEN NULL ELSE sum(x) OVER (PARTITION BY y) END AS w FROM \"t\""
         );
     }
 

@@ -42,6 +42,7 @@ struct Rules(Option<Error>);
 impl VisitorMut for Rules {
     type Break = ();
     fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        super::grouped_windows::rewrite(q);
         drop_constant_sort_keys(q);
         keys_by_position(q);
         ControlFlow::Continue(())

@@ -16,6 +16,7 @@ pub mod analyze;
 mod array_literals;
 pub mod arrays;
 pub mod dialect;
+pub mod grouped_windows;
 pub mod joins;
 pub mod lookup;
 pub mod oid_types;

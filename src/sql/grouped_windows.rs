@@ -1,0 +1,222 @@
+//! Window functions over a grouped query (`sum(count(*)) OVER ()`, `rank()
+//! OVER (ORDER BY count(*))`): PostgreSQL computes the groups first and the
+//! windows over the grouped rows; Polars SQL evaluates such a window per
+//! group (a wrong share-of-total) or refuses it. The SELECT is split in two:
+//!
+//! ```sql
+//! SELECT status, count(*) AS n, sum(count(*)) OVER () AS total FROM t GROUP BY status
+//! -- becomes
+//! SELECT __g0 AS status, __a0 AS n, sum(__a0) OVER () AS total
+//! FROM (SELECT status AS __g0, count(*) AS __a0 FROM t GROUP BY status) AS __grouped
+//! ```
+//!
+//! The inner SELECT keeps FROM, WHERE, GROUP BY and HAVING; the outer one the
+//! select list, DISTINCT, ORDER BY and LIMIT, with each aggregate and each
+//! grouping expression read from the inner one.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    Expr, GroupByExpr, Ident, OrderByKind, Query, Select, SelectItem, SetExpr, Visit, VisitMut, Visitor, VisitorMut,
+};
+
+use crate::exec::subquery_sql::AGGREGATES;
+
+fn is_window(e: &Expr) -> bool {
+    let mut found = false;
+    let _ = sqlparser::ast::visit_expressions(e, |e| {
+        found |= matches!(e, Expr::Function(f) if f.over.is_some());
+        ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
+fn is_aggregate_call(e: &Expr) -> bool {
+    matches!(e, Expr::Function(f) if f.over.is_none()
+        && AGGREGATES.contains(&f.name.to_string().to_lowercase().as_str()))
+}
+
+/// Split the query's SELECT when it groups and has a window function.
+pub fn rewrite(q: &mut Query) {
+    let SetExpr::Select(sel) = q.body.as_mut() else { return };
+    let groups = match &sel.group_by {
+        GroupByExpr::Expressions(v, m) if m.is_empty() => v.clone(),
+        _ => return,
+    };
+    // `GROUP BY 1`: the first select item's expression.
+    let mut groups = groups;
+    for g in groups.iter_mut() {
+        if let Expr::Value(v) = g {
+            let sqlparser::ast::Value::Number(n, _) = &v.value else {
+                return;
+            };
+            let Some(SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = n
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| sel.projection.get(n.checked_sub(1)?))
+            else {
+                return;
+            };
+            *g = e.clone();
+        }
+    }
+    let items: Vec<&Expr> = sel
+        .projection
+        .iter()
+        .filter_map(|i| match i {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+            _ => None,
+        })
+        .collect();
+    if items.len() != sel.projection.len() || !items.iter().any(|e| is_window(e)) {
+        return;
+    }
+    if groups.is_empty() && !items.iter().any(|e| crate::exec::subquery_sql::is_aggregate(e)) {
+        return;
+    }
+    // Every aggregate outside window functions' OVER-less calls, in order.
+    struct Collect(Vec<Expr>);
+    impl Visitor for Collect {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if is_aggregate_call(e) && !self.0.contains(e) {
+                self.0.push(e.clone());
+            }
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            ControlFlow::Break(()) // not into subqueries
+        }
+    }
+    let mut aggs = Collect(Vec::new());
+    let _ = sel.projection.visit(&mut aggs);
+    if let Some(ob) = &q.order_by {
+        let _ = ob.visit(&mut aggs);
+    }
+    let aggs = aggs.0;
+    struct Replace<'a> {
+        groups: &'a [Expr],
+        aggs: &'a [Expr],
+    }
+    impl VisitorMut for Replace<'_> {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if let Some(i) = self.groups.iter().position(|g| g == e) {
+                *e = Expr::Identifier(Ident::new(format!("__g{i}")));
+            } else if let Some(i) = self.aggs.iter().position(|a| a == e) {
+                *e = Expr::Identifier(Ident::new(format!("__a{i}")));
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut inner: Select = (**sel).clone();
+    inner.projection = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g, format!("__g{i}")))
+        .chain(aggs.iter().enumerate().map(|(i, a)| (a, format!("__a{i}"))))
+        .map(|(e, n)| SelectItem::ExprWithAlias {
+            expr: e.clone(),
+            alias: Ident::new(n),
+        })
+        .collect();
+    inner.distinct = None;
+    let mut replace = Replace {
+        groups: &groups,
+        aggs: &aggs,
+    };
+    for item in sel.projection.iter_mut() {
+        // Keep the column's name: `status` read as `__g0` is still `status`.
+        if let SelectItem::UnnamedExpr(e) = item {
+            let name = match e {
+                Expr::Identifier(i) => Some(i.value.clone()),
+                Expr::CompoundIdentifier(p) => p.last().map(|i| i.value.clone()),
+                _ => None,
+            };
+            if let Some(name) = name {
+                *item = SelectItem::ExprWithAlias {
+                    expr: e.clone(),
+                    alias: Ident::with_quote('"', name),
+                };
+            }
+        }
+        let _ = VisitMut::visit(item, &mut replace);
+    }
+    if let Some(ob) = &mut q.order_by {
+        if let OrderByKind::Expressions(exprs) = &mut ob.kind {
+            for o in exprs {
+                let _ = VisitMut::visit(&mut o.expr, &mut replace);
+            }
+        }
+    }
+    let inner_query = Query {
+        with: None,
+        body: Box::new(SetExpr::Select(Box::new(inner))),
+        order_by: None,
+        limit_clause: None,
+        fetch: None,
+        locks: vec![],
+        for_clause: None,
+        settings: None,
+        format_clause: None,
+        pipe_operators: vec![],
+    };
+    let derived = sqlparser::ast::TableFactor::Derived {
+        lateral: false,
+        subquery: Box::new(inner_query),
+        alias: Some(sqlparser::ast::TableAlias {
+            explicit: true,
+            name: Ident::new("__grouped"),
+            columns: vec![],
+            at: None,
+        }),
+        sample: None,
+    };
+    sel.from = vec![sqlparser::ast::TableWithJoins {
+        relation: derived,
+        joins: vec![],
+    }];
+    sel.selection = None;
+    sel.group_by = GroupByExpr::Expressions(vec![], vec![]);
+    sel.having = None;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rw(sql: &str) -> String {
+        let mut stmts = crate::sql::parse(sql).unwrap();
+        let sqlparser::ast::Statement::Query(q) = &mut stmts[0] else {
+            panic!("not a query")
+        };
+        rewrite(q);
+        q.to_string()
+    }
+
+    #[test]
+    fn windows_over_groups_read_a_grouped_subquery() {
+        assert_eq!(
+            rw("SELECT status, count(*) AS n, sum(count(*)) OVER () AS total FROM t WHERE x > 1 GROUP BY status ORDER BY status"),
+            "SELECT __g0 AS \"status\", __a0 AS n, sum(__a0) OVER () AS total FROM \
+             (SELECT status AS __g0, count(*) AS __a0 FROM t WHERE x > 1 GROUP BY status) AS __grouped ORDER BY __g0"
+        );
+        assert_eq!(
+            rw("SELECT c, count(*) AS n, rank() OVER (ORDER BY count(*) DESC) AS r FROM t GROUP BY c ORDER BY n DESC LIMIT 3"),
+            "SELECT __g0 AS \"c\", __a0 AS n, rank() OVER (ORDER BY __a0 DESC) AS r FROM \
+             (SELECT c AS __g0, count(*) AS __a0 FROM t GROUP BY c) AS __grouped ORDER BY n DESC LIMIT 3"
+        );
+        assert_eq!(
+            rw("SELECT c, count(*) AS n, sum(count(*)) OVER () AS s FROM t GROUP BY 1"),
+            "SELECT __g0 AS \"c\", __a0 AS n, sum(__a0) OVER () AS s FROM \
+             (SELECT c AS __g0, count(*) AS __a0 FROM t GROUP BY 1) AS __grouped"
+        );
+        // No window, or no grouping: unchanged.
+        for sql in [
+            "SELECT c, count(*) FROM t GROUP BY c",
+            "SELECT a, rank() OVER (ORDER BY a) FROM t",
+        ] {
+            assert_eq!(rw(sql), sql);
+        }
+    }
+}
