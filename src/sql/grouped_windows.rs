@@ -1,3 +1,6 @@
+//! Named windows (`count(*) OVER w ... WINDOW w AS (ORDER BY id)`) are
+//! written inline first (Polars SQL ignored their ORDER BY for `count(*)`).
+//!
 //! Window functions over a grouped query (`sum(count(*)) OVER ()`, `rank()
 //! OVER (ORDER BY count(*))`): PostgreSQL computes the groups first and the
 //! windows over the grouped rows; Polars SQL evaluates such a window per
@@ -17,7 +20,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, GroupByExpr, Ident, OrderByKind, Query, Select, SelectItem, SetExpr, Visit, VisitMut, Visitor, VisitorMut,
+    Expr, GroupByExpr, Ident, NamedWindowDefinition, NamedWindowExpr, OrderByKind, Query, Select, SelectItem, SetExpr,
+    Visit, VisitMut, Visitor, VisitorMut, WindowSpec, WindowType,
 };
 
 use crate::exec::subquery_sql::AGGREGATES;
@@ -36,9 +40,52 @@ fn is_aggregate_call(e: &Expr) -> bool {
         && AGGREGATES.contains(&f.name.to_string().to_lowercase().as_str()))
 }
 
-/// Split the query's SELECT when it groups and has a window function.
+/// `OVER w` with `WINDOW w AS (spec)` → `OVER (spec)`: Polars SQL counted
+/// `count(*) OVER w` over the whole partition, ignoring the window's ORDER BY.
+fn inline_named_windows(sel: &mut Select) {
+    if sel.named_window.is_empty() {
+        return;
+    }
+    let specs: Vec<(String, WindowSpec)> = sel
+        .named_window
+        .iter()
+        .filter_map(|NamedWindowDefinition(name, e)| match e {
+            NamedWindowExpr::WindowSpec(spec) => Some((name.value.clone(), spec.clone())),
+            NamedWindowExpr::NamedWindow(_) => None,
+        })
+        .collect();
+    if specs.len() != sel.named_window.len() {
+        return;
+    }
+    struct Inline<'a>(&'a [(String, WindowSpec)], bool);
+    impl VisitorMut for Inline<'_> {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if let Expr::Function(f) = e {
+                if let Some(WindowType::NamedWindow(name)) = &f.over {
+                    match self.0.iter().find(|(n, _)| *n == name.value) {
+                        Some((_, spec)) => f.over = Some(WindowType::WindowSpec(spec.clone())),
+                        None => self.1 = false,
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut inline = Inline(&specs, true);
+    let mut projection = sel.projection.clone();
+    let _ = VisitMut::visit(&mut projection, &mut inline);
+    if inline.1 {
+        sel.projection = projection;
+        sel.named_window.clear();
+    }
+}
+
+/// Inline named windows; split the query's SELECT when it groups and has a
+/// window function.
 pub fn rewrite(q: &mut Query) {
     let SetExpr::Select(sel) = q.body.as_mut() else { return };
+    inline_named_windows(sel);
     let groups = match &sel.group_by {
         GroupByExpr::Expressions(v, m) if m.is_empty() => v.clone(),
         _ => return,
@@ -210,6 +257,10 @@ mod tests {
             rw("SELECT c, count(*) AS n, sum(count(*)) OVER () AS s FROM t GROUP BY 1"),
             "SELECT __g0 AS \"c\", __a0 AS n, sum(__a0) OVER () AS s FROM \
              (SELECT c AS __g0, count(*) AS __a0 FROM t GROUP BY 1) AS __grouped"
+        );
+        assert_eq!(
+            rw("SELECT id, count(*) OVER w AS c FROM t WINDOW w AS (ORDER BY id) ORDER BY id"),
+            "SELECT id, count(*) OVER (ORDER BY id) AS c FROM t ORDER BY id"
         );
         // No window, or no grouping: unchanged.
         for sql in [
