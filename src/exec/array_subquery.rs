@@ -22,7 +22,7 @@ use sqlparser::ast::{
     Value, VisitMut, VisitorMut,
 };
 
-use super::subquery_sql::{is_aggregate, literal, typed_null};
+use super::subquery_sql::{is_aggregate, literal, sql_type, typed_null};
 use crate::error::{Error, Result};
 use crate::sql::parse_expr;
 
@@ -42,8 +42,7 @@ pub fn literal_of(df: &DataFrame) -> Result<Expr> {
     }
     let col = &df.columns()[0];
     if df.height() == 0 {
-        let null = typed_null(col.dtype()).to_string();
-        return match null.strip_prefix("CAST(NULL AS ").and_then(|t| t.strip_suffix(')')) {
+        return match sql_type(col.dtype()) {
             Some(t) => parse_expr(&format!("CAST(ARRAY[] AS {t}[])")),
             None => parse_expr("ARRAY[]"),
         };

@@ -81,7 +81,8 @@ pub fn qualifiers_of(f: &TableFactor) -> Vec<String> {
     crate::sql::joins::qualifier(f).into_iter().collect()
 }
 
-fn sql_type(dt: &DataType) -> Option<&'static str> {
+/// The SQL type redsql writes for a Polars type, where it has one.
+pub fn sql_type(dt: &DataType) -> Option<&'static str> {
     Some(match dt {
         d if d.is_integer() => "BIGINT",
         d if d.is_float() => "DOUBLE PRECISION",

@@ -233,11 +233,8 @@ mod tests {
     use super::*;
 
     fn rw(sql: &str) -> String {
-        let mut stmts = crate::sql::parse(sql).unwrap();
-        let sqlparser::ast::Statement::Query(q) = &mut stmts[0] else {
-            panic!("not a query")
-        };
-        rewrite(q);
+        let mut q = crate::sql::parse_query(sql);
+        rewrite(&mut q);
         q.to_string()
     }
 

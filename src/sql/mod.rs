@@ -105,6 +105,15 @@ pub fn conjuncts(e: &sqlparser::ast::Expr) -> Vec<&sqlparser::ast::Expr> {
     }
 }
 
+/// Parse one query (tests of the rewrite rules).
+#[cfg(test)]
+pub(crate) fn parse_query(sql: &str) -> sqlparser::ast::Query {
+    match parse(sql).unwrap().remove(0) {
+        Statement::Query(q) => *q,
+        other => panic!("not a query: {other}"),
+    }
+}
+
 /// Parse one expression.
 pub fn parse_expr(sql: &str) -> Result<sqlparser::ast::Expr> {
     Parser::new(&PostgreSqlDialect {})

@@ -114,10 +114,7 @@ mod tests {
     use super::*;
 
     fn traced(sql: &str) -> Option<Vec<Origin>> {
-        let mut stmts = crate::sql::parse(sql).unwrap();
-        let sqlparser::ast::Statement::Query(q) = stmts.remove(0) else {
-            panic!("not a query")
-        };
+        let q = crate::sql::parse_query(sql);
         origins(&q, |name| match name {
             "t" => Some((100, vec!["_key".into(), "a".into(), "b".into()])),
             "u" => Some((200, vec!["id".into(), "a".into()])),

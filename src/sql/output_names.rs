@@ -88,20 +88,9 @@ pub fn name_outputs(query: &mut Query) -> HashMap<String, String> {
             };
         }
     }
-    if !wildcard {
-        let names: Vec<Option<String>> = select
-            .projection
-            .iter()
-            .map(|item| match item {
-                SelectItem::UnnamedExpr(e) => expr_base_name(e),
-                SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
-                _ => None,
-            })
-            .collect();
-        name_other_branches(query.body.as_mut(), &names, true);
-    }
-    // Set operations inside the query (a UNION in FROM, as pgjdbc joins its
-    // `(SELECT 16384 AS oid, 1 AS attnum UNION ALL SELECT 16384, 2) vals`).
+    // Every set operation's later branches, the query's own and those inside
+    // it (a UNION in FROM, as pgjdbc joins its `(SELECT 16384 AS oid, 1 AS
+    // attnum UNION ALL SELECT 16384, 2) vals`).
     struct Nested;
     impl VisitorMut for Nested {
         type Break = ();
@@ -181,11 +170,8 @@ mod tests {
     use super::*;
 
     fn named(sql: &str) -> String {
-        let mut stmts = crate::sql::parse(sql).unwrap();
-        let sqlparser::ast::Statement::Query(q) = &mut stmts[0] else {
-            panic!("not a query")
-        };
-        name_outputs(q);
+        let mut q = crate::sql::parse_query(sql);
+        name_outputs(&mut q);
         q.to_string()
     }
 

@@ -3252,8 +3252,8 @@ fn is_join_comparison(expr: &SQLExpr, left_tables: &[String], right_table: &str)
         // (redsql patch: the right table's side names it alone and the other side
         // left tables alone, as the join resolves each side in its own frame; not
         // so `a.x = f(b.y, c.z)` while joining b after a, c not joined yet).
-        let right_only = |e: &SQLExpr| refers_only_to(e, &[], right_table);
-        let left_only = |e: &SQLExpr| refers_only_to(e, left_tables, "");
+        let right_only = |e: &SQLExpr| refers_only_to(e, |t| t == right_table);
+        let left_only = |e: &SQLExpr| refers_only_to(e, |t| left_tables.iter().any(|l| l == t));
         (left_refs_right && right_refs_any_left && right_only(left) && left_only(right))
             || (right_refs_right && left_refs_any_left && right_only(right) && left_only(left))
     } else {
@@ -3261,15 +3261,14 @@ fn is_join_comparison(expr: &SQLExpr, left_tables: &[String], right_table: &str)
     }
 }
 
-/// Whether every table that qualifies a column in `expr` is one of
-/// `left_tables` or `right_table` (redsql patch; "" names none).
-fn refers_only_to(expr: &SQLExpr, left_tables: &[String], right_table: &str) -> bool {
+/// Whether every table that qualifies a column in `expr` is `allowed`
+/// (redsql patch).
+fn refers_only_to(expr: &SQLExpr, allowed: impl Fn(&str) -> bool) -> bool {
     let mut only = true;
     let _ = sqlparser::ast::visit_expressions(expr, |e| {
         if let SQLExpr::CompoundIdentifier(idents) = e {
             if idents.len() >= 2 {
-                let table = idents[0].value.as_str();
-                only &= table == right_table || left_tables.iter().any(|t| t == table);
+                only &= allowed(idents[0].value.as_str());
             }
         }
         std::ops::ControlFlow::<()>::Continue(())
