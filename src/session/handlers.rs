@@ -471,6 +471,38 @@ impl ExtendedQueryHandler for QueryHandler {
         self.parser.clone()
     }
 
+    // Parse, Bind, Describe and Execute leave their replies for Sync to send (session::deferred).
+    async fn on_parse<C>(&self, client: &mut C, message: pgwire::messages::extendedquery::Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        super::deferred::on_parse(self.parser.clone(), client, message).await
+    }
+
+    async fn on_bind<C>(&self, client: &mut C, message: pgwire::messages::extendedquery::Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        super::deferred::on_bind(client, message).await
+    }
+
+    async fn on_execute<C>(&self, client: &mut C, message: pgwire::messages::extendedquery::Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self._on_execute(&mut super::deferred::Deferred::new(client), message)
+            .await
+    }
+
     async fn do_query<C>(&self, client: &mut C, portal: &Portal<Prepared>, _max_rows: usize) -> PgWireResult<Response>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -508,11 +540,11 @@ impl ExtendedQueryHandler for QueryHandler {
                 if result_fields(&self.parser, client, &stmt.statement, None)?.is_empty() {
                     let types = param_types(&stmt).iter().map(|t| t.oid()).collect();
                     client
-                        .send(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(
+                        .feed(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(
                             types,
                         )))
                         .await?;
-                    client.send(PgWireBackendMessage::NoData(NoData::new())).await?;
+                    client.feed(PgWireBackendMessage::NoData(NoData::new())).await?;
                     return Ok(());
                 }
             }
@@ -520,11 +552,12 @@ impl ExtendedQueryHandler for QueryHandler {
             if let Ok(cols) = cursors_of(client).columns(name) {
                 let fields = encode::fields(&cols, &Format::UnifiedText);
                 let desc = RowDescription::new(fields.iter().map(Into::into).collect());
-                client.send(PgWireBackendMessage::RowDescription(desc)).await?;
+                client.feed(PgWireBackendMessage::RowDescription(desc)).await?;
                 return Ok(());
             }
         }
-        self._on_describe(client, message).await
+        self._on_describe(&mut super::deferred::Deferred::new(client), message)
+            .await
     }
 
     async fn do_describe_statement<C>(

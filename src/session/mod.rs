@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod copy;
 pub mod cursors;
+pub mod deferred;
 pub mod handlers;
 
 pub use handlers::Handlers;
