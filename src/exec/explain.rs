@@ -41,8 +41,14 @@ impl Engine {
             };
             match self.access(planned, &query, source, t, pushdown_on).await {
                 Access::Lookup(ids) => lines.push(format!(
-                    "{}: key lookup, no scan: TYPE + {read} ({fields}) of {} key{}: {}",
+                    "{}: key lookup, no scan: {}{read} ({fields}) of {} key{}: {}",
                     t.name,
+                    // HMGET of a field tells a missing key or another type by itself.
+                    if read == "HMGET" && fields != "no fields" {
+                        ""
+                    } else {
+                        "TYPE + "
+                    },
                     ids.len(),
                     if ids.len() == 1 { "" } else { "s" },
                     ids.iter().map(|id| t.key_of(id)).collect::<Vec<_>>().join(", ")
@@ -121,6 +127,14 @@ impl Engine {
                     }
                 }
             }
+        }
+        let direct = planned.sources.iter().any(|(source, t)| {
+            t.as_ref()
+                .is_some_and(|t| super::direct_lookup(planned, &query, source, t).is_some())
+        });
+        if direct {
+            lines.push("no Polars SQL: the result is the rows the key lookup read".to_string());
+            return Ok(lines);
         }
         let streams = stream::streamable(planned).is_some();
         lines.push(format!(

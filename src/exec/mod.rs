@@ -42,7 +42,7 @@ use crate::catalog::{Catalog, TableInfo};
 use crate::error::{Error, Result};
 use crate::pushdown::{self, Pushdown};
 use crate::sql::analyze::{Analyzed, Source};
-use crate::sql::lookup::key_lookup;
+use crate::sql::lookup::{key_lookup, plain_lookup};
 use crate::sql::params::{bind, Param};
 
 /// A query resolved against the catalog, ready to describe or run.
@@ -280,6 +280,21 @@ impl Engine {
                         Access::Lookup(ids) => {
                             let n = ids.len();
                             let out = scan::read_table(store, t, &needed, with_ttl, scan::Keys::Ids(ids)).await?;
+                            if let Some(cols) = direct_lookup(planned, &bound, source, t) {
+                                trace.push(step(
+                                    t,
+                                    &format!("key lookup of {n} keys"),
+                                    out.0.height(),
+                                    "rows",
+                                    started,
+                                ));
+                                trace.push("no Polars SQL: the result is the rows read".to_string());
+                                notices.extend(t.foreign_notice());
+                                notices.extend(out.1.iter().map(scan::Messy::notice));
+                                let frame = project(&out.0, cols)?;
+                                let names = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+                                return Ok((Output { frame, names, notices }, trace));
+                            }
                             trace.push(step(
                                 t,
                                 &format!("key lookup of {n} keys"),
@@ -359,6 +374,30 @@ impl Engine {
             .collect();
         Ok((Output { frame, names, notices }, trace))
     }
+}
+
+/// The output columns (read, shown) of a query whose result is the rows a
+/// key lookup reads, as they are (see [`plain_lookup`]): no Polars SQL runs.
+pub(crate) fn direct_lookup(
+    planned: &Planned,
+    bound: &sqlparser::ast::Query,
+    source: &Source,
+    t: &TableInfo,
+) -> Option<Vec<(String, String)>> {
+    if planned.sources.len() != 1 || planned.analyzed.words.contains(scan::TTL_COLUMN) {
+        return None;
+    }
+    let columns: Vec<String> = t.all_columns().into_iter().map(|(c, _)| c).collect();
+    plain_lookup(bound, source.registered_name(), &t.key_column, t.key_type, &columns)
+}
+
+/// The columns `cols` (read, shown) of a frame, renamed as shown.
+fn project(frame: &DataFrame, cols: Vec<(String, String)>) -> Result<DataFrame> {
+    let columns = cols
+        .into_iter()
+        .map(|(read, shown)| Ok(frame.column(&read)?.clone().with_name(shown.into())))
+        .collect::<Result<Vec<Column>>>()?;
+    Ok(DataFrame::new(frame.height(), columns)?)
 }
 
 /// Run Polars work off the async runtime.

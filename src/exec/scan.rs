@@ -204,7 +204,13 @@ pub async fn read_table(
         Keys::All => None,
         Keys::Ids(ids) => {
             let keys: Vec<Vec<u8>> = ids.iter().map(|id| table.key_of(id).into_bytes()).collect();
-            Some(store.keys_of_type(keys, table.redis_type()).await?)
+            // HMGET of at least one field already tells a missing key or one
+            // of another type (see Store::hmget_batch): no TYPE round trip.
+            if json || fields.is_empty() {
+                Some(store.keys_of_type(keys, table.redis_type()).await?)
+            } else {
+                Some(keys)
+            }
         }
         Keys::Exact(keys) => Some(keys),
     };

@@ -9,7 +9,10 @@
 //! that is not canonical, like `017` for a bigint key, reads as NULL and so
 //! cannot match either way).
 
-use sqlparser::ast::{BinaryOperator, Expr, Query, SetExpr, TableFactor, UnaryOperator, Value};
+use sqlparser::ast::{
+    BinaryOperator, Expr, GroupByExpr, Query, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, TableFactor,
+    UnaryOperator, Value, WildcardAdditionalOptions,
+};
 
 use crate::catalog::types::parse_bigint;
 use crate::catalog::ColType;
@@ -42,6 +45,112 @@ pub fn key_lookup(query: &Query, table: &str, key_column: &str, key_type: ColTyp
         }
     }
     best
+}
+
+/// The output columns, as (column read, name the client sees), of a query
+/// that is nothing but plain columns of its one table under a WHERE that is
+/// exactly a key lookup (`SELECT * FROM t WHERE id = $1`): its result is the
+/// rows the lookup read, so no query engine needs to run. `columns` are the
+/// table's columns in order, the key first; anything else (expressions,
+/// ordering, LIMIT, DISTINCT, grouping, another condition) is None.
+pub fn plain_lookup(
+    query: &Query,
+    table: &str,
+    key_column: &str,
+    key_type: ColType,
+    columns: &[String],
+) -> Option<Vec<(String, String)>> {
+    if query.order_by.is_some()
+        || query.limit_clause.is_some()
+        || query.fetch.is_some()
+        || !query.locks.is_empty()
+        || query.for_clause.is_some()
+        || query.settings.is_some()
+        || query.format_clause.is_some()
+        || !query.pipe_operators.is_empty()
+    {
+        return None;
+    }
+    key_lookup(query, table, key_column, key_type)?;
+    let SetExpr::Select(s) = query.body.as_ref() else {
+        return None;
+    };
+    let plain = s.distinct.is_none()
+        && s.select_modifiers.is_none()
+        && s.top.is_none()
+        && s.exclude.is_none()
+        && s.into.is_none()
+        && s.lateral_views.is_empty()
+        && s.prewhere.is_none()
+        && s.connect_by.is_empty()
+        && matches!(&s.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty())
+        && s.cluster_by.is_empty()
+        && s.distribute_by.is_empty()
+        && s.sort_by.is_empty()
+        && s.having.is_none()
+        && s.named_window.is_empty()
+        && s.qualify.is_none()
+        && s.value_table_mode.is_none();
+    // The WHERE is the key condition alone (key_lookup found it among the conjuncts).
+    let only_key = pinned_ids(strip_nested(s.selection.as_ref()?), key_column, key_type).is_some();
+    if !plain || !only_key {
+        return None;
+    }
+    let alias = match &s.from[0].relation {
+        TableFactor::Table { alias, args: None, .. } => alias.as_ref().map(|a| a.name.value.as_str()),
+        _ => return None,
+    };
+    let names_relation = |q: &str| q == table || Some(q) == alias;
+    let column = |e: &Expr| -> Option<String> {
+        let name = match e {
+            Expr::Identifier(i) => &i.value,
+            Expr::CompoundIdentifier(p) if p.len() == 2 && names_relation(&p[0].value) => &p[1].value,
+            _ => return None,
+        };
+        columns.contains(name).then(|| name.clone())
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for item in &s.projection {
+        match item {
+            SelectItem::Wildcard(o) if *o == plain_wildcard(o) => {
+                out.extend(columns.iter().map(|c| (c.clone(), c.clone())))
+            }
+            SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(n), o)
+                if *o == plain_wildcard(o)
+                    && matches!(n.0.as_slice(), [p] if p.as_ident().is_some_and(|i| names_relation(&i.value))) =>
+            {
+                out.extend(columns.iter().map(|c| (c.clone(), c.clone())))
+            }
+            SelectItem::UnnamedExpr(e) => {
+                let c = column(e)?;
+                out.push((c.clone(), c));
+            }
+            SelectItem::ExprWithAlias { expr, alias } => out.push((column(expr)?, alias.value.clone())),
+            _ => return None,
+        }
+    }
+    // A frame's columns have distinct names, and so must the output's here.
+    let mut read: Vec<&String> = out.iter().map(|(c, _)| c).collect();
+    let mut shown: Vec<&String> = out.iter().map(|(_, n)| n).collect();
+    read.sort();
+    shown.sort();
+    let distinct = read.windows(2).all(|w| w[0] != w[1]) && shown.windows(2).all(|w| w[0] != w[1]);
+    distinct.then_some(out)
+}
+
+/// A wildcard with no options (its token aside).
+fn plain_wildcard(o: &WildcardAdditionalOptions) -> WildcardAdditionalOptions {
+    WildcardAdditionalOptions {
+        wildcard_token: o.wildcard_token.clone(),
+        ..Default::default()
+    }
+}
+
+fn strip_nested(e: &Expr) -> &Expr {
+    match e {
+        Expr::Nested(inner) => strip_nested(inner),
+        other => other,
+    }
 }
 
 fn is_key(e: &Expr, key_column: &str) -> bool {
@@ -158,5 +267,46 @@ mod tests {
         assert_eq!(ids("SELECT * FROM t WHERE id = 'a:b'", t), None);
         assert_eq!(ids("SELECT * FROM t", b), None);
         assert_eq!(ids("SELECT * FROM u WHERE id = 1", b), None);
+    }
+
+    fn plain(sql: &str) -> Option<Vec<(String, String)>> {
+        let Some(Statement::Query(q)) = crate::sql::parse(sql).unwrap().pop() else {
+            panic!()
+        };
+        let columns = ["id", "a", "b"].map(String::from);
+        plain_lookup(&q, "t", "id", ColType::BigInt, &columns)
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Option<Vec<(String, String)>> {
+        Some(p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
+    }
+
+    #[test]
+    fn plain_lookups_need_no_query_engine() {
+        let all = pairs(&[("id", "id"), ("a", "a"), ("b", "b")]);
+        assert_eq!(plain("SELECT * FROM t WHERE id = 17"), all);
+        assert_eq!(plain("SELECT t.* FROM t WHERE (t.id = 17)"), all);
+        assert_eq!(plain("SELECT x.* FROM t AS x WHERE id IN (1, 2)"), all);
+        assert_eq!(
+            plain("SELECT b, x.a AS \"A\" FROM t x WHERE 3 = id"),
+            pairs(&[("b", "b"), ("a", "A")])
+        );
+        // Anything the rows read do not answer as they are runs in Polars:
+        for sql in [
+            "SELECT * FROM t WHERE id = 17 AND a > 1",
+            "SELECT a + 1 FROM t WHERE id = 17",
+            "SELECT count(*) FROM t WHERE id = 17",
+            "SELECT DISTINCT a FROM t WHERE id = 17",
+            "SELECT * FROM t WHERE id IN (1, 2) ORDER BY a",
+            "SELECT * FROM t WHERE id = 17 LIMIT 0",
+            "SELECT a, a FROM t WHERE id = 17",
+            "SELECT a AS x, b AS x FROM t WHERE id = 17",
+            "SELECT u.* FROM t WHERE id = 17",
+            "SELECT c FROM t WHERE id = 17",
+            "SELECT * FROM t WHERE id = 17 OR id = 18",
+            "SELECT * FROM t",
+        ] {
+            assert_eq!(plain(sql), None, "{sql}");
+        }
     }
 }
