@@ -31,7 +31,8 @@ local pos = 3
 for i, key in ipairs(KEYS) do
   local n = tonumber(ARGV[pos])
   pos = pos + 1
-  local t = redis.call('TYPE', key).ok
+  local t = 'none'
+  if redis.call('EXISTS', key) == 1 then t = redis.call('TYPE', key).ok end
   if t ~= 'none' and t ~= 'hash' then
     out[i] = -1
   elseif t == 'hash' and mode ~= '2' then

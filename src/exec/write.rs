@@ -504,6 +504,13 @@ pub(super) async fn insert_rows(
     }
     // An existing row is a duplicate; a key of another type is never written over.
     for chunk in rows.chunks(WRITE_BATCH) {
+        // One EXISTS over the chunk's keys: when none exists (a load into a
+        // new table), no TYPE per key is needed.
+        let keys: Vec<String> = chunk.iter().map(|(_, id)| table.key_of(id)).collect();
+        let existing: i64 = store.query(redis::cmd("EXISTS").arg(&keys)).await?;
+        if existing == 0 {
+            continue;
+        }
         let mut pipe = redis::pipe();
         for (_, id) in chunk {
             pipe.cmd("TYPE").arg(table.key_of(id));
