@@ -6,8 +6,9 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/redsql-target
 export CARGO_TARGET_DIR
 LISTEN ?= 127.0.0.1:5433
+DEFAULT_BENCH_ROWS := 100000,1000000
 
-.PHONY: run test redis build build-release bench-load bench-pushdown fmt clippy clean-redis
+.PHONY: run test redis build build-release bench bench-load bench-pushdown fmt clippy clean-redis
 
 ## Install Redis 8.2 + RediSearch + RedisJSON into .redis/ (idempotent).
 redis:
@@ -34,6 +35,20 @@ run: redis build-release
 	@echo "  SELECT status, count(*), avg(qty) FROM sale GROUP BY status ORDER BY count DESC;"
 	@echo ""
 	$(CARGO_TARGET_DIR)/release/redsql serve --listen $(LISTEN) --demo
+
+## The benchmark: load, scan, aggregate/filter (scan path, pushdown vs raw FT),
+## point lookups and memory, each redsql figure next to its Redis baseline
+## measured in the same run (ROWS=100000,1000000 RUNS=3 LOOKUP_SECONDS=10).
+## Measures the release binary (what `make run` runs); the driver
+## (examples/bench) is built with the dev profile `make test` uses.
+bench: BENCH_ROWS = $(or $(ROWS),$(DEFAULT_BENCH_ROWS))
+bench: redis build-release
+	@scripts/ensure-command.sh redis-benchmark redis-tools
+	@scripts/ensure-command.sh psql postgresql-client
+	@scripts/ensure-command.sh pgbench postgresql-client
+	cargo build --tests --example bench
+	$(CARGO_TARGET_DIR)/debug/examples/bench --redsql $(CARGO_TARGET_DIR)/release/redsql \
+	  --rows $(BENCH_ROWS) --runs $(or $(RUNS),3) --lookup-seconds $(or $(LOOKUP_SECONDS),10)
 
 ## Load benchmark: redsql load vs redis-benchmark HSET, same run (ROWS=200000 RUNS=3).
 bench-load:
