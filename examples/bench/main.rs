@@ -78,29 +78,57 @@ struct Line {
     cpu: Option<(f64, f64)>,
 }
 
-/// CPU time of redsql and Redis over one measured step.
-struct Cpu {
-    pids: (u32, u32),
-    start: (f64, f64),
+/// What one measured step cost: redsql's peak RSS above its idle RSS (MB),
+/// and the CPU ms of redsql and of Redis.
+struct Sample {
+    peak_mb: f64,
+    cpu: (f64, f64),
 }
 
-impl Cpu {
-    fn start(redsql: u32, redis: u32) -> Cpu {
-        Cpu {
+/// Watches redsql (its peak RSS and CPU) and Redis (its CPU) over one step.
+struct Watch {
+    pids: (u32, u32),
+    idle_kb: u64,
+    cpu: (f64, f64),
+}
+
+impl Watch {
+    fn start(redsql: u32, redis: u32) -> Watch {
+        let idle_kb = rss_kb(redsql);
+        reset_peak(redsql);
+        Watch {
             pids: (redsql, redis),
-            start: (cpu_ms(redsql), cpu_ms(redis)),
+            idle_kb,
+            cpu: (cpu_ms(redsql), cpu_ms(redis)),
         }
     }
-    fn stop(self, out: &mut Vec<(f64, f64)>) {
-        out.push((cpu_ms(self.pids.0) - self.start.0, cpu_ms(self.pids.1) - self.start.1));
+    fn stop(self, out: &mut Vec<Sample>) {
+        out.push(Sample {
+            peak_mb: peak_kb(self.pids.0).saturating_sub(self.idle_kb) as f64 / 1e3,
+            cpu: (cpu_ms(self.pids.0) - self.cpu.0, cpu_ms(self.pids.1) - self.cpu.1),
+        });
     }
 }
 
-/// Per-process medians of CPU samples.
-fn cpu_median(v: &[(f64, f64)]) -> Option<(f64, f64)> {
-    let a: Vec<f64> = v.iter().map(|c| c.0).collect();
-    let b: Vec<f64> = v.iter().map(|c| c.1).collect();
-    (!v.is_empty()).then(|| (median(&a), median(&b)))
+/// A report line from the runs' figures: medians of redsql's and the
+/// baseline's, of the peak RSS (when `with_peak`) and of the CPU times.
+fn line(
+    what: impl Into<String>,
+    redsql: &[f64],
+    limit: &[f64],
+    unit: &'static str,
+    samples: &[Sample],
+    with_peak: bool,
+) -> Line {
+    let col = |f: fn(&Sample) -> f64| median(&samples.iter().map(f).collect::<Vec<_>>());
+    Line {
+        what: what.into(),
+        redsql: median(redsql),
+        limit: median(limit),
+        unit,
+        peak_mb: (with_peak && !samples.is_empty()).then(|| col(|s| s.peak_mb)),
+        cpu: (!samples.is_empty()).then(|| (col(|s| s.cpu.0), col(|s| s.cpu.1))),
+    }
 }
 
 struct Report {
@@ -182,12 +210,10 @@ async fn bench_size(a: &Args, rows: usize) -> Res<Report> {
         notes: Vec::new(),
     };
     let n = rows.to_string();
-    let peak_above = |idle: u64| (peak_kb(pid).saturating_sub(idle)) as f64 / 1e3;
 
     // --- Load. The last run of each leaves the data redsql load wrote.
     eprintln!("bench: {rows} rows: load");
-    let (mut load, mut copy_in, mut hset, mut load_peak, mut copy_peak) = (vec![], vec![], vec![], vec![], vec![]);
-    let (mut load_cpu, mut copy_cpu) = (vec![], vec![]);
+    let (mut load, mut copy_in, mut hset, mut load_cost, mut copy_cost) = (vec![], vec![], vec![], vec![], vec![]);
     let rpid = redis.pid;
     let csv_arg = csv.to_string_lossy().into_owned();
     for _ in 0..a.runs {
@@ -201,13 +227,10 @@ async fn bench_size(a: &Args, rows: usize) -> Res<Report> {
         redis.flush()?;
         server.psql("DROP TABLE IF EXISTS sale")?;
         server.psql(data::CREATE_TABLE)?;
-        let idle = rss_kb(pid);
-        reset_peak(pid);
-        let cpu = Cpu::start(pid, rpid);
+        let watch = Watch::start(pid, rpid);
         let copy = format!("\\copy sale FROM '{csv_arg}' WITH (FORMAT csv, HEADER true)");
         copy_in.push(rows as f64 / server.psql_timed(&["-c", &copy])?);
-        cpu.stop(&mut copy_cpu);
-        copy_peak.push(peak_above(idle));
+        watch.stop(&mut copy_cost);
         check_count(&client, rows).await?;
 
         server.psql("DROP TABLE sale")?;
@@ -221,28 +244,18 @@ async fn bench_size(a: &Args, rows: usize) -> Res<Report> {
         if !out.contains(&format!("loaded {rows} rows")) {
             return Err(format!("redsql load: {out}"));
         }
-        load_cpu.push((cli_cpu, cpu_ms(rpid) - redis_cpu));
+        load_cost.push(Sample {
+            peak_mb: peak as f64 / 1e3,
+            cpu: (cli_cpu, cpu_ms(rpid) - redis_cpu),
+        });
         load.push(rows as f64 / wall);
-        load_peak.push(peak as f64 / 1e3);
     }
     server.psql("SELECT 1 FROM sale LIMIT 1")?;
     check_count(&client, rows).await?;
-    r.lines.push(Line {
-        what: "load: redsql load (CSV file → hashes)".into(),
-        redsql: median(&load),
-        limit: median(&hset),
-        unit: "rows/s",
-        peak_mb: Some(median(&load_peak)),
-        cpu: cpu_median(&load_cpu),
-    });
-    r.lines.push(Line {
-        what: "load: COPY FROM STDIN (psql \\copy)".into(),
-        redsql: median(&copy_in),
-        limit: median(&hset),
-        unit: "rows/s",
-        peak_mb: Some(median(&copy_peak)),
-        cpu: cpu_median(&copy_cpu),
-    });
+    let what = "load: redsql load (CSV file → hashes)";
+    r.lines.push(line(what, &load, &hset, "rows/s", &load_cost, true));
+    let what = "load: COPY FROM STDIN (psql \\copy)";
+    r.lines.push(line(what, &copy_in, &hset, "rows/s", &copy_cost, true));
     r.notes
         .push("load limit: redis-benchmark -P 64 -c 4 HSET of the same 6-field hash".into());
     r.notes
@@ -252,26 +265,19 @@ async fn bench_size(a: &Args, rows: usize) -> Res<Report> {
     // the same rows from database 1, under redis-benchmark's key names.
     eprintln!("bench: {rows} rows: scan");
     data::copy_for_redis_benchmark(&redis.url(), &csv).map_err(|e| format!("copy for redis-benchmark: {e}"))?;
-    let (mut copy_out, mut select, mut hgetall, mut out_peak, mut sel_peak) = (vec![], vec![], vec![], vec![], vec![]);
-    let (mut out_cpu, mut sel_cpu) = (vec![], vec![]);
+    let (mut copy_out, mut select, mut hgetall, mut out_cost, mut sel_cost) = (vec![], vec![], vec![], vec![], vec![]);
     for _ in 0..a.runs {
-        let idle = rss_kb(pid);
-        reset_peak(pid);
-        let cpu = Cpu::start(pid, rpid);
+        let watch = Watch::start(pid, rpid);
         copy_out.push(rows as f64 / server.psql_timed(&["-c", "COPY (SELECT * FROM sale) TO STDOUT"])?);
-        cpu.stop(&mut out_cpu);
-        out_peak.push(peak_above(idle));
+        watch.stop(&mut out_cost);
 
-        let idle = rss_kb(pid);
-        reset_peak(pid);
-        let cpu = Cpu::start(pid, rpid);
+        let watch = Watch::start(pid, rpid);
         let (got, secs) = read_all(&client, "SELECT * FROM sale").await?;
         if got != rows {
             return Err(format!("SELECT * FROM sale returned {got} rows, not {rows}"));
         }
-        cpu.stop(&mut sel_cpu);
+        watch.stop(&mut sel_cost);
         select.push(rows as f64 / secs);
-        sel_peak.push(peak_above(idle));
 
         let args = [
             "--dbnum",
@@ -289,22 +295,10 @@ async fn bench_size(a: &Args, rows: usize) -> Res<Report> {
         ];
         hgetall.push(redis.benchmark(&args.map(String::from))?);
     }
-    r.lines.push(Line {
-        what: "scan: COPY (SELECT * FROM sale) TO STDOUT (psql)".into(),
-        redsql: median(&copy_out),
-        limit: median(&hgetall),
-        unit: "rows/s",
-        peak_mb: Some(median(&out_peak)),
-        cpu: cpu_median(&out_cpu),
-    });
-    r.lines.push(Line {
-        what: "scan: SELECT * FROM sale (tokio-postgres)".into(),
-        redsql: median(&select),
-        limit: median(&hgetall),
-        unit: "rows/s",
-        peak_mb: Some(median(&sel_peak)),
-        cpu: cpu_median(&sel_cpu),
-    });
+    let what = "scan: COPY (SELECT * FROM sale) TO STDOUT (psql)";
+    r.lines.push(line(what, &copy_out, &hgetall, "rows/s", &out_cost, true));
+    let what = "scan: SELECT * FROM sale (tokio-postgres)";
+    r.lines.push(line(what, &select, &hgetall, "rows/s", &sel_cost, true));
     r.notes.push(
         "scan limit: redis-benchmark -P 64 -c 4 HGETALL of the same rows (a copy in database 1 under redis-benchmark's \
          key names)"
@@ -313,20 +307,18 @@ async fn bench_size(a: &Args, rows: usize) -> Res<Report> {
 
     // --- Aggregate and filter: scan path, then pushdown vs the raw FT commands.
     eprintln!("bench: {rows} rows: queries");
-    let mut scan_ms = Vec::new();
-    let mut scan_cpu = Vec::new();
-    let mut scan_rows = Vec::new();
+    // Per query: the ms of each scan-path run, their costs, the rows returned.
+    let mut scan_path = Vec::new();
     for q in [QA, QB] {
-        let (mut ms, mut cpus) = (Vec::new(), Vec::new());
+        let (mut ms, mut cost, mut n) = (Vec::new(), Vec::new(), 0);
         for _ in 0..a.runs {
-            let cpu = Cpu::start(pid, rpid);
-            let (n, s) = read_all(&client, q).await?;
-            cpu.stop(&mut cpus);
+            let watch = Watch::start(pid, rpid);
+            let (got, s) = read_all(&client, q).await?;
+            watch.stop(&mut cost);
             ms.push(s * 1e3);
-            scan_rows.push(n);
+            n = got;
         }
-        scan_ms.push(median(&ms));
-        scan_cpu.push(cpu_median(&cpus));
+        scan_path.push((ms, cost, n));
     }
     server.psql("CREATE INDEX ON sale (region, status, amount, qty)")?;
     wait_indexed(&redis, &server).await?;
@@ -339,24 +331,22 @@ async fn bench_size(a: &Args, rows: usize) -> Res<Report> {
     .get()
     .await
     .map_err(|e| e.to_string())?;
-    for (k, (q, name)) in [(QA, "aggregate: GROUP BY region"), (QB, "filter: 1% of rows")]
-        .into_iter()
-        .enumerate()
-    {
+    let queries = [(QA, "aggregate: GROUP BY region"), (QB, "filter: 1% of rows")];
+    for ((q, name), (scan_ms, scan_cost, scan_rows)) in queries.into_iter().zip(scan_path) {
         let explain = server.psql(&format!("EXPLAIN {q}"))?;
         let cmds = raw_ft::commands(&explain);
         if cmds.is_empty() {
             return Err(format!("not pushed down: {q}\n{explain}"));
         }
-        let (mut on, mut direct, mut on_cpu) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut on, mut direct, mut on_cost) = (Vec::new(), Vec::new(), Vec::new());
         // Taking turns, so a machine that gets busier slows both alike.
         read_all(&client, q).await?;
         raw_ft::run(&mut raw, &cmds).await?;
         for _ in 0..3 {
             for _ in 0..a.runs {
-                let cpu = Cpu::start(pid, rpid);
+                let watch = Watch::start(pid, rpid);
                 on.push(read_all(&client, q).await?.1 * 1e3);
-                cpu.stop(&mut on_cpu);
+                watch.stop(&mut on_cost);
             }
             for _ in 0..a.runs {
                 let t = Instant::now();
@@ -365,25 +355,13 @@ async fn bench_size(a: &Args, rows: usize) -> Res<Report> {
             }
         }
         let same = same_rows(&server, q)?;
-        r.lines.push(Line {
-            what: format!("{name}, scan path (no index)"),
-            redsql: scan_ms[k],
-            limit: median(&on),
-            unit: "ms",
-            peak_mb: None,
-            cpu: scan_cpu[k],
-        });
-        r.lines.push(Line {
-            what: format!("{name}, pushdown vs raw FT"),
-            redsql: median(&on),
-            limit: median(&direct),
-            unit: "ms",
-            peak_mb: None,
-            cpu: cpu_median(&on_cpu),
-        });
+        let what = format!("{name}, scan path (no index)");
+        r.lines.push(line(what, &scan_ms, &on, "ms", &scan_cost, false));
+        let what = format!("{name}, pushdown vs raw FT");
+        r.lines.push(line(what, &on, &direct, "ms", &on_cost, false));
         r.notes.push(format!(
             "{name}: {} rows, pushdown and scan path agree: {same}; sends {}",
-            scan_rows[k * a.runs],
+            scan_rows,
             cmds.iter().map(|c| c.join(" ")).collect::<Vec<_>>().join(" ; ")
         ));
     }
@@ -396,14 +374,11 @@ async fn bench_size(a: &Args, rows: usize) -> Res<Report> {
         format!("\\set id random(0, {})\nSELECT * FROM sale WHERE id = :id;\n", rows - 1),
     )
     .map_err(|e| e.to_string())?;
-    let (mut tps, mut redis_tps, mut lk_peak, mut lk_cpu) = (vec![], vec![], vec![], vec![]);
+    let (mut tps, mut redis_tps, mut lk_cost) = (vec![], vec![], vec![]);
     for _ in 0..a.runs {
-        let idle = rss_kb(pid);
-        reset_peak(pid);
-        let cpu = Cpu::start(pid, rpid);
+        let watch = Watch::start(pid, rpid);
         tps.push(server.pgbench(&script, 16, a.lookup_seconds)?);
-        cpu.stop(&mut lk_cpu);
-        lk_peak.push(peak_above(idle));
+        watch.stop(&mut lk_cost);
         let total = (200_000).to_string();
         let args = [
             "--dbnum",
@@ -419,14 +394,8 @@ async fn bench_size(a: &Args, rows: usize) -> Res<Report> {
         ];
         redis_tps.push(redis.benchmark(&args.map(String::from))?);
     }
-    r.lines.push(Line {
-        what: "point lookups: pgbench -M prepared -c 16".into(),
-        redsql: median(&tps),
-        limit: median(&redis_tps),
-        unit: "queries/s",
-        peak_mb: Some(median(&lk_peak)),
-        cpu: cpu_median(&lk_cpu),
-    });
+    let what = "point lookups: pgbench -M prepared -c 16";
+    r.lines.push(line(what, &tps, &redis_tps, "queries/s", &lk_cost, true));
     r.notes
         .push("lookup limit: redis-benchmark -c 16 HGETALL, not pipelined (one command per round trip)".into());
     drop(client);

@@ -176,25 +176,32 @@ impl Redsql {
         format!("host=127.0.0.1 port={} user=bench dbname=bench", self.port)
     }
 
+    /// psql connected to this server, stopping at the first error.
+    fn psql_cmd(&self) -> Command {
+        let mut cmd = Command::new("psql");
+        cmd.args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "bench",
+            "-d",
+            "bench",
+        ])
+        .args(["-p", &self.port.to_string()])
+        .stdin(Stdio::null());
+        cmd
+    }
+
     /// psql with `args`, its output discarded; wall seconds.
     pub fn psql_timed(&self, args: &[&str]) -> Res<f64> {
         let t = Instant::now();
-        let status = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "bench",
-                "-d",
-                "bench",
-            ])
-            .args(["-p", &self.port.to_string()])
+        let status = self
+            .psql_cmd()
             .args(args)
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .status()
             .map_err(|e| format!("psql: {e}"))?;
@@ -204,21 +211,9 @@ impl Redsql {
         Ok(t.elapsed().as_secs_f64())
     }
 
+    /// One statement's rows, unaligned, tuples only.
     pub fn psql(&self, sql: &str) -> Res<String> {
-        run(Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "bench",
-            ])
-            .args(["-d", "bench", "-p", &self.port.to_string(), "-c", sql]))
+        run(self.psql_cmd().args(["-A", "-t", "-c", sql]))
     }
 
     /// Transactions per second of `pgbench` running `script` for `seconds`.

@@ -16,6 +16,8 @@ impl Engine {
         bind(&mut query, params)?;
         let mut polars_query = query.to_string();
         let mut lines = Vec::new();
+        // Whether the result is the rows a key lookup reads (no Polars SQL).
+        let mut direct = false;
         for (source, table) in &planned.sources {
             let Some(t) = table else {
                 if let Source::View(v) = source {
@@ -26,6 +28,7 @@ impl Engine {
             let mut fields = planned
                 .analyzed
                 .needed_columns(t.columns.iter().map(|c| c.name.as_str()));
+            let type_check = super::scan::lookup_needs_type(t, &fields);
             if planned.analyzed.words.contains(super::scan::TTL_COLUMN) {
                 fields.push("TTL".into());
             }
@@ -40,19 +43,17 @@ impl Engine {
                 fields.join(", ")
             };
             match self.access(planned, &query, source, t, pushdown_on).await {
-                Access::Lookup(ids) => lines.push(format!(
-                    "{}: key lookup, no scan: {}{read} ({fields}) of {} key{}: {}",
-                    t.name,
-                    // HMGET of a field tells a missing key or another type by itself.
-                    if read == "HMGET" && fields != "no fields" {
-                        ""
-                    } else {
-                        "TYPE + "
-                    },
-                    ids.len(),
-                    if ids.len() == 1 { "" } else { "s" },
-                    ids.iter().map(|id| t.key_of(id)).collect::<Vec<_>>().join(", ")
-                )),
+                Access::Lookup(ids) => {
+                    direct = super::direct_lookup(planned, &query, source, t).is_some();
+                    lines.push(format!(
+                        "{}: key lookup, no scan: {}{read} ({fields}) of {} key{}: {}",
+                        t.name,
+                        if type_check { "TYPE + " } else { "" },
+                        ids.len(),
+                        if ids.len() == 1 { "" } else { "s" },
+                        ids.iter().map(|id| t.key_of(id)).collect::<Vec<_>>().join(", ")
+                    ))
+                }
                 Access::Push {
                     index,
                     plan: Pushdown::Aggregate(agg),
@@ -128,10 +129,6 @@ impl Engine {
                 }
             }
         }
-        let direct = planned.sources.iter().any(|(source, t)| {
-            t.as_ref()
-                .is_some_and(|t| super::direct_lookup(planned, &query, source, t).is_some())
-        });
         if direct {
             lines.push("no Polars SQL: the result is the rows the key lookup read".to_string());
             return Ok(lines);

@@ -266,6 +266,8 @@ impl Engine {
         let ctx = functions::context();
         let mut notices = Vec::new();
         let mut trace = Trace::new();
+        // The result itself when it is the rows a key lookup read (direct_lookup).
+        let mut direct = None;
         for (source, table) in &planned.sources {
             let started = Instant::now();
             let frame = match (source, table) {
@@ -280,21 +282,6 @@ impl Engine {
                         Access::Lookup(ids) => {
                             let n = ids.len();
                             let out = scan::read_table(store, t, &needed, with_ttl, scan::Keys::Ids(ids)).await?;
-                            if let Some(cols) = direct_lookup(planned, &bound, source, t) {
-                                trace.push(step(
-                                    t,
-                                    &format!("key lookup of {n} keys"),
-                                    out.0.height(),
-                                    "rows",
-                                    started,
-                                ));
-                                trace.push("no Polars SQL: the result is the rows read".to_string());
-                                notices.extend(t.foreign_notice());
-                                notices.extend(out.1.iter().map(scan::Messy::notice));
-                                let frame = project(&out.0, cols)?;
-                                let names = frame.get_column_names().iter().map(|n| n.to_string()).collect();
-                                return Ok((Output { frame, names, notices }, trace));
-                            }
                             trace.push(step(
                                 t,
                                 &format!("key lookup of {n} keys"),
@@ -302,6 +289,10 @@ impl Engine {
                                 "rows",
                                 started,
                             ));
+                            if let Some(cols) = direct_lookup(planned, &bound, source, t) {
+                                trace.push("no Polars SQL: the result is the rows read".to_string());
+                                direct = Some(project(&out.0, cols)?);
+                            }
                             out
                         }
                         Access::Push {
@@ -357,6 +348,10 @@ impl Engine {
                 _ => unreachable!("tables always resolve"),
             };
             ctx.register(source.registered_name(), frame.lazy());
+        }
+        if let Some(frame) = direct {
+            let names = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+            return Ok((Output { frame, names, notices }, trace));
         }
         let renames = planned.analyzed.renames.clone();
         let started = Instant::now();

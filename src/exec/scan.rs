@@ -166,9 +166,6 @@ fn push_parsed<T>(out: &mut Vec<Option<T>>, s: Option<&str>, parse: impl Fn(&str
     }
 }
 
-/// Read `columns` (names of the table's columns, in any order) of every row of
-/// `table` into a DataFrame whose first column is the key column, typed as
-/// the table's key type (a key id that does not parse reads as NULL, reported).
 /// Which keys a table read visits.
 pub enum Keys {
     /// Every key under the table's prefix (SCAN).
@@ -180,6 +177,16 @@ pub enum Keys {
     Exact(Vec<Vec<u8>>),
 }
 
+/// Whether a key lookup reading `fields` checks each key's type first: HMGET
+/// of at least one field already tells a missing key or one of another type
+/// (see Store::hmget_batch), so hash lookups need no TYPE round trip.
+pub fn lookup_needs_type(table: &TableInfo, fields: &[String]) -> bool {
+    table.storage == STORAGE_JSON || fields.is_empty()
+}
+
+/// Read `columns` (names of the table's columns, in any order) of every row of
+/// `table` into a DataFrame whose first column is the key column, typed as
+/// the table's key type (a key id that does not parse reads as NULL, reported).
 pub async fn read_table(
     store: &Store,
     table: &TableInfo,
@@ -204,9 +211,7 @@ pub async fn read_table(
         Keys::All => None,
         Keys::Ids(ids) => {
             let keys: Vec<Vec<u8>> = ids.iter().map(|id| table.key_of(id).into_bytes()).collect();
-            // HMGET of at least one field already tells a missing key or one
-            // of another type (see Store::hmget_batch): no TYPE round trip.
-            if json || fields.is_empty() {
+            if lookup_needs_type(table, &fields) {
                 Some(store.keys_of_type(keys, table.redis_type()).await?)
             } else {
                 Some(keys)

@@ -512,8 +512,8 @@ pub(super) async fn insert_rows(
             continue;
         }
         let mut pipe = redis::pipe();
-        for (_, id) in chunk {
-            pipe.cmd("TYPE").arg(table.key_of(id));
+        for key in &keys {
+            pipe.cmd("TYPE").arg(key);
         }
         for (v, (_, id)) in store.pipeline(&pipe).await?.iter().zip(chunk) {
             let ty = match v {

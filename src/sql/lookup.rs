@@ -10,8 +10,8 @@
 //! cannot match either way).
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, GroupByExpr, Query, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, TableFactor,
-    UnaryOperator, Value, WildcardAdditionalOptions,
+    BinaryOperator, Expr, GroupByExpr, Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr,
+    TableFactor, UnaryOperator, Value, WildcardAdditionalOptions,
 };
 
 use crate::catalog::types::parse_bigint;
@@ -20,6 +20,20 @@ use crate::catalog::ColType;
 /// The key ids a query's WHERE restricts its only table, `table` (as the
 /// analyzer names it), to, if it does.
 pub fn key_lookup(query: &Query, table: &str, key_column: &str, key_type: ColType) -> Option<Vec<String>> {
+    let select = only_table(query, table)?;
+    let mut best: Option<Vec<String>> = None;
+    for conjunct in super::conjuncts(select.selection.as_ref()?) {
+        if let Some(ids) = pinned_ids(conjunct, key_column, key_type) {
+            if best.as_ref().is_none_or(|b| ids.len() < b.len()) {
+                best = Some(ids);
+            }
+        }
+    }
+    best
+}
+
+/// The SELECT of a query that reads `table` alone (no WITH, no join).
+fn only_table<'a>(query: &'a Query, table: &str) -> Option<&'a Select> {
     if query.with.is_some() {
         return None;
     }
@@ -33,18 +47,7 @@ pub fn key_lookup(query: &Query, table: &str, key_column: &str, key_type: ColTyp
         return None;
     };
     let names_table = matches!(name.0.as_slice(), [part] if part.as_ident().is_some_and(|i| i.value == table));
-    if !from.joins.is_empty() || !names_table {
-        return None;
-    }
-    let mut best: Option<Vec<String>> = None;
-    for conjunct in super::conjuncts(select.selection.as_ref()?) {
-        if let Some(ids) = pinned_ids(conjunct, key_column, key_type) {
-            if best.as_ref().is_none_or(|b| ids.len() < b.len()) {
-                best = Some(ids);
-            }
-        }
-    }
-    best
+    (from.joins.is_empty() && names_table).then_some(select)
 }
 
 /// The output columns, as (column read, name the client sees), of a query
@@ -71,10 +74,7 @@ pub fn plain_lookup(
     {
         return None;
     }
-    key_lookup(query, table, key_column, key_type)?;
-    let SetExpr::Select(s) = query.body.as_ref() else {
-        return None;
-    };
+    let s = only_table(query, table)?;
     let plain = s.distinct.is_none()
         && s.select_modifiers.is_none()
         && s.top.is_none()
@@ -91,7 +91,7 @@ pub fn plain_lookup(
         && s.named_window.is_empty()
         && s.qualify.is_none()
         && s.value_table_mode.is_none();
-    // The WHERE is the key condition alone (key_lookup found it among the conjuncts).
+    // The WHERE is a key condition alone.
     let only_key = pinned_ids(strip_nested(s.selection.as_ref()?), key_column, key_type).is_some();
     if !plain || !only_key {
         return None;
@@ -111,16 +111,19 @@ pub fn plain_lookup(
     };
     let mut out: Vec<(String, String)> = Vec::new();
     for item in &s.projection {
+        let all = match item {
+            SelectItem::Wildcard(o) => *o == plain_wildcard(o),
+            SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(n), o) => {
+                *o == plain_wildcard(o)
+                    && matches!(n.0.as_slice(), [p] if p.as_ident().is_some_and(|i| names_relation(&i.value)))
+            }
+            _ => false,
+        };
+        if all {
+            out.extend(columns.iter().map(|c| (c.clone(), c.clone())));
+            continue;
+        }
         match item {
-            SelectItem::Wildcard(o) if *o == plain_wildcard(o) => {
-                out.extend(columns.iter().map(|c| (c.clone(), c.clone())))
-            }
-            SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(n), o)
-                if *o == plain_wildcard(o)
-                    && matches!(n.0.as_slice(), [p] if p.as_ident().is_some_and(|i| names_relation(&i.value))) =>
-            {
-                out.extend(columns.iter().map(|c| (c.clone(), c.clone())))
-            }
             SelectItem::UnnamedExpr(e) => {
                 let c = column(e)?;
                 out.push((c.clone(), c));
