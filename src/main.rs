@@ -6,6 +6,12 @@ use clap::{Parser, Subcommand};
 use redsql::catalog::CatalogOptions;
 use redsql::{Config, Server};
 
+/// mimalloc instead of glibc malloc: many small allocations from many
+/// threads (per-query plans, RESP replies, row encoding) contend on glibc's
+/// arena locks; see docs/performance.md.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "redsql", version, about = "PostgreSQL-wire SQL over data staged in Redis")]
 struct Cli {
