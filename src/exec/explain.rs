@@ -16,8 +16,6 @@ impl Engine {
         bind(&mut query, params)?;
         let mut polars_query = query.to_string();
         let mut lines = Vec::new();
-        // Whether the result is the rows a key lookup reads (no Polars SQL).
-        let mut direct = false;
         for (source, table) in &planned.sources {
             let Some(t) = table else {
                 if let Source::View(v) = source {
@@ -43,17 +41,14 @@ impl Engine {
                 fields.join(", ")
             };
             match self.access(planned, &query, source, t, pushdown_on).await {
-                Access::Lookup(ids) => {
-                    direct = super::direct_lookup(planned, &query, source, t).is_some();
-                    lines.push(format!(
-                        "{}: key lookup, no scan: {}{read} ({fields}) of {} key{}: {}",
-                        t.name,
-                        if type_check { "TYPE + " } else { "" },
-                        ids.len(),
-                        if ids.len() == 1 { "" } else { "s" },
-                        ids.iter().map(|id| t.key_of(id)).collect::<Vec<_>>().join(", ")
-                    ))
-                }
+                Access::Lookup(ids) => lines.push(format!(
+                    "{}: key lookup, no scan: {}{read} ({fields}) of {} key{}: {}",
+                    t.name,
+                    if type_check { "TYPE + " } else { "" },
+                    ids.len(),
+                    if ids.len() == 1 { "" } else { "s" },
+                    ids.iter().map(|id| t.key_of(id)).collect::<Vec<_>>().join(", ")
+                )),
                 Access::Push {
                     index,
                     plan: Pushdown::Aggregate(agg),
@@ -129,7 +124,7 @@ impl Engine {
                 }
             }
         }
-        if direct {
+        if Engine::direct_ids(planned, params).is_some() {
             lines.push("no Polars SQL: the result is the rows the key lookup read".to_string());
             return Ok(lines);
         }

@@ -42,7 +42,7 @@ use crate::catalog::{Catalog, TableInfo};
 use crate::error::{Error, Result};
 use crate::pushdown::{self, Pushdown};
 use crate::sql::analyze::{Analyzed, Source};
-use crate::sql::lookup::{key_lookup, plain_lookup};
+use crate::sql::lookup::{key_lookup, plain_lookup, PlainLookup};
 use crate::sql::params::{bind, Param};
 
 /// A query resolved against the catalog, ready to describe or run.
@@ -55,6 +55,9 @@ pub struct Planned {
     pub param_types: Vec<Type>,
     /// The table OID and column number of each output column, where traced.
     pub origins: Option<Vec<crate::sql::origins::Origin>>,
+    /// When the result is the rows a key lookup reads, as they are: decided
+    /// here once, so executing it binds no query and runs no Polars SQL.
+    pub lookup: Option<PlainLookup>,
 }
 
 /// A query's result and the notices it raised.
@@ -153,11 +156,19 @@ impl Engine {
                 _ => None,
             })
         });
+        let lookup = match sources.as_slice() {
+            [(source, Some(t))] if !analyzed.words.contains(scan::TTL_COLUMN) => {
+                let columns: Vec<String> = t.all_columns().into_iter().map(|(c, _)| c).collect();
+                plain_lookup(&analyzed.query, source.registered_name(), &t.key_column, &columns)
+            }
+            _ => None,
+        };
         Ok(Planned {
             analyzed,
             sources,
             param_types,
             origins,
+            lookup,
         })
     }
 
@@ -252,6 +263,38 @@ impl Engine {
         }
     }
 
+    /// The key ids a plain lookup (see [`Planned::lookup`]) reads with these
+    /// parameters, and its table; None when the query runs the general way.
+    pub(crate) fn direct_ids<'a>(planned: &'a Planned, params: &[Param]) -> Option<(&'a TableInfo, Vec<String>)> {
+        let (_, Some(t)) = planned.sources.first()? else {
+            return None;
+        };
+        Some((t, planned.lookup.as_ref()?.ids(params, t.key_type)?))
+    }
+
+    /// A plain lookup's result: the rows read, projected, with no query bound
+    /// and no Polars SQL run (a point lookup costs one HMGET).
+    async fn direct_lookup(&self, planned: &Planned, params: &[Param]) -> Result<Option<(Output, Trace)>> {
+        let (Some(lookup), Some((t, ids))) = (&planned.lookup, Self::direct_ids(planned, params)) else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        let n = ids.len();
+        let needed = planned
+            .analyzed
+            .needed_columns(t.columns.iter().map(|c| c.name.as_str()));
+        let (frame, messy) = scan::read_table(self.catalog.store(), t, &needed, false, scan::Keys::Ids(ids)).await?;
+        let trace = vec![
+            step(t, &format!("key lookup of {n} keys"), frame.height(), "rows", started),
+            "no Polars SQL: the result is the rows read".to_string(),
+        ];
+        let frame = project(&frame, &lookup.columns)?;
+        let names = lookup.columns.iter().map(|(_, shown)| shown.clone()).collect();
+        let mut notices: Vec<String> = t.foreign_notice().into_iter().collect();
+        notices.extend(messy.iter().map(scan::Messy::notice));
+        Ok(Some((Output { frame, names, notices }, trace)))
+    }
+
     /// Read the data and run the query; `pushdown_on` is the session's
     /// `redsql.pushdown`. Returns what each step did, for EXPLAIN ANALYZE.
     pub async fn execute_with(
@@ -260,14 +303,15 @@ impl Engine {
         params: &[Param],
         pushdown_on: bool,
     ) -> Result<(Output, Trace)> {
+        if let Some(out) = self.direct_lookup(planned, params).await? {
+            return Ok(out);
+        }
         let mut bound = planned.analyzed.query.clone();
         bind(&mut bound, params)?;
         let mut query = bound.clone();
         let ctx = functions::context();
         let mut notices = Vec::new();
         let mut trace = Trace::new();
-        // The result itself when it is the rows a key lookup read (direct_lookup).
-        let mut direct = None;
         for (source, table) in &planned.sources {
             let started = Instant::now();
             let frame = match (source, table) {
@@ -289,10 +333,6 @@ impl Engine {
                                 "rows",
                                 started,
                             ));
-                            if let Some(cols) = direct_lookup(planned, &bound, source, t) {
-                                trace.push("no Polars SQL: the result is the rows read".to_string());
-                                direct = Some(project(&out.0, cols)?);
-                            }
                             out
                         }
                         Access::Push {
@@ -349,10 +389,6 @@ impl Engine {
             };
             ctx.register(source.registered_name(), frame.lazy());
         }
-        if let Some(frame) = direct {
-            let names = frame.get_column_names().iter().map(|n| n.to_string()).collect();
-            return Ok((Output { frame, names, notices }, trace));
-        }
         let renames = planned.analyzed.renames.clone();
         let started = Instant::now();
         let frame = run_blocking(move || {
@@ -371,26 +407,11 @@ impl Engine {
     }
 }
 
-/// The output columns (read, shown) of a query whose result is the rows a
-/// key lookup reads, as they are (see [`plain_lookup`]): no Polars SQL runs.
-pub(crate) fn direct_lookup(
-    planned: &Planned,
-    bound: &sqlparser::ast::Query,
-    source: &Source,
-    t: &TableInfo,
-) -> Option<Vec<(String, String)>> {
-    if planned.sources.len() != 1 || planned.analyzed.words.contains(scan::TTL_COLUMN) {
-        return None;
-    }
-    let columns: Vec<String> = t.all_columns().into_iter().map(|(c, _)| c).collect();
-    plain_lookup(bound, source.registered_name(), &t.key_column, t.key_type, &columns)
-}
-
 /// The columns `cols` (read, shown) of a frame, renamed as shown.
-fn project(frame: &DataFrame, cols: Vec<(String, String)>) -> Result<DataFrame> {
+fn project(frame: &DataFrame, cols: &[(String, String)]) -> Result<DataFrame> {
     let columns = cols
-        .into_iter()
-        .map(|(read, shown)| Ok(frame.column(&read)?.clone().with_name(shown.into())))
+        .iter()
+        .map(|(read, shown)| Ok(frame.column(read)?.clone().with_name(shown.as_str().into())))
         .collect::<Result<Vec<Column>>>()?;
     Ok(DataFrame::new(frame.height(), columns)?)
 }

@@ -16,6 +16,7 @@ use sqlparser::ast::{
 
 use crate::catalog::types::parse_bigint;
 use crate::catalog::ColType;
+use crate::sql::params::Param;
 
 /// The key ids a query's WHERE restricts its only table, `table` (as the
 /// analyzer names it), to, if it does.
@@ -50,19 +51,53 @@ fn only_table<'a>(query: &'a Query, table: &str) -> Option<&'a Select> {
     (from.joins.is_empty() && names_table).then_some(select)
 }
 
-/// The output columns, as (column read, name the client sees), of a query
-/// that is nothing but plain columns of its one table under a WHERE that is
-/// exactly a key lookup (`SELECT * FROM t WHERE id = $1`): its result is the
-/// rows the lookup read, so no query engine needs to run. `columns` are the
-/// table's columns in order, the key first; anything else (expressions,
-/// ordering, LIMIT, DISTINCT, grouping, another condition) is None.
-pub fn plain_lookup(
-    query: &Query,
-    table: &str,
-    key_column: &str,
-    key_type: ColType,
-    columns: &[String],
-) -> Option<Vec<(String, String)>> {
+/// A query whose result is the rows a key lookup reads, as they are
+/// (`SELECT * FROM t WHERE id = $1`), decided once when it is planned: no
+/// query engine needs to run, and the ids come from the parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlainLookup {
+    /// The output columns, as (column read, name the client sees).
+    pub columns: Vec<(String, String)>,
+    /// The values the key is compared with: literals or `$n` placeholders.
+    values: Vec<Expr>,
+}
+
+impl PlainLookup {
+    /// The key ids the lookup reads with these parameters, by the same rule
+    /// as [`key_lookup`] over the bound query (canonical ids of the key's own
+    /// type); None when a value is not one, and the query then runs the
+    /// general way.
+    pub fn ids(&self, params: &[Param], key_type: ColType) -> Option<Vec<String>> {
+        let mut ids = self
+            .values
+            .iter()
+            .map(|v| match super::params::placeholder_index(strip_nested(v)) {
+                Some(i) => param_id(params.get(i.checked_sub(1)?)?, key_type),
+                None => id_of(v, key_type),
+            })
+            .collect::<Option<Vec<String>>>()?;
+        ids.sort();
+        ids.dedup();
+        Some(ids)
+    }
+}
+
+/// The id a parameter denotes: what [`id_of`] gives for the literal the
+/// parameter binds to (`Param::to_expr`), without building it.
+fn param_id(p: &Param, key_type: ColType) -> Option<String> {
+    match (p, key_type) {
+        (Param::Int(i), ColType::BigInt) => Some(i.to_string()),
+        (Param::Text(s), ColType::Text) if !s.contains(':') => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The plain lookup a query is, if it is nothing but plain columns of its one
+/// table under a WHERE that is exactly a key lookup: `table` as the analyzer
+/// names it, `columns` the table's columns in order, the key first. Anything
+/// else (expressions, ordering, LIMIT, DISTINCT, grouping, another
+/// condition) is None.
+pub fn plain_lookup(query: &Query, table: &str, key_column: &str, columns: &[String]) -> Option<PlainLookup> {
     if query.order_by.is_some()
         || query.limit_clause.is_some()
         || query.fetch.is_some()
@@ -91,9 +126,9 @@ pub fn plain_lookup(
         && s.named_window.is_empty()
         && s.qualify.is_none()
         && s.value_table_mode.is_none();
-    // The WHERE is a key condition alone.
-    let only_key = pinned_ids(strip_nested(s.selection.as_ref()?), key_column, key_type).is_some();
-    if !plain || !only_key {
+    // The WHERE is a key condition alone, against literals or parameters.
+    let values = pinned_values(strip_nested(s.selection.as_ref()?), key_column)?;
+    if !plain || !values.iter().all(|v| is_constant(v)) {
         return None;
     }
     let alias = match &s.from[0].relation {
@@ -138,7 +173,22 @@ pub fn plain_lookup(
     read.sort();
     shown.sort();
     let distinct = read.windows(2).all(|w| w[0] != w[1]) && shown.windows(2).all(|w| w[0] != w[1]);
-    distinct.then_some(out)
+    distinct.then(|| PlainLookup {
+        columns: out,
+        values: values.into_iter().cloned().collect(),
+    })
+}
+
+/// A literal (possibly negated) or a `$n` placeholder, possibly parenthesised.
+fn is_constant(e: &Expr) -> bool {
+    match strip_nested(e) {
+        Expr::Value(_) => true,
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => matches!(expr.as_ref(), Expr::Value(_)),
+        _ => false,
+    }
 }
 
 /// A wildcard with no options (its token aside).
@@ -165,34 +215,40 @@ fn is_key(e: &Expr, key_column: &str) -> bool {
     }
 }
 
-fn pinned_ids(e: &Expr, key_column: &str, key_type: ColType) -> Option<Vec<String>> {
+/// The values a condition compares the key with: `key = v`, `v = key` or
+/// `key IN (v, ...)`.
+fn pinned_values<'a>(e: &'a Expr, key_column: &str) -> Option<Vec<&'a Expr>> {
     match e {
         Expr::BinaryOp {
             left,
             op: BinaryOperator::Eq,
             right,
         } => {
-            let value = if is_key(left, key_column) {
-                right
+            if is_key(left, key_column) {
+                Some(vec![right])
             } else if is_key(right, key_column) {
-                left
+                Some(vec![left])
             } else {
-                return None;
-            };
-            Some(vec![id_of(value, key_type)?])
+                None
+            }
         }
         Expr::InList {
             expr,
             list,
             negated: false,
-        } if is_key(expr, key_column) => {
-            let mut ids: Vec<String> = list.iter().map(|v| id_of(v, key_type)).collect::<Option<_>>()?;
-            ids.sort();
-            ids.dedup();
-            Some(ids)
-        }
+        } if is_key(expr, key_column) => Some(list.iter().collect()),
         _ => None,
     }
+}
+
+fn pinned_ids(e: &Expr, key_column: &str, key_type: ColType) -> Option<Vec<String>> {
+    let mut ids: Vec<String> = pinned_values(e, key_column)?
+        .into_iter()
+        .map(|v| id_of(v, key_type))
+        .collect::<Option<_>>()?;
+    ids.sort();
+    ids.dedup();
+    Some(ids)
 }
 
 /// The canonical id a literal denotes, when its type is the key's own.
@@ -272,12 +328,19 @@ mod tests {
         assert_eq!(ids("SELECT * FROM u WHERE id = 1", b), None);
     }
 
-    fn plain(sql: &str) -> Option<Vec<(String, String)>> {
+    fn lookup(sql: &str) -> Option<PlainLookup> {
         let Some(Statement::Query(q)) = crate::sql::parse(sql).unwrap().pop() else {
             panic!()
         };
         let columns = ["id", "a", "b"].map(String::from);
-        plain_lookup(&q, "t", "id", ColType::BigInt, &columns)
+        plain_lookup(&q, "t", "id", &columns)
+    }
+
+    /// The columns of a plain lookup whose ids are literals of the key's type.
+    fn plain(sql: &str) -> Option<Vec<(String, String)>> {
+        lookup(sql)
+            .filter(|l| l.ids(&[], ColType::BigInt).is_some())
+            .map(|l| l.columns)
     }
 
     fn pairs(p: &[(&str, &str)]) -> Option<Vec<(String, String)>> {
@@ -310,6 +373,35 @@ mod tests {
             "SELECT * FROM t",
         ] {
             assert_eq!(plain(sql), None, "{sql}");
+        }
+    }
+
+    #[test]
+    fn plain_lookup_ids_come_from_parameters_as_bound_literals_would() {
+        let l = lookup("SELECT * FROM t WHERE id IN ($2, 5, ($1))").unwrap();
+        let ids = l.ids(&[Param::Int(-3), Param::Int(5)], ColType::BigInt);
+        assert_eq!(ids, Some(vec!["-3".into(), "5".into()]));
+        // A missing parameter, or one of another type, is no lookup here.
+        assert_eq!(l.ids(&[Param::Int(1)], ColType::BigInt), None);
+        assert_eq!(l.ids(&[Param::Text("1".into()), Param::Int(1)], ColType::BigInt), None);
+        // Each parameter gives the id key_lookup finds in the bound literal.
+        let params = [
+            Param::Int(17),
+            Param::Int(-17),
+            Param::Int(i64::MIN),
+            Param::Text("a b".into()),
+            Param::Text("a:b".into()),
+            Param::Text("it's".into()),
+            Param::Float(1.0),
+            Param::Bool(true),
+            Param::Null(pgwire::api::Type::INT8),
+            Param::Null(pgwire::api::Type::TEXT),
+        ];
+        for p in &params {
+            for ty in [ColType::BigInt, ColType::Text] {
+                let bound = id_of(&p.to_expr().unwrap(), ty);
+                assert_eq!(param_id(p, ty), bound, "{p:?} for a {ty:?} key");
+            }
         }
     }
 }

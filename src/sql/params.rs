@@ -60,7 +60,7 @@ impl Param {
         }
     }
 
-    fn to_expr(&self) -> Result<Expr> {
+    pub(crate) fn to_expr(&self) -> Result<Expr> {
         let sql = self.literal_sql();
         Parser::new(&GenericDialect {})
             .try_with_sql(&sql)

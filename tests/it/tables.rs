@@ -185,6 +185,47 @@ async fn key_lookups_never_scan() {
         vec![vec![s("n10"), s("0.5")]]
     );
     assert!(calls(&mut con, "scan").await > 0);
+
+    // A prepared plain lookup (decided once at Parse, ids from the
+    // parameters, no Polars SQL) returns what the general path returns,
+    // in every value and type, for rows present, deleted, missing and of
+    // another Redis type.
+    let direct = c.client.prepare("SELECT * FROM item WHERE id = $1").await.unwrap();
+    let general = c
+        .client
+        .prepare("SELECT * FROM item WHERE id = $1 OR false")
+        .await
+        .unwrap();
+    assert_eq!(direct.columns().len(), 3);
+    for id in [5i64, 10, 11, 2999, 3000, 9999, -1] {
+        let a = c.client.query(&direct, &[&id]).await.unwrap();
+        let b = c.client.query(&general, &[&id]).await.unwrap();
+        let row = |r: &tokio_postgres::Row| -> (i64, Option<String>, Option<f64>) { (r.get(0), r.get(1), r.get(2)) };
+        assert_eq!(
+            a.iter().map(row).collect::<Vec<_>>(),
+            b.iter().map(row).collect::<Vec<_>>(),
+            "id {id}"
+        );
+        assert_eq!(a.len(), usize::from((0..3000).contains(&id) && id != 11), "id {id}");
+    }
+    let analyze = c
+        .client
+        .prepare("EXPLAIN ANALYZE SELECT name AS n, id FROM item WHERE id IN ($1, $2)")
+        .await
+        .unwrap();
+    let lines: Vec<String> = c
+        .client
+        .query(&analyze, &[&7i64, &8i64])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("key lookup of 2 keys: 2 rows")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l.contains("no Polars SQL")), "{lines:?}");
     server.shutdown().await;
 }
 
