@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 
-use redis::Value;
 use serde_json::Value as Json;
 
 use super::index::EXACT_SEPARATOR;
@@ -168,10 +167,14 @@ pub async fn check_values(store: &Store, table: &TableInfo, columns: &[(String, 
                 }
             }
         } else {
-            for (key, row) in keys.iter().zip(store.hmget_batch(&keys, &names).await?) {
-                for (i, v) in row.into_iter().flatten().enumerate() {
-                    if let Value::BulkString(b) = v {
-                        let s = String::from_utf8_lossy(&b);
+            let (reply, present) = store.hmget_rows(&keys, &names).await?;
+            for ((key, row), is_row) in keys.iter().zip(reply.frames()).zip(present) {
+                if !is_row {
+                    continue;
+                }
+                for (i, v) in row.elements().enumerate() {
+                    if let Some(b) = v.bytes() {
+                        let s = String::from_utf8_lossy(b);
                         if !hash_ok(&s, kinds[i]) {
                             note(i, key, format!("{s:?}"));
                         }

@@ -166,6 +166,16 @@ fn push_parsed<T>(out: &mut Vec<Option<T>>, s: Option<&str>, parse: impl Fn(&str
     }
 }
 
+/// One batch of rows as read: hash fields as the frames of one pipelined
+/// RESP3 reply (values borrowed from it, whether each key is a row), or as
+/// values (JSON documents' fields, key lookups' hash fields; None: not a
+/// row), or no fields at all.
+enum Fetched {
+    KeysOnly,
+    Hash(crate::store::resp3::Reply, Vec<bool>),
+    Values(Vec<Option<Vec<Value>>>),
+}
+
 /// Which keys a table read visits.
 pub enum Keys {
     /// Every key under the table's prefix (SCAN).
@@ -179,7 +189,7 @@ pub enum Keys {
 
 /// Whether a key lookup reading `fields` checks each key's type first: HMGET
 /// of at least one field already tells a missing key or one of another type
-/// (see Store::hmget_batch), so hash lookups need no TYPE round trip.
+/// (see Store::hmget_rows), so hash lookups need no TYPE round trip.
 pub fn lookup_needs_type(table: &TableInfo, fields: &[String]) -> bool {
     table.storage == STORAGE_JSON || fields.is_empty()
 }
@@ -207,6 +217,9 @@ pub async fn read_table(
     let plen = table.prefix.len();
 
     let json = table.storage == STORAGE_JSON;
+    // Key lookups read on the shared connection, where concurrent sessions'
+    // small reads share round trips; scans on connections of their own.
+    let lookup = matches!(keys_to_read, Keys::Ids(_));
     let known = match keys_to_read {
         Keys::All => None,
         Keys::Ids(ids) => {
@@ -232,10 +245,15 @@ pub async fn read_table(
             let fields = fields.clone();
             async move {
                 let batch = batch?;
-                let rows = if json {
-                    store.json_fields_batch(&batch, &fields).await?
+                let rows = if fields.is_empty() {
+                    Fetched::KeysOnly
+                } else if json {
+                    Fetched::Values(store.json_fields_batch(&batch, &fields).await?)
+                } else if lookup {
+                    Fetched::Values(store.hmget_batch(&batch, &fields).await?)
                 } else {
-                    store.hmget_batch(&batch, &fields).await?
+                    let (reply, present) = store.hmget_rows(&batch, &fields).await?;
+                    Fetched::Hash(reply, present)
                 };
                 let ttls = if with_ttl {
                     store.ttl_batch(&batch).await?
@@ -249,19 +267,36 @@ pub async fn read_table(
 
     while let Some(res) = fetched.next().await {
         let (batch, rows, batch_ttls) = res?;
-        for (i, (key, row)) in batch.iter().zip(rows).enumerate() {
-            let Some(values) = row else { continue };
+        let mut push = |i: usize, values: &mut dyn Iterator<Item = Option<&[u8]>>| {
+            let key = &batch[i];
             if with_ttl {
                 ttls.push(batch_ttls.get(i).copied().flatten());
             }
             keys.push(Some(&key[plen..]), key);
-            for (reader, v) in readers
-                .iter_mut()
-                .zip(values.iter().chain(std::iter::repeat(&Value::Nil)))
-            {
-                match v {
-                    Value::BulkString(b) => reader.push(Some(b.as_slice()), key),
-                    _ => reader.push(None, key),
+            for reader in readers.iter_mut() {
+                reader.push(values.next().flatten(), key);
+            }
+        };
+        match rows {
+            Fetched::KeysOnly => (0..batch.len()).for_each(|i| push(i, &mut std::iter::empty())),
+            Fetched::Hash(reply, present) => {
+                for (i, (frame, row)) in reply.frames().zip(present).enumerate() {
+                    if row {
+                        push(i, &mut frame.elements().map(|v| v.bytes()));
+                    }
+                }
+            }
+            Fetched::Values(rows) => {
+                for (i, row) in rows.iter().enumerate() {
+                    if let Some(values) = row {
+                        push(
+                            i,
+                            &mut values.iter().map(|v| match v {
+                                Value::BulkString(b) => Some(b.as_slice()),
+                                _ => None,
+                            }),
+                        );
+                    }
                 }
             }
         }

@@ -11,6 +11,7 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use polars::prelude::*;
 use sqlparser::ast::{Expr, GroupByExpr, Query, SetExpr, TableFactor, Visit, Visitor};
 use tokio::sync::mpsc;
@@ -123,7 +124,10 @@ pub fn streamable(planned: &Planned) -> Option<Arc<TableInfo>> {
     }
 }
 
-/// Run a row-wise query chunk by chunk; results arrive on the receiver.
+/// Run a row-wise query chunk by chunk; results arrive on the receiver, in
+/// chunk order. The steps overlap: while one chunk runs through the query,
+/// the next ones are read (SCAN and HMGET keep going), so Redis is not left
+/// idle while Polars works; at most `AHEAD` chunks are read ahead.
 pub fn run_chunks(
     store: Store,
     table: Arc<TableInfo>,
@@ -132,38 +136,34 @@ pub fn run_chunks(
     with_ttl: bool,
     sql: String,
 ) -> mpsc::Receiver<Result<DataFrame>> {
+    const AHEAD: usize = 2;
     let (tx, rx) = mpsc::channel(2);
     tokio::spawn(async move {
-        let mut scan = store.scan_table_keys(&table.prefix, table.redis_type());
-        let mut pending: Vec<Vec<u8>> = Vec::new();
-        let mut done = false;
-        while !done {
-            match scan.recv().await {
-                Some(Ok(batch)) => pending.extend(batch),
-                Some(Err(e)) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
-                None => done = true,
+        let scan = store.scan_table_keys(&table.prefix, table.redis_type());
+        let reads = Box::pin(key_chunks(scan)).map(|keys| {
+            let (store, table, columns) = (store.clone(), table.clone(), columns.clone());
+            async move {
+                Ok(scan::read_table(&store, &table, &columns, with_ttl, Keys::Exact(keys?))
+                    .await?
+                    .0)
             }
-            if pending.len() < CHUNK_ROWS && !done {
-                continue;
-            }
-            let keys = std::mem::take(&mut pending);
-            if keys.is_empty() {
-                break;
-            }
-            let result = async {
-                let (frame, _) = scan::read_table(&store, &table, &columns, with_ttl, Keys::Exact(keys)).await?;
+        });
+        let mut results = reads
+            .buffered(AHEAD)
+            .map(|frame: Result<DataFrame>| {
                 let (name, sql) = (registered.clone(), sql.clone());
-                super::run_blocking(move || {
-                    let mut ctx = functions::context();
-                    ctx.register(&name, frame.lazy());
-                    Ok(ctx.execute(&sql)?.collect()?)
-                })
-                .await
-            }
-            .await;
+                async move {
+                    let frame = frame?;
+                    super::run_blocking(move || {
+                        let mut ctx = functions::context();
+                        ctx.register(&name, frame.lazy());
+                        Ok(ctx.execute(&sql)?.collect()?)
+                    })
+                    .await
+                }
+            })
+            .buffered(AHEAD);
+        while let Some(result) = results.next().await {
             let failed = result.is_err();
             if tx.send(result).await.is_err() || failed {
                 return; // the client went away, or the export failed
@@ -171,6 +171,29 @@ pub fn run_chunks(
         }
     });
     rx
+}
+
+/// The keys a SCAN streams, in chunks of `CHUNK_ROWS` (the last one smaller).
+fn key_chunks(
+    scan: mpsc::Receiver<Result<Vec<Vec<u8>>>>,
+) -> impl futures::Stream<Item = Result<Vec<Vec<u8>>>> + Send + 'static {
+    futures::stream::unfold(Some(scan), |scan| async move {
+        let mut scan = scan?;
+        let mut pending: Vec<Vec<u8>> = Vec::new();
+        loop {
+            match scan.recv().await {
+                Some(Ok(batch)) => {
+                    pending.extend(batch);
+                    if pending.len() >= CHUNK_ROWS {
+                        return Some((Ok(pending), Some(scan)));
+                    }
+                }
+                Some(Err(e)) => return Some((Err(e), None)),
+                None if pending.is_empty() => return None,
+                None => return Some((Ok(pending), None)),
+            }
+        }
+    })
 }
 
 #[cfg(test)]

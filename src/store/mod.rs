@@ -174,9 +174,12 @@ impl Store {
         rx
     }
 
-    /// HMGET `fields` of every key in one pipelined round trip. Keys whose
-    /// fields are all absent are checked with EXISTS, so a key deleted since
-    /// the SCAN yields `None` instead of a row of NULLs.
+    /// HMGET `fields` of every key in one pipelined round trip on the shared
+    /// multiplexed connection, which sends the commands of concurrent
+    /// sessions together: the read for key lookups, where many small reads
+    /// share round trips (bulk reads use [`Store::hmget_rows`]). Keys whose
+    /// fields are all absent are checked with EXISTS, so a deleted key
+    /// yields `None` instead of a row of NULLs.
     pub async fn hmget_batch(&self, keys: &[Vec<u8>], fields: &[String]) -> Result<Vec<Option<Vec<Value>>>> {
         if fields.is_empty() {
             return Ok(keys.iter().map(|_| Some(Vec::new())).collect());
@@ -217,6 +220,62 @@ impl Store {
             }
         }
         Ok(rows)
+    }
+
+    /// HMGET `fields` of every key, pipelined on a RESP3 connection of its
+    /// own and read without copying (the scan path's bulk read; several run
+    /// at once): one reply frame per key (an array of values,
+    /// NULL for an absent field), and whether each key is a row. A key whose
+    /// fields are all absent is checked with EXISTS, so a key deleted since
+    /// the SCAN is no row rather than a row of NULLs; a key that changed type
+    /// (WRONGTYPE) is none either. With no fields, each frame is EXISTS'
+    /// answer (no values).
+    pub async fn hmget_rows(&self, keys: &[Vec<u8>], fields: &[String]) -> Result<(resp3::Reply, Vec<bool>)> {
+        let mut conn = self.search.get().await?;
+        if fields.is_empty() {
+            let exists: Vec<[&[u8]; 2]> = keys.iter().map(|k| [b"EXISTS".as_slice(), k]).collect();
+            let reply = conn.pipeline(exists.iter().map(|c| c.as_slice())).await?;
+            let rows = reply.frames().map(|e| e.int() == Some(1)).collect();
+            self.search.put(conn);
+            return Ok((reply, rows));
+        }
+        let mut args: Vec<&[u8]> = Vec::with_capacity(2 + fields.len());
+        args.push(b"HMGET");
+        args.push(b"");
+        args.extend(fields.iter().map(|f| f.as_bytes()));
+        let commands: Vec<Vec<&[u8]>> = keys
+            .iter()
+            .map(|k| {
+                let mut a = args.clone();
+                a[1] = k;
+                a
+            })
+            .collect();
+        let reply = conn.pipeline(commands.iter().map(Vec::as_slice)).await?;
+        let mut rows = Vec::with_capacity(keys.len());
+        let mut all_absent = Vec::new();
+        for (i, frame) in reply.frames().enumerate() {
+            if frame.error().is_some() {
+                rows.push(false);
+                continue;
+            }
+            if !frame.is_array() {
+                return Err(Error::Redis(format!("unexpected HMGET reply {frame:?}")));
+            }
+            if frame.elements().all(|v| v.is_null()) {
+                all_absent.push(i);
+            }
+            rows.push(true);
+        }
+        if !all_absent.is_empty() {
+            let exists: Vec<[&[u8]; 2]> = all_absent.iter().map(|&i| [b"EXISTS".as_slice(), &keys[i]]).collect();
+            let replies = conn.pipeline(exists.iter().map(|c| c.as_slice())).await?;
+            for (&i, e) in all_absent.iter().zip(replies.frames()) {
+                rows[i] = e.int() == Some(1);
+            }
+        }
+        self.search.put(conn);
+        Ok((reply, rows))
     }
 
     /// The keys that exist and hold `key_type` (one pipelined TYPE per key).

@@ -209,10 +209,13 @@ fn crlf(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// A complete reply: its bytes and their tape.
+/// One or more complete replies (a pipeline's, in order): their bytes and
+/// one tape of them all.
 pub struct Reply {
     bytes: Bytes,
     toks: Vec<Tok>,
+    /// The tape index of each reply's top-level frame.
+    roots: Vec<u32>,
 }
 
 impl Reply {
@@ -228,14 +231,22 @@ impl Reply {
             Reply {
                 bytes: Bytes::copy_from_slice(&bytes[..used]),
                 toks: tape.toks,
+                roots: vec![0],
             },
             used,
         ))
     }
 
-    /// The top-level frame.
+    /// The top-level frame (the first reply's, of a pipeline).
     pub fn frame(&self) -> Frame<'_> {
         Frame { r: self, i: 0 }.skip_attributes()
+    }
+
+    /// Each reply's top-level frame, in the order the commands were sent.
+    pub fn frames(&self) -> impl ExactSizeIterator<Item = Frame<'_>> + '_ {
+        self.roots
+            .iter()
+            .map(|&i| Frame { r: self, i: i as usize }.skip_attributes())
     }
 }
 
@@ -313,6 +324,14 @@ impl<'a> Frame<'a> {
         self.tok().kind == Kind::Map
     }
 
+    pub fn is_array(&self) -> bool {
+        self.tok().kind == Kind::Array
+    }
+
+    pub fn is_null(&self) -> bool {
+        self.tok().kind == Kind::Null
+    }
+
     /// An aggregate's children (for a map: keys and values alternating).
     fn children(&self) -> impl Iterator<Item = Frame<'a>> {
         let t = self.tok();
@@ -370,18 +389,28 @@ impl Conn {
     /// Send one command and read its reply. A Redis error reply is returned
     /// as an error frame, leaving the connection usable.
     pub async fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply> {
+        self.pipeline(std::iter::once(args)).await
+    }
+
+    /// Send commands in one write and read their replies into one [`Reply`]
+    /// (one frame per command, in order; see [`Reply::frames`]). Error
+    /// replies are error frames and leave the connection usable.
+    pub async fn pipeline<'c, A: AsRef<[u8]> + 'c>(
+        &mut self,
+        commands: impl IntoIterator<Item = &'c [A]>,
+    ) -> Result<Reply> {
         self.out.clear();
-        self.out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            let a = a.as_ref();
-            self.out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            self.out.extend_from_slice(a);
-            self.out.extend_from_slice(b"\r\n");
+        let mut n = 0;
+        for args in commands {
+            encode_command(&mut self.out, args);
+            n += 1;
         }
         self.io.write_all(&self.out).await.map_err(broken)?;
         self.io.flush().await.map_err(broken)?;
-        loop {
-            let mut tape = Tape::default();
+        let mut tape = Tape::default();
+        let mut roots = Vec::with_capacity(n);
+        let mut root = 0;
+        while roots.len() < n {
             while !tape.advance(&self.buf)? {
                 if self.buf.capacity() - self.buf.len() < 64 * 1024 {
                     self.buf.reserve(1 << 20);
@@ -390,13 +419,18 @@ impl Conn {
                     return Err(Error::RedisUnavailable("Redis closed the connection".into()));
                 }
             }
-            let bytes = self.buf.split_to(tape.pos).freeze();
-            let reply = Reply { bytes, toks: tape.toks };
             // Out-of-band pushes are not replies (none are expected here).
-            if reply.frame().tok().kind != Kind::Push {
-                return Ok(reply);
+            if tape.toks[root].kind != Kind::Push {
+                roots.push(offset(root)?);
             }
+            root = tape.toks.len();
         }
+        let bytes = self.buf.split_to(tape.pos).freeze();
+        Ok(Reply {
+            bytes,
+            toks: tape.toks,
+            roots,
+        })
     }
 
     /// Whether an idle connection is still open: nothing to read, not even
@@ -409,6 +443,18 @@ impl Conn {
         std::pin::Pin::new(&mut self.io)
             .poll_read(&mut cx, &mut buf)
             .is_pending()
+    }
+}
+
+/// Append one command as a RESP array of bulk strings.
+fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
+    use std::io::Write;
+    let _ = write!(out, "*{}\r\n", args.len());
+    for a in args {
+        let a = a.as_ref();
+        let _ = write!(out, "${}\r\n", a.len());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
     }
 }
 

@@ -184,3 +184,47 @@ async fn wait_indexed(c: &mut Conn, index: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The scan path's batch read: HMGET of many keys pipelined on one RESP3
+/// connection, one frame per key in order, each key's row status exact
+/// (a hash is a row, also one lacking every field read only if it exists;
+/// a missing key or one of another type is not), values larger than a
+/// socket read intact.
+#[tokio::test]
+async fn pipelined_hmget_reads_each_key_in_order() {
+    let url = redis_url();
+    let t = unique("hmget_rows");
+    let store = Store::connect(&url).await.unwrap();
+    let mut c = store.search_conn().await.unwrap();
+    let big = "y".repeat(300_000);
+    call(&mut c, &["HSET", &format!("{t}:1"), "a", "1", "b", "one"]).await;
+    call(&mut c, &["HSET", &format!("{t}:2"), "b", &big]).await;
+    call(&mut c, &["HSET", &format!("{t}:3"), "other", "x"]).await;
+    call(&mut c, &["SET", &format!("{t}:4"), "a string"]).await;
+    store.search_done(c);
+    let keys: Vec<Vec<u8>> = (1..=5).map(|i| format!("{t}:{i}").into_bytes()).collect();
+    let fields = ["a".to_string(), "b".to_string()];
+    let (reply, rows) = store.hmget_rows(&keys, &fields).await.unwrap();
+    assert_eq!(rows, [true, true, true, false, false]);
+    let values: Vec<Vec<Option<String>>> = reply
+        .frames()
+        .map(|f| {
+            f.elements()
+                .map(|v| v.bytes().map(|b| String::from_utf8_lossy(b).into_owned()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(values[0], [Some("1".to_string()), Some("one".to_string())]);
+    assert_eq!(values[1], [None, Some(big)]);
+    assert_eq!(values[2], [None, None]);
+    assert_eq!(values[4], [None, None]);
+    // No fields: existence alone.
+    let (_, rows) = store.hmget_rows(&keys, &[]).await.unwrap();
+    assert_eq!(rows, [true, true, true, true, false]);
+    let mut c = store.search_conn().await.unwrap();
+    let del: Vec<String> = std::iter::once("DEL".to_string())
+        .chain((1..=4).map(|i| format!("{t}:{i}")))
+        .collect();
+    assert_eq!(c.call(&del).await.unwrap().frame().int(), Some(4));
+    store.search_done(c);
+}
