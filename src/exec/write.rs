@@ -503,6 +503,7 @@ pub(super) async fn insert_rows(
         rows.push((r, id));
     }
     // An existing row is a duplicate; a key of another type is never written over.
+    let mut all_new = true;
     for chunk in rows.chunks(WRITE_BATCH) {
         // One EXISTS over the chunk's keys: when none exists (a load into a
         // new table), no TYPE per key is needed.
@@ -511,6 +512,7 @@ pub(super) async fn insert_rows(
         if existing == 0 {
             continue;
         }
+        all_new = false;
         let mut pipe = redis::pipe();
         for key in &keys {
             pipe.cmd("TYPE").arg(key);
@@ -536,7 +538,12 @@ pub(super) async fn insert_rows(
     if table.storage == crate::catalog::STORAGE_JSON {
         return super::json_doc::insert_docs(store, table, columns, encoded, &rows, conflict).await;
     }
-    super::hash_write::insert_hashes(store, table, columns, encoded, &rows, conflict).await
+    let how = if all_new && table.ttl.is_none() && conflict != Conflict::Replace && store.has_hsetex().await {
+        super::hash_write::How::NewKeys
+    } else {
+        super::hash_write::How::Script
+    };
+    super::hash_write::insert_hashes(store, table, columns, encoded, &rows, conflict, how).await
 }
 
 pub(super) fn duplicate(table: &TableInfo, id: &str) -> Error {

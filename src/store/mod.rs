@@ -30,6 +30,8 @@ pub struct Store {
     /// RESP3 connections for FT.* commands, whose replies carry RediSearch's
     /// partial-result warnings (RESP2 drops them), read without copying.
     search: Arc<resp3::Pool>,
+    /// Whether the server has HSETEX (Redis 8.0+), asked once.
+    hsetex: Arc<tokio::sync::OnceCell<bool>>,
     url: String,
     /// The database number (RediSearch indexes only database 0).
     db: i64,
@@ -54,6 +56,7 @@ impl Store {
         Ok(Store {
             conn,
             search,
+            hsetex: Arc::default(),
             url: url.to_string(),
             db,
         })
@@ -113,6 +116,18 @@ impl Store {
     }
 
     /// Whether the RediSearch module is loaded.
+    /// Whether the server knows HSETEX (Redis 8.0 and later), which writes a
+    /// new hash with `FNX` (only if none of its fields exist) in one command.
+    pub async fn has_hsetex(&self) -> bool {
+        *self
+            .hsetex
+            .get_or_init(|| async {
+                let info: Result<Value> = self.query(redis::cmd("COMMAND").arg("INFO").arg("HSETEX")).await;
+                matches!(info, Ok(Value::Array(a)) if matches!(a.first(), Some(Value::Array(_))))
+            })
+            .await
+    }
+
     pub async fn has_search(&self) -> bool {
         self.query::<Value>(&redis::cmd("FT._LIST")).await.is_ok()
     }

@@ -372,3 +372,70 @@ async fn update_writes_only_changed_fields() {
     );
     server.shutdown().await;
 }
+
+/// Rows whose keys do not exist are written with one HSETEX FNX each (Redis
+/// 8); a write meeting existing keys, `replace`, or a table with a TTL goes
+/// through the insert script. Both store the same hashes and report
+/// conflicts the same way.
+#[tokio::test]
+async fn new_rows_use_hsetex_and_every_other_write_the_script() {
+    // A private Redis, so the command counts are this test's alone.
+    let server = private_server(100).await;
+    let url = server.redis_url().to_string();
+    let c = connect(&server).await;
+    let mut r = redis(&url).await;
+    c.client
+        .batch_execute(
+            "CREATE TABLE fresh (id bigint PRIMARY KEY, name text, v double precision); \
+             CREATE TABLE brief (id bigint PRIMARY KEY, name text) WITH (ttl = 3600)",
+        )
+        .await
+        .unwrap();
+    c.client
+        .batch_execute("INSERT INTO fresh VALUES (1, 'a', 1.5), (2, NULL, 2)")
+        .await
+        .unwrap();
+    assert_eq!(calls(&mut r, "hsetex").await, 2);
+    assert_eq!(calls(&mut r, "evalsha").await, 0);
+    let stored: std::collections::HashMap<String, String> = r.hgetall("fresh:2").await.unwrap();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert_eq!(stored["id"], "2");
+    assert_eq!(stored["v"], "2");
+
+    // An existing key: the script, which reports it and writes nothing.
+    let err = c
+        .client
+        .batch_execute("INSERT INTO fresh VALUES (3, 'c', 3), (2, 'b', 3)")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().unwrap().code(), "23505", "{err}");
+    c.client
+        .batch_execute("INSERT INTO fresh VALUES (3, 'c', 3), (2, 'b', 3) ON CONFLICT DO NOTHING")
+        .await
+        .unwrap();
+    assert!(calls(&mut r, "evalsha").await >= 1);
+    assert_eq!(calls(&mut r, "hsetex").await, 2);
+    // A TTL table: the script, which sets each row's expiry.
+    c.client
+        .batch_execute("INSERT INTO brief VALUES (1, 'x')")
+        .await
+        .unwrap();
+    assert_eq!(calls(&mut r, "hsetex").await, 2);
+    let ttl: i64 = r.ttl("brief:1").await.unwrap();
+    assert!(ttl > 3500, "ttl {ttl}");
+    let rows = c
+        .client
+        .query("SELECT id, name, v FROM fresh ORDER BY id", &[])
+        .await
+        .unwrap();
+    let got: Vec<(i64, Option<String>, Option<f64>)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    assert_eq!(
+        got,
+        [
+            (1, Some("a".into()), Some(1.5)),
+            (2, None, Some(2.0)),
+            (3, Some("c".into()), Some(3.0))
+        ]
+    );
+    server.shutdown().await;
+}
