@@ -507,8 +507,16 @@ fn print_scaling(reports: &[Report]) {
     }
     println!();
     println!(
-        "cost per row, {} rows vs {} rows (1.00 = linear):",
+        "cost per row at {} rows against {} rows (1.00 = linear; the baseline's own ratio beside it):",
         big.rows, small.rows
+    );
+    println!(
+        "  {:<52} {:>11} {:>11} {:>6} {:>9}",
+        "",
+        format!("{} rows", small.rows),
+        format!("{} rows", big.rows),
+        "ratio",
+        "baseline"
     );
     for (s, b) in small.lines.iter().zip(&big.lines) {
         if s.unit != "rows/s" {
@@ -516,11 +524,12 @@ fn print_scaling(reports: &[Report]) {
         }
         let (ns_small, ns_big) = (1e9 / s.redsql, 1e9 / b.redsql);
         println!(
-            "  {:<52} {:>8.0} ns {:>8.0} ns {:>6.2}",
+            "  {:<52} {:>8.0} ns {:>8.0} ns {:>6.2} {:>9.2}",
             s.what,
             ns_small,
             ns_big,
-            ns_big / ns_small
+            ns_big / ns_small,
+            s.limit / b.limit
         );
     }
 }
