@@ -81,48 +81,49 @@ pub(super) async fn insert_hashes(
     if rows.is_empty() {
         return Ok(0);
     }
-    let sha: String = match how {
-        How::Script => {
+    // The insert script's SHA; None when rows go by HSETEX.
+    let sha: Option<String> = match how {
+        How::Script => Some(
             store
                 .query(redis::cmd("SCRIPT").arg("LOAD").arg(INSERT_GROUP_SCRIPT))
-                .await?
-        }
-        How::NewKeys => String::new(),
+                .await?,
+        ),
+        How::NewKeys => None,
     };
     let mode = conflict.script_mode();
     let ttl = table.ttl.unwrap_or(0).to_string();
     let pipelines: Vec<&[(usize, String)]> = rows.chunks(GROUP * GROUPS_PER_PIPELINE).collect();
-    let present = |r: usize| -> Vec<(&str, &str)> {
-        columns
+    // A row's present fields as `n field value ...`, added to the pipeline's last command.
+    let add_fields = |cmd: &mut redis::Pipeline, r: usize| {
+        let fields: Vec<(&str, &str)> = columns
             .iter()
             .enumerate()
             .filter_map(|(c, (name, _))| encoded[c][r].as_deref().map(|v| (name.as_str(), v)))
-            .collect()
+            .collect();
+        cmd.arg(fields.len());
+        for (f, v) in fields {
+            cmd.arg(f).arg(v);
+        }
     };
     let send = |chunk: &'_ [(usize, String)]| {
         let mut pipe = redis::pipe();
-        if how == How::NewKeys {
-            pipe.ignore_errors();
-            for (r, id) in chunk {
-                let fields = present(*r);
-                let cmd = pipe.cmd("HSETEX").arg(table.key_of(id)).arg("FNX").arg("FIELDS");
-                cmd.arg(fields.len());
-                for (f, v) in fields {
-                    cmd.arg(f).arg(v);
+        match &sha {
+            None => {
+                pipe.ignore_errors();
+                for (r, id) in chunk {
+                    add_fields(pipe.cmd("HSETEX").arg(table.key_of(id)).arg("FNX").arg("FIELDS"), *r);
                 }
             }
-        }
-        for group in chunk.chunks(GROUP).filter(|_| how == How::Script) {
-            let cmd = pipe.cmd("EVALSHA").arg(&sha).arg(group.len());
-            for (_, id) in group {
-                cmd.arg(table.key_of(id));
-            }
-            cmd.arg(mode).arg(&ttl);
-            for (r, _) in group {
-                let fields = present(*r);
-                cmd.arg(fields.len());
-                for (f, v) in fields {
-                    cmd.arg(f).arg(v);
+            Some(sha) => {
+                for group in chunk.chunks(GROUP) {
+                    let cmd = pipe.cmd("EVALSHA").arg(sha).arg(group.len());
+                    for (_, id) in group {
+                        cmd.arg(table.key_of(id));
+                    }
+                    cmd.arg(mode).arg(&ttl);
+                    for (r, _) in group {
+                        add_fields(cmd, *r);
+                    }
                 }
             }
         }

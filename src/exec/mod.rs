@@ -265,17 +265,21 @@ impl Engine {
 
     /// The key ids a plain lookup (see [`Planned::lookup`]) reads with these
     /// parameters, and its table; None when the query runs the general way.
-    pub(crate) fn direct_ids<'a>(planned: &'a Planned, params: &[Param]) -> Option<(&'a TableInfo, Vec<String>)> {
+    pub(crate) fn direct_ids<'a>(
+        planned: &'a Planned,
+        params: &[Param],
+    ) -> Option<(&'a PlainLookup, &'a TableInfo, Vec<String>)> {
+        let lookup = planned.lookup.as_ref()?;
         let (_, Some(t)) = planned.sources.first()? else {
             return None;
         };
-        Some((t, planned.lookup.as_ref()?.ids(params, t.key_type)?))
+        Some((lookup, t, lookup.ids(params, t.key_type)?))
     }
 
     /// A plain lookup's result: the rows read, projected, with no query bound
     /// and no Polars SQL run (a point lookup costs one HMGET).
     async fn direct_lookup(&self, planned: &Planned, params: &[Param]) -> Result<Option<(Output, Trace)>> {
-        let (Some(lookup), Some((t, ids))) = (&planned.lookup, Self::direct_ids(planned, params)) else {
+        let Some((lookup, t, ids)) = Self::direct_ids(planned, params) else {
             return Ok(None);
         };
         let started = Instant::now();

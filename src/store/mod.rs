@@ -248,8 +248,7 @@ impl Store {
     pub async fn hmget_rows(&self, keys: &[Vec<u8>], fields: &[String]) -> Result<(resp3::Reply, Vec<bool>)> {
         let mut conn = self.search.get().await?;
         if fields.is_empty() {
-            let exists: Vec<[&[u8]; 2]> = keys.iter().map(|k| [b"EXISTS".as_slice(), k]).collect();
-            let reply = conn.pipeline(exists.iter().map(|c| c.as_slice())).await?;
+            let reply = exists_each(&mut conn, keys.iter()).await?;
             let rows = reply.frames().map(|e| e.int() == Some(1)).collect();
             self.search.put(conn);
             return Ok((reply, rows));
@@ -283,8 +282,7 @@ impl Store {
             rows.push(true);
         }
         if !all_absent.is_empty() {
-            let exists: Vec<[&[u8]; 2]> = all_absent.iter().map(|&i| [b"EXISTS".as_slice(), &keys[i]]).collect();
-            let replies = conn.pipeline(exists.iter().map(|c| c.as_slice())).await?;
+            let replies = exists_each(&mut conn, all_absent.iter().map(|&i| &keys[i])).await?;
             for (&i, e) in all_absent.iter().zip(replies.frames()) {
                 rows[i] = e.int() == Some(1);
             }
@@ -374,6 +372,12 @@ impl std::hash::Hasher for Fingerprint {
     fn finish(&self) -> u64 {
         self.0
     }
+}
+
+/// One pipelined EXISTS per key; one reply frame each (1 or 0).
+async fn exists_each<'k>(conn: &mut resp3::Conn, keys: impl Iterator<Item = &'k Vec<u8>>) -> Result<resp3::Reply> {
+    let commands: Vec<[&[u8]; 2]> = keys.map(|k| [b"EXISTS".as_slice(), k]).collect();
+    conn.pipeline(commands.iter().map(|c| c.as_slice())).await
 }
 
 /// Escape the glob metacharacters of Redis MATCH patterns (`* ? [ ] \`), so a
