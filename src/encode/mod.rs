@@ -20,6 +20,7 @@ use rust_decimal::Decimal;
 
 use crate::catalog::types::days_to_date;
 use crate::error::{Error, Result};
+use crate::exec::scan::Cell;
 use crate::sql::origins::Origin;
 
 /// Rows encoded per step of the stream.
@@ -347,6 +348,45 @@ pub fn row_stream(
         rows
     });
     Ok(stream::iter(batches).flat_map(stream::iter))
+}
+
+/// Rows of cells (a key lookup's, `exec::lookup_rows`) encoded for `fields`,
+/// each value in the form [`row_stream`] gives the same value of a column
+/// of the cell's type (a test compares the two paths).
+pub fn cell_rows(
+    rows: Vec<Vec<Cell<'static>>>,
+    fields: Arc<Vec<FieldInfo>>,
+) -> impl Stream<Item = PgWireResult<DataRow>> + Send + 'static {
+    let mut enc = DataRowEncoder::new(fields.clone());
+    let mut encoded = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let done = row
+            .iter()
+            .zip(fields.iter())
+            .try_for_each(|(cell, field)| encode_cell(cell, field.format() == FieldFormat::Text, &mut enc));
+        match done {
+            Ok(()) => encoded.push(Ok(enc.take_row())),
+            Err(e) => {
+                encoded.push(Err(e));
+                break;
+            }
+        }
+    }
+    stream::iter(encoded)
+}
+
+fn encode_cell(cell: &Cell, text: bool, enc: &mut DataRowEncoder) -> PgWireResult<()> {
+    match cell {
+        Cell::Null => enc.encode_field(&None::<i64>),
+        Cell::Int(v) => enc.encode_field(v),
+        Cell::Float(v) if text => enc.encode_field(&float8_text(*v)),
+        Cell::Float(v) => enc.encode_field(v),
+        Cell::Bool(v) => enc.encode_field(v),
+        Cell::Date(days) => enc.encode_field(&days_to_date(*days)),
+        Cell::Ts(us) if text => enc.encode_field(&timestamp_text(*us, "")),
+        Cell::Ts(us) => enc.encode_field(&DateTime::from_timestamp_micros(*us).map(|t| t.naive_utc())),
+        Cell::Text(s) => enc.encode_field(&s.as_ref()),
+    }
 }
 
 #[cfg(test)]

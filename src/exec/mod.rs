@@ -18,6 +18,7 @@ pub mod hash_write;
 pub mod index_ddl;
 pub mod json_doc;
 pub mod load;
+pub mod lookup_rows;
 pub mod scan;
 pub mod search;
 pub mod srf;

@@ -34,6 +34,25 @@ pub struct Messy {
 }
 
 impl Messy {
+    /// The values of `column` that will not read as `ty`, none yet.
+    pub fn none(table: &str, column: &str, ty: ColType) -> Messy {
+        Messy {
+            table: table.to_string(),
+            column: column.to_string(),
+            ty: Some(ty),
+            ..Default::default()
+        }
+    }
+
+    /// Count one more value `bad` (of key `key`) read as NULL.
+    pub fn record(&mut self, key: &[u8], bad: &str) {
+        self.count += 1;
+        if self.count == 1 {
+            self.example_key = String::from_utf8_lossy(key).into_owned();
+            self.example_value = bad.to_string();
+        }
+    }
+
     /// The NOTICE text a client sees.
     pub fn notice(&self) -> String {
         format!(
@@ -83,12 +102,7 @@ impl ColumnReader {
             name: name.to_string(),
             ty,
             builder,
-            messy: Messy {
-                table: table.to_string(),
-                column: name.to_string(),
-                ty: Some(ty),
-                ..Default::default()
-            },
+            messy: Messy::none(table, name, ty),
             strict: false,
         }
     }
@@ -100,36 +114,11 @@ impl ColumnReader {
 
     /// Append one stored value (None when the field is absent).
     fn push(&mut self, value: Option<&[u8]>, key: &[u8]) {
-        if let Builder::Text(b) = &mut self.builder {
-            match value {
-                Some(v) => match std::str::from_utf8(v) {
-                    Ok(s) => b.append_value(s),
-                    Err(_) => b.append_value(String::from_utf8_lossy(v)),
-                },
-                None => b.append_null(),
-            }
-            return;
-        }
-        // Non-text: absent and empty values are NULL; anything else must parse.
-        let s = match value {
-            None | Some(b"") => None,
-            Some(v) => Some(std::str::from_utf8(v).unwrap_or("\u{fffd}")),
-        };
-        let ok = match (&mut self.builder, s) {
-            (Builder::Int(v), s) if self.strict => push_parsed(v, s, parse_bigint),
-            (Builder::Int(v), s) => push_parsed(v, s, read_bigint),
-            (Builder::Float(v), s) if self.strict => push_parsed(v, s, parse_double),
-            (Builder::Float(v), s) => push_parsed(v, s, read_double),
-            (Builder::Bool(v), s) => push_parsed(v, s, parse_bool),
-            (Builder::Date(v), s) => push_parsed(v, s, parse_date),
-            (Builder::Ts(v), s) => push_parsed(v, s, parse_timestamp),
-            (Builder::Text(_), _) => unreachable!(),
-        };
-        if !ok {
-            self.messy.count += 1;
-            if self.messy.count == 1 {
-                self.messy.example_key = String::from_utf8_lossy(key).into_owned();
-                self.messy.example_value = s.unwrap_or_default().to_string();
+        match read_cell(self.ty, self.strict, value) {
+            Ok(cell) => self.builder.push(cell),
+            Err(bad) => {
+                self.builder.push(Cell::Null);
+                self.messy.record(key, bad);
             }
         }
     }
@@ -150,18 +139,78 @@ impl ColumnReader {
     }
 }
 
-/// Push the parsed value; false when a present value did not parse (pushes NULL).
-fn push_parsed<T>(out: &mut Vec<Option<T>>, s: Option<&str>, parse: impl Fn(&str) -> Option<T>) -> bool {
-    match s {
-        None => {
-            out.push(None);
-            true
+/// One stored value as its column reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since 1970-01-01 00:00.
+    Ts(i64),
+    Text(std::borrow::Cow<'a, str>),
+}
+
+impl Cell<'_> {
+    pub fn into_owned(self) -> Cell<'static> {
+        match self {
+            Cell::Null => Cell::Null,
+            Cell::Int(v) => Cell::Int(v),
+            Cell::Float(v) => Cell::Float(v),
+            Cell::Bool(v) => Cell::Bool(v),
+            Cell::Date(v) => Cell::Date(v),
+            Cell::Ts(v) => Cell::Ts(v),
+            Cell::Text(s) => Cell::Text(std::borrow::Cow::Owned(s.into_owned())),
         }
-        Some(s) => {
-            let v = parse(s);
-            let ok = v.is_some();
-            out.push(v);
-            ok
+    }
+}
+
+/// How a stored value (None: the field is absent) reads as a column of
+/// type `ty`: the one rule of the scan path and of key lookups. Text is
+/// read as it is (invalid UTF-8 replaced); for other types an absent or
+/// empty value is NULL and anything else must parse, else Err with the text
+/// (read as NULL and reported). `strict`: key ids parse in canonical forms
+/// only (as key lookups build them); stored numbers read as RediSearch
+/// reads them.
+pub fn read_cell(ty: ColType, strict: bool, value: Option<&[u8]>) -> std::result::Result<Cell<'_>, &str> {
+    if ty == ColType::Text {
+        return Ok(value.map_or(Cell::Null, |v| Cell::Text(String::from_utf8_lossy(v))));
+    }
+    let s = match value {
+        None | Some(b"") => return Ok(Cell::Null),
+        Some(v) => std::str::from_utf8(v).unwrap_or("\u{fffd}"),
+    };
+    let cell = match (ty, strict) {
+        (ColType::BigInt, true) => parse_bigint(s).map(Cell::Int),
+        (ColType::BigInt, false) => read_bigint(s).map(Cell::Int),
+        (ColType::Double, true) => parse_double(s).map(Cell::Float),
+        (ColType::Double, false) => read_double(s).map(Cell::Float),
+        (ColType::Boolean, _) => parse_bool(s).map(Cell::Bool),
+        (ColType::Date, _) => parse_date(s).map(Cell::Date),
+        (ColType::Timestamp, _) => parse_timestamp(s).map(Cell::Ts),
+        (ColType::Text, _) => unreachable!("read above"),
+    };
+    cell.ok_or(s)
+}
+
+impl Builder {
+    /// Append a cell of this builder's type (any other cell appends NULL).
+    fn push(&mut self, cell: Cell<'_>) {
+        match (self, cell) {
+            (Builder::Text(b), Cell::Text(s)) => b.append_value(s.as_ref()),
+            (Builder::Text(b), _) => b.append_null(),
+            (Builder::Int(v), Cell::Int(x)) => v.push(Some(x)),
+            (Builder::Int(v), _) => v.push(None),
+            (Builder::Float(v), Cell::Float(x)) => v.push(Some(x)),
+            (Builder::Float(v), _) => v.push(None),
+            (Builder::Bool(v), Cell::Bool(x)) => v.push(Some(x)),
+            (Builder::Bool(v), _) => v.push(None),
+            (Builder::Date(v), Cell::Date(x)) => v.push(Some(x)),
+            (Builder::Date(v), _) => v.push(None),
+            (Builder::Ts(v), Cell::Ts(x)) => v.push(Some(x)),
+            (Builder::Ts(v), _) => v.push(None),
         }
     }
 }

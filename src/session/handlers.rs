@@ -240,6 +240,17 @@ where
             Ok(Response::Query(QueryResponse::new(fields, rows)))
         }
         Prepared::Query { planned, columns } => {
+            let announced = described.then_some(columns.as_slice());
+            if let Some(found) = engine.lookup_rows(planned, params, announced).await? {
+                send_notices(client, &found.notices).await?;
+                let fields = Arc::new(encode::fields_traced(
+                    &found.columns,
+                    planned.origins.as_deref(),
+                    format,
+                ));
+                let rows = encode::cell_rows(found.rows, fields.clone());
+                return Ok(Response::Query(QueryResponse::new(fields, rows)));
+            }
             let pushdown_on = commands::pushdown_on(&settings(client));
             let (out, _) = engine.execute_with(planned, params, pushdown_on).await?;
             send_notices(client, &out.notices).await?;

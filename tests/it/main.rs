@@ -11,6 +11,7 @@ mod files;
 mod index;
 mod json;
 mod load;
+mod lookup;
 mod pg_catalog;
 mod psql;
 mod pushdown;
