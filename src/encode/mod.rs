@@ -239,6 +239,14 @@ impl TextColumns {
 /// in fixed notation for decimal exponents in [-4, 15) and as `1.5e-05`
 /// otherwise; `NaN`, `Infinity`, `-Infinity`.
 pub fn float8_text(v: f64) -> String {
+    // The shortest digits of v have decimal exponent e exactly when
+    // 10^e <= |v| < 10^(e+1) taken as the doubles nearest those powers (a
+    // shorter string between a power and the value would read back as the
+    // double nearest the power), so the fixed range is a comparison and
+    // one formatting pass suffices.
+    if v == 0.0 || (1e-4..1e15).contains(&v.abs()) {
+        return v.to_string();
+    }
     special_float(v).unwrap_or_else(|| pg_float(format!("{v:e}"), || v.to_string(), 15))
 }
 
@@ -409,6 +417,37 @@ mod tests {
         assert_eq!(f8(-0.0), "-0");
         assert_eq!(float4_text(1234567.0), "1.234567e+06");
         assert_eq!(float4_text(0.1), "0.1");
+    }
+
+    /// The comparison shortcut gives what the exponent of the shortest
+    /// scientific form decides, for random bit patterns and values next to
+    /// every power of ten in range.
+    #[test]
+    fn float8_text_matches_the_exponent_rule() {
+        let reference =
+            |v: f64| super::special_float(v).unwrap_or_else(|| super::pg_float(format!("{v:e}"), || v.to_string(), 15));
+        let mut values = vec![0.0, -0.0, f64::MIN_POSITIVE, f64::MAX, f64::MIN, 5e-324];
+        for e in -330..310 {
+            let p: f64 = format!("1e{e}").parse().unwrap();
+            for v in [
+                p,
+                f64::from_bits(p.to_bits().wrapping_sub(1)),
+                f64::from_bits(p.to_bits() + 1),
+            ] {
+                values.extend([v, -v]);
+            }
+        }
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(f64::from_bits(x));
+            values.push((x % 1_000_000_000) as f64 / 1000.0);
+        }
+        for v in values {
+            assert_eq!(f8(v), reference(v), "{v:e} (bits {:x})", v.to_bits());
+        }
     }
 
     #[test]
