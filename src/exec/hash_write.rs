@@ -13,7 +13,10 @@
 //! created since the check is reported as a duplicate when it shares a field
 //! with the row (every row redsql writes carries its key column); only a
 //! hash created in those milliseconds with none of the row's fields would be
-//! merged into rather than reported (see docs/performance.md).
+//! merged into rather than reported (see docs/performance.md). Those rows
+//! have distinct keys and nothing to replace, so their pipelines may run on
+//! connections of their own, whose replies redsql's RESP3 reader parses at a
+//! fraction of the shared connection's cost.
 
 use futures::stream::FuturesOrdered;
 use futures::StreamExt;
@@ -90,45 +93,13 @@ pub(super) async fn insert_hashes(
         ),
         How::NewKeys => None,
     };
-    let mode = conflict.script_mode();
-    let ttl = table.ttl.unwrap_or(0).to_string();
     let pipelines: Vec<&[(usize, String)]> = rows.chunks(GROUP * GROUPS_PER_PIPELINE).collect();
-    // A row's present fields as `n field value ...`, added to the pipeline's last command.
-    let add_fields = |cmd: &mut redis::Pipeline, r: usize| {
-        let fields: Vec<(&str, &str)> = columns
-            .iter()
-            .enumerate()
-            .filter_map(|(c, (name, _))| encoded[c][r].as_deref().map(|v| (name.as_str(), v)))
-            .collect();
-        cmd.arg(fields.len());
-        for (f, v) in fields {
-            cmd.arg(f).arg(v);
-        }
+    let rows_of = Rows {
+        table,
+        columns,
+        encoded,
     };
-    let send = |chunk: &'_ [(usize, String)]| {
-        let mut pipe = redis::pipe();
-        match &sha {
-            None => {
-                pipe.ignore_errors();
-                for (r, id) in chunk {
-                    add_fields(pipe.cmd("HSETEX").arg(table.key_of(id)).arg("FNX").arg("FIELDS"), *r);
-                }
-            }
-            Some(sha) => {
-                for group in chunk.chunks(GROUP) {
-                    let cmd = pipe.cmd("EVALSHA").arg(sha).arg(group.len());
-                    for (_, id) in group {
-                        cmd.arg(table.key_of(id));
-                    }
-                    cmd.arg(mode).arg(&ttl);
-                    for (r, _) in group {
-                        add_fields(cmd, *r);
-                    }
-                }
-            }
-        }
-        async move { store.pipeline(&pipe).await }
-    };
+    let script = sha.as_deref().map(|sha| (sha, conflict.script_mode()));
     let mut in_flight = FuturesOrdered::new();
     let mut next = 0;
     let mut written = 0;
@@ -137,29 +108,25 @@ pub(super) async fn insert_hashes(
         // After a problem no new pipeline is sent; those in flight are still counted.
         while first_error.is_none() && in_flight.len() < IN_FLIGHT && next < pipelines.len() {
             let chunk = pipelines[next];
-            in_flight.push_back(async move { (chunk, send(chunk).await) });
+            let rows_of = &rows_of;
+            in_flight.push_back(async move {
+                let codes = match script {
+                    Some((sha, mode)) => rows_of.run_script(store, sha, mode, chunk).await,
+                    None => rows_of.hsetex_new(store, chunk).await,
+                };
+                (chunk, codes)
+            });
             next += 1;
         }
         let Some((chunk, reply)) = in_flight.next().await else {
             break;
         };
-        let groups = match reply {
-            Ok(groups) => groups,
+        let codes = match reply {
+            Ok(codes) => codes,
             Err(e) => {
                 first_error.get_or_insert(e);
                 continue;
             }
-        };
-        // One code per row: 1 written, 0 exists, -1 another type.
-        let codes: Vec<std::result::Result<i64, &Value>> = match how {
-            How::Script => groups
-                .iter()
-                .flat_map(|g| match g {
-                    Value::Array(codes) => codes.iter().map(code).collect::<Vec<_>>(),
-                    other => vec![Err(other)],
-                })
-                .collect(),
-            How::NewKeys => groups.iter().map(code).collect(),
         };
         for (code, (_, id)) in codes.into_iter().zip(chunk) {
             let problem = match code {
@@ -177,7 +144,8 @@ pub(super) async fn insert_hashes(
                     table.key_of(id),
                     table.name
                 )),
-                other => Error::Redis(format!("insert of {} failed: {other:?}", table.key_of(id))),
+                Ok(c) => Error::Redis(format!("insert of {} failed: unexpected reply {c}", table.key_of(id))),
+                Err(reply) => Error::Redis(format!("insert of {} failed: {reply}", table.key_of(id))),
             };
             first_error.get_or_insert(problem);
         }
@@ -194,12 +162,87 @@ pub(super) async fn insert_hashes(
     Ok(written)
 }
 
-/// A row's code from the script (1, 0, -1) or HSETEX FNX (1 written, 0 a
-/// field exists, WRONGTYPE: another type).
-fn code(v: &Value) -> std::result::Result<i64, &Value> {
+/// A row's outcome: 1 written, 0 a key (script) or field (HSETEX FNX)
+/// exists, -1 the key holds another type; or the unexpected reply.
+type Code = std::result::Result<i64, String>;
+
+/// A row's code from the script.
+fn code(v: &Value) -> Code {
     match v {
         Value::Int(c @ -1..=1) => Ok(*c),
-        Value::ServerError(e) if e.code() == "WRONGTYPE" => Ok(-1),
-        other => Err(other),
+        other => Err(format!("{other:?}")),
+    }
+}
+
+/// The rows being written: the table, its columns and their stored values.
+struct Rows<'a> {
+    table: &'a TableInfo,
+    columns: &'a [(String, ColType)],
+    encoded: &'a [Vec<Option<String>>],
+}
+
+impl Rows<'_> {
+    /// Row `r`'s present fields as (name, value).
+    fn fields(&self, r: usize) -> impl Iterator<Item = (&str, &str)> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter_map(move |(c, (name, _))| self.encoded[c][r].as_deref().map(|v| (name.as_str(), v)))
+    }
+
+    /// Write rows with the insert script, GROUP rows per call.
+    async fn run_script(&self, store: &Store, sha: &str, mode: &str, rows: &[(usize, String)]) -> Result<Vec<Code>> {
+        let ttl = self.table.ttl.unwrap_or(0);
+        let mut pipe = redis::pipe();
+        for group in rows.chunks(GROUP) {
+            let cmd = pipe.cmd("EVALSHA").arg(sha).arg(group.len());
+            for (_, id) in group {
+                cmd.arg(self.table.key_of(id));
+            }
+            cmd.arg(mode).arg(ttl);
+            for (r, _) in group {
+                cmd.arg(self.fields(*r).count());
+                for (f, v) in self.fields(*r) {
+                    cmd.arg(f).arg(v);
+                }
+            }
+        }
+        let groups = store.pipeline(&pipe).await?;
+        Ok(groups
+            .iter()
+            .flat_map(|g| match g {
+                Value::Array(codes) => codes.iter().map(code).collect::<Vec<_>>(),
+                other => vec![Err(format!("{other:?}"))],
+            })
+            .collect())
+    }
+
+    /// Write rows whose keys were just found not to exist with one
+    /// `HSETEX key FNX FIELDS n field value ...` each, pipelined on a
+    /// connection of their own (replies read without a value per row).
+    async fn hsetex_new(&self, store: &Store, rows: &[(usize, String)]) -> Result<Vec<Code>> {
+        let keys: Vec<String> = rows.iter().map(|(_, id)| self.table.key_of(id)).collect();
+        let counts: Vec<String> = (0..=self.columns.len()).map(|n| n.to_string()).collect();
+        let commands: Vec<Vec<&[u8]>> = rows
+            .iter()
+            .zip(&keys)
+            .map(|((r, _), key)| {
+                let mut args: Vec<&[u8]> = vec![b"HSETEX", key.as_bytes(), b"FNX", b"FIELDS", b""];
+                for (f, v) in self.fields(*r) {
+                    args.extend([f.as_bytes(), v.as_bytes()]);
+                }
+                args[4] = counts[(args.len() - 5) / 2].as_bytes();
+                args
+            })
+            .collect();
+        let reply = store.pipeline_own(commands.iter().map(Vec::as_slice)).await?;
+        Ok(reply
+            .frames()
+            .map(|f| match (f.int(), f.error()) {
+                (Some(c @ 0..=1), _) => Ok(c),
+                (_, Some(e)) if e.starts_with(b"WRONGTYPE") => Ok(-1),
+                _ => Err(format!("{f:?}")),
+            })
+            .collect())
     }
 }

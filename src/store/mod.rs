@@ -115,7 +115,21 @@ impl Store {
         Ok(pipe.query_async(&mut conn).await?)
     }
 
-    /// Whether the RediSearch module is loaded.
+    /// Run commands (each its arguments) pipelined on a connection of their
+    /// own, replies read by redsql's RESP3 reader: one frame per command,
+    /// a failing command an error frame. For bulk work (scans, loads),
+    /// where the shared connection's reply parsing would cost more than the
+    /// round trip it saves.
+    pub async fn pipeline_own<'c, A: AsRef<[u8]> + 'c>(
+        &self,
+        commands: impl IntoIterator<Item = &'c [A]>,
+    ) -> Result<resp3::Reply> {
+        let mut conn = self.search.get().await?;
+        let reply = conn.pipeline(commands).await?;
+        self.search.put(conn);
+        Ok(reply)
+    }
+
     /// Whether the server knows HSETEX (Redis 8.0 and later), which writes a
     /// new hash with `FNX` (only if none of its fields exist) in one command.
     pub async fn has_hsetex(&self) -> bool {
