@@ -75,6 +75,10 @@ async fn cursor_rows(
     out
 }
 
+/// Read a cursor to its end. Without a limit the next page is asked for
+/// before this one's rows are handed on, so RediSearch builds it while redsql
+/// parses (a page's rows are only known to be needed once a limit has not
+/// been reached, so with a limit the pages are read one after the other).
 async fn read_cursor(
     conn: &mut Conn,
     args: &[String],
@@ -86,8 +90,9 @@ async fn read_cursor(
     cmd.extend(args.iter().map(|a| a.as_bytes()));
     let mut reply = conn.call(&cmd).await?;
     let mut seen = 0u64;
+    let count = CURSOR_COUNT.to_string();
     loop {
-        let cursor = {
+        reply = {
             let frame = reply.frame();
             if let Some(e) = frame.error() {
                 return Err(Error::Redis(String::from_utf8_lossy(e).into_owned()));
@@ -101,48 +106,55 @@ async fn read_cursor(
                 .get("warning")
                 .and_then(|w| w.elements().next())
                 .and_then(|w| w.bytes());
+            let cursor = cursor.to_string();
             if let Some(w) = warning {
                 let w = String::from_utf8_lossy(w).into_owned();
-                if cursor != 0 {
-                    conn.call(&[&b"FT.CURSOR"[..], b"DEL", index, cursor.to_string().as_bytes()])
+                if cursor != "0" {
+                    conn.call(&[&b"FT.CURSOR"[..], b"DEL", index, cursor.as_bytes()])
                         .await?;
                 }
                 return Err(Error::Redis(format!(
                     "RediSearch returned a partial result ({w}); the query was not answered"
                 )));
             }
-            let mut fields: Vec<(&[u8], &[u8])> = Vec::with_capacity(16);
-            for r in page.get("results").iter().flat_map(|r| r.elements()) {
-                if let Some(attrs) = r.get("extra_attributes").filter(|a| a.is_map()) {
-                    fields.clear();
-                    fields.extend(attrs.pairs().filter_map(|(f, v)| Some((f.bytes()?, v.bytes()?))));
-                    on_row(&fields);
-                    seen += 1;
-                }
-            }
-            cursor
-        };
-        let done = limit.is_some_and(|l| seen >= l);
-        if cursor == 0 {
-            return Ok(seen);
-        }
-        let cursor = cursor.to_string();
-        if done {
-            conn.call(&[&b"FT.CURSOR"[..], b"DEL", index, cursor.as_bytes()])
-                .await?;
-            return Ok(seen);
-        }
-        let count = CURSOR_COUNT.to_string();
-        reply = conn
-            .call(&[
-                &b"FT.CURSOR"[..],
+            let read: [&[u8]; 6] = [
+                b"FT.CURSOR",
                 b"READ",
                 index,
                 cursor.as_bytes(),
                 b"COUNT",
                 count.as_bytes(),
-            ])
-            .await?;
+            ];
+            let ahead = cursor != "0" && limit.is_none();
+            let next_page = async {
+                match ahead {
+                    true => Some(conn.call(&read).await),
+                    false => None,
+                }
+            };
+            let this_page = async {
+                let mut fields: Vec<(&[u8], &[u8])> = Vec::with_capacity(16);
+                for r in page.get("results").iter().flat_map(|r| r.elements()) {
+                    if let Some(attrs) = r.get("extra_attributes").filter(|a| a.is_map()) {
+                        fields.clear();
+                        fields.extend(attrs.pairs().filter_map(|(f, v)| Some((f.bytes()?, v.bytes()?))));
+                        on_row(&fields);
+                        seen += 1;
+                    }
+                }
+            };
+            let (next, ()) = futures::join!(next_page, this_page);
+            match next {
+                Some(next) => next?,
+                None if cursor == "0" => return Ok(seen),
+                None if limit.is_some_and(|l| seen >= l) => {
+                    conn.call(&[&b"FT.CURSOR"[..], b"DEL", index, cursor.as_bytes()])
+                        .await?;
+                    return Ok(seen);
+                }
+                None => conn.call(&read).await?,
+            }
+        };
     }
 }
 

@@ -24,8 +24,9 @@ use crate::exec::stream::is_row_wise;
 use aggregate::AggPlan;
 use filter::{translate, Exactness, Kind, Pushed, Schema};
 
-/// Rows per cursor read.
-pub const CURSOR_COUNT: usize = 10_000;
+/// Rows per cursor read: pages small enough that RediSearch builds the next
+/// one while redsql parses this one (see `exec::search::read_cursor`).
+pub const CURSOR_COUNT: usize = 2_000;
 
 /// How a query over an indexed table uses the index (one per query and
 /// table, so the variants' size difference does not matter).

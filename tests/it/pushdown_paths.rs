@@ -123,6 +123,9 @@ const QUERIES: &[&str] = &[
     "SELECT _key, amount FROM t WHERE amount > 900 ORDER BY amount DESC LIMIT 5",
     "SELECT _key, region FROM t WHERE region IN ('  west ', 'a,b', '') AND qty >= 3",
     "SELECT _key FROM t WHERE NOT (qty < 10 OR region = 'south')",
+    // More rows than one cursor page (pushdown::CURSOR_COUNT): the pages after
+    // the first are asked for while the one before is parsed.
+    "SELECT _key, amount, qty, region FROM t WHERE amount > -1000",
 ];
 
 #[tokio::test]
@@ -172,6 +175,11 @@ async fn pushed_queries_send_ft_aggregate_not_scan_and_agree() {
     }
     assert!(calls(&mut con, "scan").await > 0);
     assert!(!pushed[0].is_empty() && !pushed[5].is_empty() && pushed[6].len() == 5);
+    assert!(
+        pushed[9].len() > redsql::pushdown::CURSOR_COUNT,
+        "{} rows",
+        pushed[9].len()
+    );
     // Global aggregate over nothing: one row, count 0, sum NULL.
     assert_eq!(pushed[2], vec![vec![Some("0".to_string())]]);
     server.shutdown().await;
