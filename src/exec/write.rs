@@ -503,16 +503,30 @@ pub(super) async fn insert_rows(
         rows.push((r, id));
     }
     // An existing row is a duplicate; a key of another type is never written over.
-    let mut all_new = true;
+    // One EXISTS per chunk of keys, all in one round trip: when none exists
+    // (a load into a new table), no TYPE per key is needed.
+    let mut exists = redis::pipe();
     for chunk in rows.chunks(WRITE_BATCH) {
-        // One EXISTS over the chunk's keys: when none exists (a load into a
-        // new table), no TYPE per key is needed.
-        let keys: Vec<String> = chunk.iter().map(|(_, id)| table.key_of(id)).collect();
-        let existing: i64 = store.query(redis::cmd("EXISTS").arg(&keys)).await?;
-        if existing == 0 {
-            continue;
-        }
+        exists
+            .cmd("EXISTS")
+            .arg(chunk.iter().map(|(_, id)| table.key_of(id)).collect::<Vec<_>>());
+    }
+    let existing: Vec<i64> = match rows.is_empty() {
+        true => Vec::new(),
+        false => store
+            .pipeline(&exists)
+            .await?
+            .into_iter()
+            .map(|v| match v {
+                redis::Value::Int(n) => Ok(n),
+                other => Err(Error::Redis(format!("unexpected EXISTS reply {other:?}"))),
+            })
+            .collect::<Result<_>>()?,
+    };
+    let mut all_new = true;
+    for (chunk, _) in rows.chunks(WRITE_BATCH).zip(existing).filter(|(_, n)| *n > 0) {
         all_new = false;
+        let keys: Vec<String> = chunk.iter().map(|(_, id)| table.key_of(id)).collect();
         let mut pipe = redis::pipe();
         for key in &keys {
             pipe.cmd("TYPE").arg(key);
