@@ -106,26 +106,18 @@ async fn read_cursor(
                 .get("warning")
                 .and_then(|w| w.elements().next())
                 .and_then(|w| w.bytes());
-            let cursor = cursor.to_string();
+            let id = cursor.to_string();
             if let Some(w) = warning {
                 let w = String::from_utf8_lossy(w).into_owned();
-                if cursor != "0" {
-                    conn.call(&[&b"FT.CURSOR"[..], b"DEL", index, cursor.as_bytes()])
-                        .await?;
+                if cursor != 0 {
+                    conn.call(&[&b"FT.CURSOR"[..], b"DEL", index, id.as_bytes()]).await?;
                 }
                 return Err(Error::Redis(format!(
                     "RediSearch returned a partial result ({w}); the query was not answered"
                 )));
             }
-            let read: [&[u8]; 6] = [
-                b"FT.CURSOR",
-                b"READ",
-                index,
-                cursor.as_bytes(),
-                b"COUNT",
-                count.as_bytes(),
-            ];
-            let ahead = cursor != "0" && limit.is_none();
+            let read: [&[u8]; 6] = [b"FT.CURSOR", b"READ", index, id.as_bytes(), b"COUNT", count.as_bytes()];
+            let ahead = cursor != 0 && limit.is_none();
             let next_page = async {
                 match ahead {
                     true => Some(conn.call(&read).await),
@@ -146,10 +138,9 @@ async fn read_cursor(
             let (next, ()) = futures::join!(next_page, this_page);
             match next {
                 Some(next) => next?,
-                None if cursor == "0" => return Ok(seen),
+                None if cursor == 0 => return Ok(seen),
                 None if limit.is_some_and(|l| seen >= l) => {
-                    conn.call(&[&b"FT.CURSOR"[..], b"DEL", index, cursor.as_bytes()])
-                        .await?;
+                    conn.call(&[&b"FT.CURSOR"[..], b"DEL", index, id.as_bytes()]).await?;
                     return Ok(seen);
                 }
                 None => conn.call(&read).await?,
