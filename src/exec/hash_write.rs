@@ -84,13 +84,14 @@ pub(super) async fn insert_hashes(
     if rows.is_empty() {
         return Ok(0);
     }
-    // The insert script's SHA; None when rows go by HSETEX.
-    let sha: Option<String> = match how {
-        How::Script => Some(
-            store
+    // The insert script's SHA and conflict mode; None when rows go by HSETEX.
+    let script: Option<(String, &str)> = match how {
+        How::Script => {
+            let sha = store
                 .query(redis::cmd("SCRIPT").arg("LOAD").arg(INSERT_GROUP_SCRIPT))
-                .await?,
-        ),
+                .await?;
+            Some((sha, conflict.script_mode()))
+        }
         How::NewKeys => None,
     };
     let pipelines: Vec<&[(usize, String)]> = rows.chunks(GROUP * GROUPS_PER_PIPELINE).collect();
@@ -99,7 +100,6 @@ pub(super) async fn insert_hashes(
         columns,
         encoded,
     };
-    let script = sha.as_deref().map(|sha| (sha, conflict.script_mode()));
     let mut in_flight = FuturesOrdered::new();
     let mut next = 0;
     let mut written = 0;
@@ -108,7 +108,7 @@ pub(super) async fn insert_hashes(
         // After a problem no new pipeline is sent; those in flight are still counted.
         while first_error.is_none() && in_flight.len() < IN_FLIGHT && next < pipelines.len() {
             let chunk = pipelines[next];
-            let rows_of = &rows_of;
+            let (rows_of, script) = (&rows_of, &script);
             in_flight.push_back(async move {
                 let codes = match script {
                     Some((sha, mode)) => rows_of.run_script(store, sha, mode, chunk).await,

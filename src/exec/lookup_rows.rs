@@ -93,13 +93,7 @@ impl Engine {
                 .iter()
                 .zip(&types)
                 .zip(messy.iter_mut())
-                .map(|((v, ty), m)| {
-                    let bytes = match v {
-                        redis::Value::BulkString(b) => Some(b.as_slice()),
-                        _ => None,
-                    };
-                    read(*ty, false, bytes, key, m)
-                })
+                .map(|((v, ty), m)| read(*ty, false, scan::bulk_bytes(v), key, m))
                 .collect();
             rows.push(
                 slots

@@ -225,6 +225,14 @@ enum Fetched {
     Values(Vec<Option<Vec<Value>>>),
 }
 
+/// A stored value's bytes from a `redis::Value` reply (None: absent).
+pub fn bulk_bytes(v: &Value) -> Option<&[u8]> {
+    match v {
+        Value::BulkString(b) => Some(b.as_slice()),
+        _ => None,
+    }
+}
+
 /// Which keys a table read visits.
 pub enum Keys {
     /// Every key under the table's prefix (SCAN).
@@ -338,13 +346,7 @@ pub async fn read_table(
             Fetched::Values(rows) => {
                 for (i, row) in rows.iter().enumerate() {
                     if let Some(values) = row {
-                        push(
-                            i,
-                            &mut values.iter().map(|v| match v {
-                                Value::BulkString(b) => Some(b.as_slice()),
-                                _ => None,
-                            }),
-                        );
+                        push(i, &mut values.iter().map(bulk_bytes));
                     }
                 }
             }

@@ -119,9 +119,10 @@ async fn read_cursor(
             let read: [&[u8]; 6] = [b"FT.CURSOR", b"READ", index, id.as_bytes(), b"COUNT", count.as_bytes()];
             let ahead = cursor != 0 && limit.is_none();
             let next_page = async {
-                match ahead {
-                    true => Some(conn.call(&read).await),
-                    false => None,
+                if ahead {
+                    Some(conn.call(&read).await)
+                } else {
+                    None
                 }
             };
             let this_page = async {

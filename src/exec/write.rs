@@ -505,15 +505,18 @@ pub(super) async fn insert_rows(
     // An existing row is a duplicate; a key of another type is never written over.
     // One EXISTS per chunk of keys, all in one round trip: when none exists
     // (a load into a new table), no TYPE per key is needed.
+    let chunk_keys: Vec<Vec<String>> = rows
+        .chunks(WRITE_BATCH)
+        .map(|chunk| chunk.iter().map(|(_, id)| table.key_of(id)).collect())
+        .collect();
     let mut exists = redis::pipe();
-    for chunk in rows.chunks(WRITE_BATCH) {
-        exists
-            .cmd("EXISTS")
-            .arg(chunk.iter().map(|(_, id)| table.key_of(id)).collect::<Vec<_>>());
+    for keys in &chunk_keys {
+        exists.cmd("EXISTS").arg(keys);
     }
-    let existing: Vec<i64> = match rows.is_empty() {
-        true => Vec::new(),
-        false => store
+    let existing: Vec<i64> = if rows.is_empty() {
+        Vec::new()
+    } else {
+        store
             .pipeline(&exists)
             .await?
             .into_iter()
@@ -521,14 +524,14 @@ pub(super) async fn insert_rows(
                 redis::Value::Int(n) => Ok(n),
                 other => Err(Error::Redis(format!("unexpected EXISTS reply {other:?}"))),
             })
-            .collect::<Result<_>>()?,
+            .collect::<Result<_>>()?
     };
     let mut all_new = true;
-    for (chunk, _) in rows.chunks(WRITE_BATCH).zip(existing).filter(|(_, n)| *n > 0) {
+    let checked = rows.chunks(WRITE_BATCH).zip(&chunk_keys).zip(existing);
+    for ((chunk, keys), _) in checked.filter(|(_, n)| *n > 0) {
         all_new = false;
-        let keys: Vec<String> = chunk.iter().map(|(_, id)| table.key_of(id)).collect();
         let mut pipe = redis::pipe();
-        for key in &keys {
+        for key in keys {
             pipe.cmd("TYPE").arg(key);
         }
         for (v, (_, id)) in store.pipeline(&pipe).await?.iter().zip(chunk) {

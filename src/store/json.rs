@@ -58,7 +58,7 @@ impl Store {
     }
 
     /// The values of `fields` (column names, dotted for nested fields) of every
-    /// document, shaped like [`Store::hmget_rows`]: None for a key that is
+    /// document, shaped like [`Store::hmget_batch`]: None for a key that is
     /// gone, and per field a bulk string or Nil.
     pub async fn json_fields_batch(&self, keys: &[Vec<u8>], fields: &[String]) -> Result<Vec<Option<Vec<Value>>>> {
         if fields.is_empty() {

@@ -260,11 +260,9 @@ impl Store {
     /// (WRONGTYPE) is none either. With no fields, each frame is EXISTS'
     /// answer (no values).
     pub async fn hmget_rows(&self, keys: &[Vec<u8>], fields: &[String]) -> Result<(resp3::Reply, Vec<bool>)> {
-        let mut conn = self.search.get().await?;
         if fields.is_empty() {
-            let reply = exists_each(&mut conn, keys.iter()).await?;
+            let reply = self.exists_each(keys.iter()).await?;
             let rows = reply.frames().map(|e| e.int() == Some(1)).collect();
-            self.search.put(conn);
             return Ok((reply, rows));
         }
         let mut args: Vec<&[u8]> = Vec::with_capacity(2 + fields.len());
@@ -279,7 +277,7 @@ impl Store {
                 a
             })
             .collect();
-        let reply = conn.pipeline(commands.iter().map(Vec::as_slice)).await?;
+        let reply = self.pipeline_own(commands.iter().map(Vec::as_slice)).await?;
         let mut rows = Vec::with_capacity(keys.len());
         let mut all_absent = Vec::new();
         for (i, frame) in reply.frames().enumerate() {
@@ -296,13 +294,18 @@ impl Store {
             rows.push(true);
         }
         if !all_absent.is_empty() {
-            let replies = exists_each(&mut conn, all_absent.iter().map(|&i| &keys[i])).await?;
+            let replies = self.exists_each(all_absent.iter().map(|&i| &keys[i])).await?;
             for (&i, e) in all_absent.iter().zip(replies.frames()) {
                 rows[i] = e.int() == Some(1);
             }
         }
-        self.search.put(conn);
         Ok((reply, rows))
+    }
+
+    /// One pipelined EXISTS per key; one reply frame each (1 or 0).
+    async fn exists_each<'k>(&self, keys: impl Iterator<Item = &'k Vec<u8>>) -> Result<resp3::Reply> {
+        let commands: Vec<[&[u8]; 2]> = keys.map(|k| [b"EXISTS".as_slice(), k]).collect();
+        self.pipeline_own(commands.iter().map(|c| c.as_slice())).await
     }
 
     /// The keys that exist and hold `key_type` (one pipelined TYPE per key).
@@ -386,12 +389,6 @@ impl std::hash::Hasher for Fingerprint {
     fn finish(&self) -> u64 {
         self.0
     }
-}
-
-/// One pipelined EXISTS per key; one reply frame each (1 or 0).
-async fn exists_each<'k>(conn: &mut resp3::Conn, keys: impl Iterator<Item = &'k Vec<u8>>) -> Result<resp3::Reply> {
-    let commands: Vec<[&[u8]; 2]> = keys.map(|k| [b"EXISTS".as_slice(), k]).collect();
-    conn.pipeline(commands.iter().map(|c| c.as_slice())).await
 }
 
 /// Escape the glob metacharacters of Redis MATCH patterns (`* ? [ ] \`), so a

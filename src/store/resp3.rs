@@ -239,7 +239,8 @@ impl Reply {
 
     /// The top-level frame (the first reply's, of a pipeline).
     pub fn frame(&self) -> Frame<'_> {
-        Frame { r: self, i: 0 }.skip_attributes()
+        let i = self.roots.first().map_or(0, |&i| i as usize);
+        Frame { r: self, i }.skip_attributes()
     }
 
     /// Each reply's top-level frame, in the order the commands were sent.
