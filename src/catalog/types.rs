@@ -205,8 +205,35 @@ pub fn parse_date(s: &str) -> Option<i32> {
     if s.len() != 10 {
         return None;
     }
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    let d = fast_date(s.as_bytes()).or_else(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())?;
     Some(date_to_days(d))
+}
+
+/// `YYYY-MM-DD` with exactly these digits, without chrono's pattern parser;
+/// None sends the text through the general parser.
+fn fast_date(b: &[u8]) -> Option<NaiveDate> {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(digits(b, 0, 4)? as i32, digits(b, 5, 7)?, digits(b, 8, 10)?)
+}
+
+/// The decimal number in `b[from..to]`, all ASCII digits.
+fn digits(b: &[u8], from: usize, to: usize) -> Option<u32> {
+    b[from..to].iter().try_fold(0u32, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// Whether `s` is a valid date in the form redsql stores (`YYYY-MM-DD`).
+pub fn is_stored_date(s: &str) -> bool {
+    fast_date(s.as_bytes()).is_some()
+}
+
+/// Whether `s` is a valid timestamp in the form `YYYY-MM-DD[T ]HH:MM:SS`
+/// (whole seconds: with `T`, the form redsql stores).
+pub fn is_whole_second_timestamp(s: &str) -> bool {
+    s.len() == 19 && fast_timestamp(s.as_bytes()).is_some()
 }
 
 pub fn date_to_days(d: NaiveDate) -> i32 {
@@ -227,11 +254,7 @@ fn fast_timestamp(b: &[u8]) -> Option<i64> {
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<u32> {
-        b[from..to].iter().try_fold(0u32, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-        })
-    };
+    let num = |from: usize, to: usize| digits(b, from, to);
     let nanos = match b.len() {
         19 => 0,
         21..=29 if b[19] == b'.' => {
@@ -400,6 +423,29 @@ mod tests {
             let fast = super::fast_timestamp(t.as_bytes());
             assert!(fast.is_none() || fast == chrono, "{t}: fast {fast:?} chrono {chrono:?}");
             assert_eq!(super::parse_timestamp(t), super::parse_timestamp_general(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn the_fast_date_path_agrees_with_chrono() {
+        for d in [
+            "2024-03-01",
+            "0000-01-01",
+            "0001-01-01",
+            "9999-12-31",
+            "2024-02-29",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-1-011",
+            "+024-01-01",
+            "2024-01-1x",
+            "2024/01/01",
+        ] {
+            let chrono = NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+            let fast = super::fast_date(d.as_bytes());
+            assert!(fast.is_none() || fast == chrono, "{d}: fast {fast:?} chrono {chrono:?}");
+            assert_eq!(super::parse_date(d), chrono.map(super::date_to_days), "{d}");
         }
     }
 }

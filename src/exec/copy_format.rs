@@ -111,7 +111,7 @@ impl RecordReader {
                 start = self.buf.len();
                 break;
             }
-            let raw = self.buf[start..end].trim_end_matches(['\n', '\r']).to_string();
+            let raw = self.buf[start..end].trim_end_matches(['\n', '\r']);
             start = end;
             if raw == "\\." {
                 // The end-of-data line, in text and CSV format (psql sends it
@@ -128,9 +128,9 @@ impl RecordReader {
                 break;
             }
             let fields = if self.format.csv {
-                self.csv_fields(&raw)?
+                self.csv_fields(raw)?
             } else {
-                self.text_fields(&raw)?
+                self.text_fields(raw)?
             };
             out.push((self.line, fields));
         }
@@ -149,6 +149,12 @@ impl RecordReader {
                 .find('\n')
                 .map(|i| start + i + 1)
                 .or(if at_end { Some(self.buf.len()) } else { None }));
+        }
+        // Most records have no quote: the first newline ends them.
+        if let Some(i) = rest.find('\n') {
+            if !rest[..i].contains(self.format.quote) {
+                return Ok(Some(start + i + 1));
+            }
         }
         let mut quoted = false;
         for (i, c) in rest.char_indices() {
@@ -172,6 +178,12 @@ impl RecordReader {
 
     fn csv_fields(&self, raw: &str) -> Result<Vec<Option<String>>> {
         let (q, d) = (self.format.quote, self.format.delimiter);
+        if !raw.contains(q) {
+            return Ok(raw
+                .split(d)
+                .map(|f| (f != self.format.null).then(|| f.to_string()))
+                .collect());
+        }
         let mut fields = Vec::new();
         let mut cur = String::new();
         let (mut quoted, mut was_quoted) = (false, false);

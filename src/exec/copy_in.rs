@@ -105,14 +105,13 @@ impl CopyIn {
     }
 
     async fn write(&mut self, store: &Store, batch: Vec<(usize, Vec<Option<String>>)>) -> Result<()> {
+        let Some(&(first_line, _)) = batch.first() else {
+            return self.settle().await;
+        };
         // Check this batch while the previous one is being written; report in line order.
-        let encoded = self.encode(&batch);
+        let encoded = self.encode(batch);
         self.settle().await?;
         let encoded = encoded?;
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let first_line = batch[0].0;
         let (store, table, cols, conflict) = (
             store.clone(),
             self.plan.table.clone(),
@@ -133,7 +132,7 @@ impl CopyIn {
     }
 
     /// A batch in stored form, column by column (22P04/22P02 naming line and column).
-    fn encode(&self, batch: &[(usize, Vec<Option<String>>)]) -> Result<Vec<Vec<Option<String>>>> {
+    fn encode(&self, batch: Vec<(usize, Vec<Option<String>>)>) -> Result<Vec<Vec<Option<String>>>> {
         let cols = &self.plan.columns;
         let mut encoded = vec![Vec::with_capacity(batch.len()); cols.len()];
         for (line, fields) in batch {
@@ -150,10 +149,10 @@ impl CopyIn {
                     format!("extra data after last expected column (line {line})"),
                 ));
             }
-            for (c, (v, (name, ty))) in fields.iter().zip(cols).enumerate() {
+            for (c, (v, (name, ty))) in fields.into_iter().zip(cols).enumerate() {
                 let v = match v {
                     None => None,
-                    Some(v) => Some(canonical_or_error(v, *ty).map_err(|e| at_line(e, *line, name))?),
+                    Some(v) => Some(canonical_or_error(v, *ty).map_err(|e| at_line(e, line, name))?),
                 };
                 encoded[c].push(v);
             }

@@ -172,9 +172,25 @@ pub fn encode_column(col: &Column, ty: ColType) -> Result<Vec<Option<String>>> {
     })
 }
 
-/// The stored form of a string value, or 22P02 naming the type.
-pub fn canonical_or_error(v: &str, ty: ColType) -> Result<String> {
-    canonical(v, ty).ok_or_else(|| {
+/// The stored form of a string value, or 22P02 naming the type. A value
+/// already in stored form (text, whole-second timestamps and dates in ISO
+/// form, plain integers: most of a typical CSV) is kept, not copied.
+pub fn canonical_or_error(v: String, ty: ColType) -> Result<String> {
+    let kept = match ty {
+        ColType::Text => true,
+        ColType::Timestamp => crate::catalog::types::is_whole_second_timestamp(&v),
+        ColType::Date => crate::catalog::types::is_stored_date(&v),
+        ColType::BigInt => parse_bigint(&v).is_some_and(|n| itoa::Buffer::new().format(n) == v),
+        ColType::Double | ColType::Boolean => false,
+    };
+    if kept {
+        let mut v = v;
+        if ty == ColType::Timestamp {
+            v.replace_range(10..11, "T");
+        }
+        return Ok(v);
+    }
+    canonical(&v, ty).ok_or_else(|| {
         Error::Data(
             "22P02",
             format!("invalid input syntax for type {}: {v:?}", ty.sql_name()),
@@ -199,4 +215,67 @@ fn canonical(v: &str, ty: ColType) -> Option<String> {
         ColType::Timestamp => crate::encode::timestamp_text(parse_timestamp(v.trim())?, "").replacen(' ', "T", 1),
         ColType::Text => v.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keeping a value that is already in stored form gives what the general
+    /// rule (parse, then write the stored form) gives.
+    #[test]
+    fn kept_values_equal_the_general_rule() {
+        let samples = [
+            "2024-03-14 10:00:00",
+            "2024-03-14T10:00:00",
+            "0000-01-01 00:00:00",
+            "9999-12-31 23:59:59",
+            "2024-02-30 00:00:00",
+            "2024-01-01 24:00:00",
+            "2024-03-14 10:00:00.5",
+            " 2024-03-14 10:00:0",
+            "2024-03-14",
+            "2023-02-29",
+            "0000-01-01",
+            "0",
+            "-0",
+            "+5",
+            "007",
+            "-9223372036854775808",
+            "9223372036854775808",
+            " 12",
+            "12 ",
+            "1e3",
+            "x",
+            "",
+        ];
+        for ty in [ColType::BigInt, ColType::Date, ColType::Timestamp, ColType::Text] {
+            for v in samples {
+                let general = canonical(v, ty);
+                let kept = canonical_or_error(v.to_string(), ty).ok();
+                assert_eq!(kept, general, "{v:?} as {ty:?}");
+            }
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let (y, mo, d) = (x % 10_000, (x >> 14) % 14, (x >> 20) % 33);
+            let (h, mi, s) = ((x >> 26) % 26, (x >> 31) % 61, (x >> 37) % 61);
+            let t = format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}");
+            let n = ((x >> 3) as i64).to_string();
+            for (v, ty) in [
+                (t.as_str(), ColType::Timestamp),
+                (&t[..10], ColType::Date),
+                (n.as_str(), ColType::BigInt),
+            ] {
+                assert_eq!(
+                    canonical_or_error(v.to_string(), ty).ok(),
+                    canonical(v, ty),
+                    "{v:?} as {ty:?}"
+                );
+            }
+        }
+    }
 }

@@ -449,11 +449,15 @@ impl Conn {
 
 /// Append one command as a RESP array of bulk strings.
 fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
-    use std::io::Write;
-    let _ = write!(out, "*{}\r\n", args.len());
+    let mut n = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(n.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
     for a in args {
         let a = a.as_ref();
-        let _ = write!(out, "${}\r\n", a.len());
+        out.push(b'$');
+        out.extend_from_slice(n.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
     }
@@ -586,6 +590,17 @@ mod tests {
         assert_eq!(page.get("warning").unwrap().elements().count(), 0);
         assert!(page.get("missing").is_none());
         assert!(page.elements().next().is_none(), "a map has no array elements");
+    }
+
+    #[test]
+    fn encodes_commands_as_arrays_of_bulk_strings() {
+        let mut out = Vec::new();
+        encode_command(&mut out, &["HSETEX", "sale:1", "", &"x".repeat(12)]);
+        let long = format!("$12\r\n{}\r\n", "x".repeat(12));
+        assert_eq!(
+            out,
+            format!("*4\r\n$6\r\nHSETEX\r\n$6\r\nsale:1\r\n$0\r\n\r\n{long}").as_bytes()
+        );
     }
 
     #[test]
