@@ -18,12 +18,12 @@ use futures::{stream, StreamExt};
 use polars::prelude::*;
 use tokio::io::AsyncReadExt;
 
+use super::batch_writer::{Batch, Writer};
 use super::copy::CopyInPlan;
 use super::copy_format::CopyFormat;
 use super::copy_in::{with_count, CopyIn};
 use super::files::FileKind;
 use super::values::encode_frame;
-use super::write::insert_rows;
 use super::{run_blocking, Engine, Planned};
 use crate::encode::copy::CopyWriter;
 use crate::encode::TextColumns;
@@ -76,7 +76,7 @@ impl Engine {
             copy.data(store, &buf[..n]).await;
             done += n as u64;
             if let Some(p) = progress {
-                p(copy.written, done as f64 / size as f64);
+                p(copy.written(), done as f64 / size as f64);
             }
             if copy.failed() {
                 break;
@@ -109,27 +109,40 @@ impl Engine {
                 format!("the file has no column \"{}\" (the key column)", plan.table.key_column),
             ));
         }
-        let store = self.catalog().store();
-        let mut written = 0;
+        let (table, conflict) = (&plan.table, plan.conflict);
+        let writer = Writer::start(self.catalog().store(), table.clone(), columns.clone(), conflict);
+        let mut problem = None;
         for start in (0..frame.height()).step_by(FRAME_BATCH) {
             let batch = frame.slice(start as i64, FRAME_BATCH);
-            let rows = format!("rows {}..{} of the file", start + 1, start + batch.height());
-            let result = match encode_frame(&batch, &columns) {
-                Ok(encoded) => insert_rows(store, &plan.table, &columns, &encoded, plan.conflict).await,
+            let place = format!("in rows {}..{} of the file", start + 1, start + batch.height());
+            let checked = match encode_frame(&batch, &columns) {
+                Ok(encoded) => Batch::new(table, &columns, encoded, conflict, place),
+                Err(Error::Data(code, msg)) => Err(Error::Data(code, format!("{msg} ({place})"))),
                 Err(e) => Err(e),
             };
-            match result {
-                Ok(n) => written += n,
-                Err(Error::Data(code, msg)) => {
-                    return Err(with_count(Error::Data(code, format!("{msg} (in {rows})")), written))
+            match checked {
+                Ok(b) => {
+                    if !writer.send(b).await {
+                        break;
+                    }
                 }
-                Err(e) => return Err(with_count(e, written)),
+                Err(e) => {
+                    problem = Some(e);
+                    break;
+                }
             }
             if let Some(p) = progress {
-                p(written, (start + batch.height()) as f64 / frame.height() as f64);
+                p(
+                    writer.written(),
+                    (start + batch.height()) as f64 / frame.height() as f64,
+                );
             }
         }
-        Ok(written)
+        // The writer's error came first: batches after it were not written.
+        match writer.finish().await {
+            (written, Err(e)) => Err(with_count(e, written)),
+            (written, Ok(())) => problem.map_or(Ok(written), |e| Err(with_count(e, written))),
+        }
     }
 
     /// `COPY ... TO 'file'`: the number of rows written.

@@ -4,14 +4,14 @@
 //! failure stops the COPY and says at which line and how many rows were
 //! written before it.
 //!
-//! One batch is written to Redis while the next is parsed and checked; a
-//! batch is only sent once the one before it has succeeded, so a failing
-//! batch is never followed by a written one.
+//! Batches are written by a writer task (batch_writer.rs) while the next
+//! ones are parsed and checked; a batch is only written once the one before
+//! it has succeeded, so a failing batch is never followed by a written one.
 
+use super::batch_writer::{Batch, Writer};
 use super::copy::CopyInPlan;
 use super::copy_format::RecordReader;
 use super::values::canonical_or_error;
-use super::write::insert_rows;
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -22,10 +22,10 @@ pub struct CopyIn {
     plan: CopyInPlan,
     reader: RecordReader,
     pending: Vec<(usize, Vec<Option<String>>)>,
-    pub written: usize,
+    /// A problem of the input (which the writer never saw).
     error: Option<Error>,
-    /// The batch being written, if any.
-    in_flight: Option<tokio::task::JoinHandle<Result<usize>>>,
+    /// Started with the first batch.
+    writer: Option<Writer>,
 }
 
 impl CopyIn {
@@ -35,100 +35,88 @@ impl CopyIn {
             plan,
             reader,
             pending: Vec::new(),
-            written: 0,
             error: None,
-            in_flight: None,
+            writer: None,
         }
     }
 
-    /// Take a chunk of data; full batches are written at once. After an
-    /// error the rest of the data is ignored until the end.
+    /// Take a chunk of data; full batches are handed to the writer at once.
+    /// After an error the rest of the data is ignored until the end.
     pub async fn data(&mut self, store: &Store, chunk: &[u8]) {
-        if self.error.is_some() {
+        if self.failed() {
             return;
         }
         match self.reader.feed(chunk) {
             Ok(records) => self.pending.extend(records),
             Err(e) => self.error = Some(e),
         }
-        while self.error.is_none() && self.pending.len() >= COPY_BATCH {
+        while !self.failed() && self.pending.len() >= COPY_BATCH {
             let batch: Vec<_> = self.pending.drain(..COPY_BATCH).collect();
-            if let Err(e) = self.write(store, batch).await {
-                self.error = Some(e);
-            }
+            self.write(store, batch).await;
         }
     }
 
     /// The end of the data: write what is left; the row count or the error.
     pub async fn finish(mut self, store: &Store) -> Result<usize> {
-        if self.error.is_none() {
+        if !self.failed() {
             match self.reader.finish() {
                 Ok(records) => self.pending.extend(records),
                 Err(e) => self.error = Some(e),
             }
         }
-        if self.error.is_none() {
+        if !self.failed() {
             let batch = std::mem::take(&mut self.pending);
-            if let Err(e) = self.write(store, batch).await {
-                self.error = Some(e);
-            }
+            self.write(store, batch).await;
         }
-        if let Err(e) = self.settle().await {
-            self.error.get_or_insert(e);
-        }
-        match self.error {
-            None => Ok(self.written),
-            Some(e) => Err(with_count(e, self.written)),
+        let (written, result) = self.settle().await;
+        // The writer's error came first: batches after it were not written.
+        match result.err().or(self.error) {
+            None => Ok(written),
+            Some(e) => Err(with_count(e, written)),
         }
     }
 
     /// Whether the COPY has failed (the rest of the data will be ignored).
     pub fn failed(&self) -> bool {
-        self.error.is_some()
+        self.error.is_some() || self.writer.as_ref().is_some_and(Writer::failed)
     }
 
-    /// Rows written before the COPY was abandoned (the batch in flight completes).
+    /// Rows written so far.
+    pub fn written(&self) -> usize {
+        self.writer.as_ref().map_or(0, Writer::written)
+    }
+
+    /// Rows written before the COPY was abandoned (the batches handed over complete).
     pub async fn abandon(mut self) -> usize {
-        let _ = self.settle().await;
-        self.written
+        self.settle().await.0
     }
 
-    /// Wait for the batch in flight; count its rows or return its error.
-    async fn settle(&mut self) -> Result<()> {
-        if let Some(handle) = self.in_flight.take() {
-            let n = handle
-                .await
-                .map_err(|e| Error::Internal(format!("COPY writer failed: {e}")))??;
-            self.written += n;
+    /// Wait for the batches handed over.
+    async fn settle(&mut self) -> (usize, Result<()>) {
+        match self.writer.take() {
+            Some(w) => w.finish().await,
+            None => (0, Ok(())),
         }
-        Ok(())
     }
 
-    async fn write(&mut self, store: &Store, batch: Vec<(usize, Vec<Option<String>>)>) -> Result<()> {
+    /// Check a batch and hand it to the writer (started with the first).
+    async fn write(&mut self, store: &Store, batch: Vec<(usize, Vec<Option<String>>)>) {
         let Some(&(first_line, _)) = batch.first() else {
-            return self.settle().await;
+            return;
         };
-        // Check this batch while the previous one is being written; report in line order.
-        let encoded = self.encode(batch);
-        self.settle().await?;
-        let encoded = encoded?;
-        let (store, table, cols, conflict) = (
-            store.clone(),
-            self.plan.table.clone(),
-            self.plan.columns.clone(),
-            self.plan.conflict,
-        );
-        self.in_flight = Some(tokio::spawn(async move {
-            insert_rows(&store, &table, &cols, &encoded, conflict)
-                .await
-                .map_err(|e| match e {
-                    Error::Data(code, msg) => {
-                        Error::Data(code, format!("{msg} (in the batch starting at line {first_line})"))
-                    }
-                    other => other,
-                })
-        }));
-        Ok(())
+        let plan = &self.plan;
+        let checked = self.encode(batch).and_then(|encoded| {
+            let place = format!("in the batch starting at line {first_line}");
+            Batch::new(&plan.table, &plan.columns, encoded, plan.conflict, place)
+        });
+        let batch = match checked {
+            Ok(b) => b,
+            Err(e) => return self.error = Some(e),
+        };
+        let writer = self
+            .writer
+            .get_or_insert_with(|| Writer::start(store, plan.table.clone(), plan.columns.clone(), plan.conflict));
+        writer.send(batch).await;
     }
 
     /// A batch in stored form, column by column (22P04/22P02 naming line and column).

@@ -25,6 +25,7 @@ use redis::Value;
 use super::write::Conflict;
 use crate::catalog::{ColType, TableInfo};
 use crate::error::{Error, Result};
+use crate::store::resp3::{self, Frame};
 use crate::store::Store;
 
 /// Rows per script call.
@@ -128,43 +129,72 @@ pub(super) async fn insert_hashes(
                 continue;
             }
         };
-        for (code, (_, id)) in codes.into_iter().zip(chunk) {
-            let problem = match code {
-                Ok(1) => {
-                    written += 1;
-                    continue;
-                }
-                Ok(0) if conflict == Conflict::DoNothing => continue,
-                Ok(0) => Error::Data(
-                    "23505",
-                    format!("duplicate key value: {} was created concurrently", table.key_of(id)),
-                ),
-                Ok(-1) => Error::WrongKeyType(format!(
-                    "key {} holds another Redis type, not a row of hash table \"{}\"; it was not overwritten",
-                    table.key_of(id),
-                    table.name
-                )),
-                Ok(c) => Error::Redis(format!("insert of {} failed: unexpected reply {c}", table.key_of(id))),
-                Err(reply) => Error::Redis(format!("insert of {} failed: {reply}", table.key_of(id))),
-            };
-            first_error.get_or_insert(problem);
+        let (n, problem) = tally(table, conflict, codes, chunk);
+        written += n;
+        if let Some(e) = problem {
+            first_error.get_or_insert(e);
         }
     }
     if let Some(e) = first_error {
-        let note = format!("; {written} of these rows were written");
-        return Err(match e {
-            Error::Data(code, msg) => Error::Data(code, msg + &note),
-            Error::WrongKeyType(msg) => Error::WrongKeyType(msg + &note),
-            Error::Redis(msg) => Error::Redis(msg + &note),
-            other => other,
-        });
+        return Err(with_written(e, written));
     }
     Ok(written)
 }
 
+/// Count the outcomes of rows written: how many were written, and the
+/// first problem (a duplicate unless `DoNothing` skips it, a key of another
+/// type, an unexpected reply).
+pub(super) fn tally(
+    table: &TableInfo,
+    conflict: Conflict,
+    codes: impl IntoIterator<Item = Code>,
+    rows: &[(usize, String)],
+) -> (usize, Option<Error>) {
+    let mut written = 0;
+    for (code, (_, id)) in codes.into_iter().zip(rows) {
+        let problem = match code {
+            Ok(1) => {
+                written += 1;
+                continue;
+            }
+            Ok(0) if conflict == Conflict::DoNothing => continue,
+            Ok(0) => super::write::duplicate(table, id),
+            Ok(-1) => Error::WrongKeyType(format!(
+                "key {} holds another Redis type, not a row of hash table \"{}\"; it was not overwritten",
+                table.key_of(id),
+                table.name
+            )),
+            Ok(c) => Error::Redis(format!("insert of {} failed: unexpected reply {c}", table.key_of(id))),
+            Err(reply) => Error::Redis(format!("insert of {} failed: {reply}", table.key_of(id))),
+        };
+        return (written, Some(problem));
+    }
+    (written, None)
+}
+
+/// A write's error, saying how many of its rows were written.
+pub(super) fn with_written(e: Error, written: usize) -> Error {
+    let note = format!("; {written} of these rows were written");
+    match e {
+        Error::Data(code, msg) => Error::Data(code, msg + &note),
+        Error::WrongKeyType(msg) => Error::WrongKeyType(msg + &note),
+        Error::Redis(msg) => Error::Redis(msg + &note),
+        other => other,
+    }
+}
+
 /// A row's outcome: 1 written, 0 a key (script) or field (HSETEX FNX)
 /// exists, -1 the key holds another type; or the unexpected reply.
-type Code = std::result::Result<i64, String>;
+pub(super) type Code = std::result::Result<i64, String>;
+
+/// A row's code from `HSETEX ... FNX`.
+pub(super) fn hsetex_code(f: Frame<'_>) -> Code {
+    match (f.int(), f.error()) {
+        (Some(c @ 0..=1), _) => Ok(c),
+        (_, Some(e)) if e.starts_with(b"WRONGTYPE") => Ok(-1),
+        _ => Err(format!("{f:?}")),
+    }
+}
 
 /// A row's code from the script.
 fn code(v: &Value) -> Code {
@@ -175,10 +205,10 @@ fn code(v: &Value) -> Code {
 }
 
 /// The rows being written: the table, its columns and their stored values.
-struct Rows<'a> {
-    table: &'a TableInfo,
-    columns: &'a [(String, ColType)],
-    encoded: &'a [Vec<Option<String>>],
+pub(super) struct Rows<'a> {
+    pub table: &'a TableInfo,
+    pub columns: &'a [(String, ColType)],
+    pub encoded: &'a [Vec<Option<String>>],
 }
 
 impl Rows<'_> {
@@ -222,27 +252,26 @@ impl Rows<'_> {
     /// connection of their own (replies read without a value per row).
     async fn hsetex_new(&self, store: &Store, rows: &[(usize, String)]) -> Result<Vec<Code>> {
         let keys: Vec<String> = rows.iter().map(|(_, id)| self.table.key_of(id)).collect();
+        let mut out = Vec::new();
+        let n = self.encode_hsetex(&mut out, rows, &keys);
+        let reply = store.pipeline_encoded(&out, n).await?;
+        Ok(reply.frames().map(hsetex_code).collect())
+    }
+
+    /// Append one `HSETEX key FNX FIELDS n field value ...` per row (`keys`
+    /// are the rows' keys); how many commands.
+    pub(super) fn encode_hsetex(&self, out: &mut Vec<u8>, rows: &[(usize, String)], keys: &[String]) -> usize {
         let counts: Vec<String> = (0..=self.columns.len()).map(|n| n.to_string()).collect();
-        let commands: Vec<Vec<&[u8]>> = rows
-            .iter()
-            .zip(&keys)
-            .map(|((r, _), key)| {
-                let mut args: Vec<&[u8]> = vec![b"HSETEX", key.as_bytes(), b"FNX", b"FIELDS", b""];
-                for (f, v) in self.fields(*r) {
-                    args.extend([f.as_bytes(), v.as_bytes()]);
-                }
-                args[4] = counts[(args.len() - 5) / 2].as_bytes();
-                args
-            })
-            .collect();
-        let reply = store.pipeline_own(commands.iter().map(Vec::as_slice)).await?;
-        Ok(reply
-            .frames()
-            .map(|f| match (f.int(), f.error()) {
-                (Some(c @ 0..=1), _) => Ok(c),
-                (_, Some(e)) if e.starts_with(b"WRONGTYPE") => Ok(-1),
-                _ => Err(format!("{f:?}")),
-            })
-            .collect())
+        let mut args: Vec<&[u8]> = Vec::with_capacity(5 + 2 * self.columns.len());
+        for ((r, _), key) in rows.iter().zip(keys) {
+            args.clear();
+            args.extend([b"HSETEX".as_slice(), key.as_bytes(), b"FNX", b"FIELDS", b""]);
+            for (f, v) in self.fields(*r) {
+                args.extend([f.as_bytes(), v.as_bytes()]);
+            }
+            args[4] = counts[(args.len() - 5) / 2].as_bytes();
+            resp3::encode_command(out, &args);
+        }
+        rows.len()
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod alter;
 pub mod array_subquery;
+pub mod batch_writer;
 pub mod copy;
 pub mod copy_file;
 pub mod copy_format;

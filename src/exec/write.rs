@@ -467,6 +467,19 @@ pub(super) async fn insert_rows(
     encoded: &[Vec<Option<String>>],
     conflict: Conflict,
 ) -> Result<usize> {
+    let rows = checked_rows(table, columns, encoded, conflict)?;
+    write_checked(store, table, columns, encoded, &rows, conflict).await
+}
+
+/// The rows to write as (row index, key id), checked before anything is
+/// written: every key present and without `:`, none repeated unless the
+/// conflict mode allows it (`DoNothing` keeps the first, `Replace` all).
+pub(super) fn checked_rows(
+    table: &TableInfo,
+    columns: &[(String, ColType)],
+    encoded: &[Vec<Option<String>>],
+    conflict: Conflict,
+) -> Result<Vec<(usize, String)>> {
     table.check_writable()?;
     let height = encoded.first().map_or(0, Vec::len);
     let key_idx = columns
@@ -502,7 +515,20 @@ pub(super) async fn insert_rows(
         }
         rows.push((r, id));
     }
-    // An existing row is a duplicate; a key of another type is never written over.
+    Ok(rows)
+}
+
+/// Write rows checked by [`checked_rows`]. An existing row is a duplicate
+/// (unless the conflict mode says otherwise); a key of another type is
+/// never written over.
+pub(super) async fn write_checked(
+    store: &crate::store::Store,
+    table: &TableInfo,
+    columns: &[(String, ColType)],
+    encoded: &[Vec<Option<String>>],
+    rows: &[(usize, String)],
+    conflict: Conflict,
+) -> Result<usize> {
     // One EXISTS per chunk of keys, all in one round trip: when none exists
     // (a load into a new table), no TYPE per key is needed.
     let chunk_keys: Vec<Vec<String>> = rows
@@ -553,14 +579,14 @@ pub(super) async fn insert_rows(
         }
     }
     if table.storage == crate::catalog::STORAGE_JSON {
-        return super::json_doc::insert_docs(store, table, columns, encoded, &rows, conflict).await;
+        return super::json_doc::insert_docs(store, table, columns, encoded, rows, conflict).await;
     }
     let how = if all_new && table.ttl.is_none() && conflict != Conflict::Replace && store.has_hsetex().await {
         super::hash_write::How::NewKeys
     } else {
         super::hash_write::How::Script
     };
-    super::hash_write::insert_hashes(store, table, columns, encoded, &rows, conflict, how).await
+    super::hash_write::insert_hashes(store, table, columns, encoded, rows, conflict, how).await
 }
 
 pub(super) fn duplicate(table: &TableInfo, id: &str) -> Error {

@@ -89,8 +89,8 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// A RESP3 connection for FT.* commands; give it back with
-    /// [`Store::search_done`] once its last command completed.
+    /// A pooled RESP3 connection of its own (FT.* cursors, bulk writes);
+    /// give it back with [`Store::search_done`] once its last command completed.
     pub async fn search_conn(&self) -> Result<resp3::Conn> {
         self.search.get().await
     }
@@ -124,8 +124,17 @@ impl Store {
         &self,
         commands: impl IntoIterator<Item = &'c [A]>,
     ) -> Result<resp3::Reply> {
+        let mut out = Vec::new();
+        let n = resp3::encode_commands(&mut out, commands);
+        self.pipeline_encoded(&out, n).await
+    }
+
+    /// [`Store::pipeline_own`] for `n` commands already encoded by
+    /// [`resp3::encode_commands`].
+    pub async fn pipeline_encoded(&self, encoded: &[u8], n: usize) -> Result<resp3::Reply> {
         let mut conn = self.search.get().await?;
-        let reply = conn.pipeline(commands).await?;
+        conn.send(encoded).await?;
+        let reply = conn.receive(n).await?;
         self.search.put(conn);
         Ok(reply)
     }

@@ -400,14 +400,25 @@ impl Conn {
         &mut self,
         commands: impl IntoIterator<Item = &'c [A]>,
     ) -> Result<Reply> {
-        self.out.clear();
-        let mut n = 0;
-        for args in commands {
-            encode_command(&mut self.out, args);
-            n += 1;
-        }
-        self.io.write_all(&self.out).await.map_err(broken)?;
-        self.io.flush().await.map_err(broken)?;
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        let n = encode_commands(&mut out, commands);
+        let sent = self.send(&out).await;
+        self.out = out;
+        sent?;
+        self.receive(n).await
+    }
+
+    /// Send commands encoded by [`encode_commands`] without waiting for
+    /// their replies; read them with [`Conn::receive`] (the connection
+    /// must not be given back in between).
+    pub async fn send(&mut self, encoded: &[u8]) -> Result<()> {
+        self.io.write_all(encoded).await.map_err(broken)?;
+        self.io.flush().await.map_err(broken)
+    }
+
+    /// Read the replies of `n` commands sent, into one [`Reply`].
+    pub async fn receive(&mut self, n: usize) -> Result<Reply> {
         let mut tape = Tape::default();
         let mut roots = Vec::with_capacity(n);
         let mut root = 0;
@@ -447,8 +458,21 @@ impl Conn {
     }
 }
 
+/// Append commands (each its arguments) as RESP arrays of bulk strings; how many.
+pub fn encode_commands<'c, A: AsRef<[u8]> + 'c>(
+    out: &mut Vec<u8>,
+    commands: impl IntoIterator<Item = &'c [A]>,
+) -> usize {
+    let mut n = 0;
+    for args in commands {
+        encode_command(out, args);
+        n += 1;
+    }
+    n
+}
+
 /// Append one command as a RESP array of bulk strings.
-fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
+pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
     let mut n = itoa::Buffer::new();
     out.push(b'*');
     out.extend_from_slice(n.format(args.len()).as_bytes());

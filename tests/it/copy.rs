@@ -116,6 +116,101 @@ async fn copy_failures_name_the_line_and_rows_written() {
     server.shutdown().await;
 }
 
+/// Batches are written while later ones are parsed and checked (one round
+/// trip per batch carries a batch's rows and the next batch's key check);
+/// the guarantees stay those of one batch after another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_batches_are_checked_after_the_batches_before_them() {
+    let url = redis_url();
+    let server = start_server(&url).await;
+    let c = connect(&server).await;
+    // With a TTL every batch is checked and written by itself; without, pipelined.
+    for ttl in ["", " WITH (ttl = 3600)"] {
+        let t = unique("copyorder");
+        c.client
+            .batch_execute(&format!(
+                "CREATE TABLE {t} (id bigint PRIMARY KEY, v text, n bigint){ttl}"
+            ))
+            .await
+            .unwrap();
+        // 5500 rows in chunks that cut records; quoted fields with commas,
+        // quotes and newlines among plain ones.
+        let mut data = String::new();
+        for i in 1..=5500 {
+            let v = match i % 4 {
+                0 => format!("\"a,{i}\""),
+                1 => format!("\"q\"\"{i}\n\""),
+                2 => String::new(),
+                _ => format!("p{i}"),
+            };
+            data.push_str(&format!("{i},{v},{}\n", i * 2));
+        }
+        let chunks: Vec<&str> = data
+            .as_bytes()
+            .chunks(7777)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        let n = copy_in(&c.client, &format!("COPY {t} FROM STDIN (FORMAT csv)"), &chunks)
+            .await
+            .unwrap();
+        assert_eq!(n, 5500);
+        assert_eq!(
+            texts(
+                &c.client,
+                &format!(
+                    "SELECT count(*), sum(n), count(v), max(v) FILTER (WHERE id = 4), max(v) FILTER (WHERE id = 5) FROM {t}"
+                )
+            )
+            .await,
+            vec![vec![s("5500"), s("30255500"), s("4125"), s("a,4"), s("q\"5\n")]]
+        );
+
+        // Line 2600 repeats the key of line 1500 (the batch before): found
+        // before any row of its batch is written.
+        let mut data = String::new();
+        for i in 1..=3500 {
+            let id = if i == 2600 { 10_1500 } else { 10_0000 + i };
+            data.push_str(&format!("{id},x,{i}\n"));
+        }
+        let e = copy_in(&c.client, &format!("COPY {t} FROM STDIN (FORMAT csv)"), &[&data])
+            .await
+            .unwrap_err();
+        let db = e.as_db_error().expect("a server error");
+        assert_eq!(db.code().code(), "23505", "{ttl}: {}", db.message());
+        assert!(
+            db.message().contains("(id)=(101500)")
+                && db.message().contains("line 2001")
+                && db.message().contains("2000 rows were written before it"),
+            "{}",
+            db.message()
+        );
+        assert_eq!(
+            texts(&c.client, &format!("SELECT count(*) FROM {t} WHERE id > 100000")).await,
+            vec![vec![s("2000")]]
+        );
+
+        // A row already in the table, in the third batch: nothing of that batch is written.
+        let data: String = (1..=3500)
+            .map(|i| format!("{},y,{i}\n", if i == 2500 { 7 } else { 20_0000 + i }))
+            .collect();
+        let e = copy_in(&c.client, &format!("COPY {t} FROM STDIN (FORMAT csv)"), &[&data])
+            .await
+            .unwrap_err();
+        let db = e.as_db_error().expect("a server error");
+        assert_eq!(db.code().code(), "23505", "{ttl}: {}", db.message());
+        assert!(
+            db.message().contains("(id)=(7)") && db.message().contains("2000 rows were written before it"),
+            "{}",
+            db.message()
+        );
+        assert_eq!(
+            texts(&c.client, &format!("SELECT count(*) FROM {t} WHERE id > 200000")).await,
+            vec![vec![s("2000")]]
+        );
+    }
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psql_backslash_copy_loads_text_and_csv_files() {
     let url = redis_url();
