@@ -24,7 +24,7 @@ use crate::exec::scan::Cell;
 use crate::sql::origins::Origin;
 
 /// Rows encoded per step of the stream.
-pub const ROW_BATCH: usize = 1024;
+pub const ROW_BATCH: usize = 4096;
 
 /// The wire type for a Polars type: one exhaustive mapping.
 pub fn pg_type(dt: &DataType) -> Type {
@@ -332,19 +332,32 @@ pub fn row_stream(
             fields.len()
         )));
     }
-    let cols: Vec<Col> = frame
-        .columns()
-        .iter()
-        .zip(fields.iter())
-        .map(|(c, f)| Col::new(c, f.datatype(), f.format() == FieldFormat::Text))
-        .collect::<Result<_>>()?;
+    // Each batch's columns are prepared from a slice of the frame: a column
+    // read in chunks (exec::scan) is then never copied into one piece.
+    let prepare = move |frame: &DataFrame, start: usize, fields: &[FieldInfo]| -> Result<Vec<Col>> {
+        let part = frame.slice(start as i64, ROW_BATCH);
+        part.columns()
+            .iter()
+            .zip(fields)
+            .map(|(c, f)| Col::new(c, f.datatype(), f.format() == FieldFormat::Text))
+            .collect()
+    };
+    // The first batch's are prepared here, so a column that cannot go out as
+    // described fails the query before any row is sent.
+    let mut first = Some(prepare(&frame, 0, &fields)?);
     let height = frame.height();
-    let cols = Arc::new(cols);
     let batches = (0..height).step_by(ROW_BATCH).map(move |start| {
         let end = (start + ROW_BATCH).min(height);
+        let cols = match first.take() {
+            Some(cols) => cols,
+            None => match prepare(&frame, start, &fields) {
+                Ok(cols) => cols,
+                Err(e) => return vec![Err(e.into())],
+            },
+        };
         let mut enc = DataRowEncoder::new(fields.clone());
         let mut rows = Vec::with_capacity(end - start);
-        for i in start..end {
+        for i in 0..end - start {
             for c in cols.iter() {
                 if let Err(e) = c.encode(i, &mut enc) {
                     rows.push(Err(e));

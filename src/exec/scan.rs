@@ -78,10 +78,19 @@ enum Builder {
     Text(StringChunkedBuilder),
 }
 
+/// Rows per finished chunk of a column being read: a whole-table read grows
+/// by chunks instead of reallocating (and copying, and faulting in) one
+/// ever larger buffer per column.
+const COLUMN_CHUNK: usize = 1 << 16;
+
 struct ColumnReader {
     name: String,
     ty: ColType,
     builder: Builder,
+    /// Rows in `builder`.
+    pending: usize,
+    /// Finished chunks, in order.
+    chunks: Vec<Series>,
     messy: Messy,
     /// Key ids parse strictly (canonical forms only, as key lookups build
     /// them); stored numbers read as RediSearch reads them.
@@ -90,18 +99,12 @@ struct ColumnReader {
 
 impl ColumnReader {
     fn new(table: &str, name: &str, ty: ColType) -> Self {
-        let builder = match ty {
-            ColType::BigInt => Builder::Int(Vec::new()),
-            ColType::Double => Builder::Float(Vec::new()),
-            ColType::Boolean => Builder::Bool(Vec::new()),
-            ColType::Date => Builder::Date(Vec::new()),
-            ColType::Timestamp => Builder::Ts(Vec::new()),
-            ColType::Text => Builder::Text(StringChunkedBuilder::new(name.into(), 1024)),
-        };
         ColumnReader {
             name: name.to_string(),
             ty,
-            builder,
+            builder: Builder::new(name, ty),
+            pending: 0,
+            chunks: Vec::new(),
             messy: Messy::none(table, name, ty),
             strict: false,
         }
@@ -121,19 +124,26 @@ impl ColumnReader {
                 self.messy.record(key, bad);
             }
         }
+        self.pending += 1;
+        if self.pending == COLUMN_CHUNK {
+            let full = std::mem::replace(&mut self.builder, Builder::new(&self.name, self.ty));
+            self.chunks.push(full.finish(&self.name, self.ty));
+            self.pending = 0;
+        }
     }
 
+    /// The column: its chunks appended (not copied) in order.
     fn finish(self) -> (Column, Messy) {
-        let name: PlSmallStr = self.name.as_str().into();
-        let series = match self.builder {
-            Builder::Int(v) => Series::new(name, v),
-            Builder::Float(v) => Series::new(name, v),
-            Builder::Bool(v) => Series::new(name, v),
-            Builder::Date(v) => Series::new(name, v).cast(&DataType::Date).expect("i32 → date"),
-            Builder::Ts(v) => Series::new(name, v)
-                .cast(&self.ty.polars_type())
-                .expect("i64 → datetime"),
-            Builder::Text(b) => b.finish().into_series(),
+        let last = self.builder.finish(&self.name, self.ty);
+        let mut chunks = self.chunks.into_iter();
+        let series = match chunks.next() {
+            None => last,
+            Some(mut series) => {
+                for chunk in chunks.chain([last]) {
+                    series.append_owned(chunk).expect("chunks of one type");
+                }
+                series
+            }
         };
         (series.into_column(), self.messy)
     }
@@ -196,6 +206,30 @@ pub fn read_cell(ty: ColType, strict: bool, value: Option<&[u8]>) -> std::result
 }
 
 impl Builder {
+    fn new(name: &str, ty: ColType) -> Builder {
+        match ty {
+            ColType::BigInt => Builder::Int(Vec::new()),
+            ColType::Double => Builder::Float(Vec::new()),
+            ColType::Boolean => Builder::Bool(Vec::new()),
+            ColType::Date => Builder::Date(Vec::new()),
+            ColType::Timestamp => Builder::Ts(Vec::new()),
+            ColType::Text => Builder::Text(StringChunkedBuilder::new(name.into(), 1024)),
+        }
+    }
+
+    /// The values as a series of the column's type.
+    fn finish(self, name: &str, ty: ColType) -> Series {
+        let name: PlSmallStr = name.into();
+        match self {
+            Builder::Int(v) => Series::new(name, v),
+            Builder::Float(v) => Series::new(name, v),
+            Builder::Bool(v) => Series::new(name, v),
+            Builder::Date(v) => Series::new(name, v).cast(&DataType::Date).expect("i32 → date"),
+            Builder::Ts(v) => Series::new(name, v).cast(&ty.polars_type()).expect("i64 → datetime"),
+            Builder::Text(b) => b.finish().into_series(),
+        }
+    }
+
     /// Append a cell of this builder's type (any other cell appends NULL).
     fn push(&mut self, cell: Cell<'_>) {
         match (self, cell) {
@@ -485,6 +519,44 @@ mod tokio_stream_shim {
         type Item = T;
         fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
             self.0.poll_recv(cx)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A column read in chunks is the column read whole, in order.
+    #[test]
+    fn columns_grow_by_chunks_in_order() {
+        let n = 2 * COLUMN_CHUNK + 123;
+        for ty in [ColType::BigInt, ColType::Text, ColType::Timestamp] {
+            let mut r = ColumnReader::new("t", "c", ty);
+            for i in 0..n {
+                let v = match (i % 1000, ty) {
+                    (7, _) => None,
+                    (8, ColType::BigInt | ColType::Timestamp) => Some("x".to_string()),
+                    (_, ColType::Timestamp) => Some(format!("2024-01-01T00:00:{:02}", i % 60)),
+                    _ => Some(i.to_string()),
+                };
+                r.push(v.as_deref().map(str::as_bytes), format!("t:{i}").as_bytes());
+            }
+            let (col, messy) = r.finish();
+            assert_eq!(col.len(), n);
+            assert!(col.as_materialized_series().n_chunks() > 1, "{ty:?}");
+            let bad = if ty == ColType::Text { 0 } else { n / 1000 + 1 };
+            assert_eq!(messy.count as usize, bad, "{ty:?}");
+            assert_eq!(col.null_count(), n / 1000 + 1 + bad, "{ty:?}");
+            let s = col.as_materialized_series().cast(&DataType::String).unwrap();
+            for i in [0, 1, COLUMN_CHUNK - 1, COLUMN_CHUNK, COLUMN_CHUNK + 1, n - 1] {
+                let got = s.str().unwrap().get(i).map(str::to_string);
+                let want = match ty {
+                    ColType::Timestamp => format!("2024-01-01 00:00:{:02}.000000", i % 60),
+                    _ => i.to_string(),
+                };
+                assert_eq!(got, Some(want), "{ty:?} row {i}");
+            }
         }
     }
 }
