@@ -258,10 +258,30 @@ pub fn float4_text(v: f32) -> String {
 /// ISO 8601 date text (`2024-03-01`), as `%Y-%m-%d` prints it, without
 /// strftime's per-call parsing of the pattern.
 pub fn date_text(d: chrono::NaiveDate) -> String {
+    let mut out = String::with_capacity(32);
+    push_date(&mut out, d);
+    out
+}
+
+fn push_date(out: &mut String, d: chrono::NaiveDate) {
     if (0..=9999).contains(&d.year()) {
-        format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+        push_digits(out, d.year() as u32, 4);
+        out.push('-');
+        push_digits(out, d.month(), 2);
+        out.push('-');
+        push_digits(out, d.day(), 2);
     } else {
-        d.format("%Y-%m-%d").to_string()
+        use std::fmt::Write;
+        let _ = write!(out, "{}", d.format("%Y-%m-%d"));
+    }
+}
+
+/// `v` in decimal, zero-padded to `width` digits (`v` has at most `width`).
+fn push_digits(out: &mut String, v: u32, width: u32) {
+    let mut p = 10u32.pow(width - 1);
+    while p > 0 {
+        out.push(char::from(b'0' + (v / p % 10) as u8));
+        p /= 10;
     }
 }
 
@@ -271,13 +291,21 @@ pub fn timestamp_text(micros: i64, zone: &str) -> String {
     let Some(t) = DateTime::from_timestamp_micros(micros) else {
         return micros.to_string();
     };
-    let mut out = date_text(t.date_naive());
-    use std::fmt::Write;
-    let _ = write!(out, " {:02}:{:02}:{:02}", t.hour(), t.minute(), t.second());
-    let frac = micros.rem_euclid(1_000_000);
+    let mut out = String::with_capacity(32);
+    push_date(&mut out, t.date_naive());
+    for (sep, v) in [(' ', t.hour()), (':', t.minute()), (':', t.second())] {
+        out.push(sep);
+        push_digits(&mut out, v, 2);
+    }
+    let mut frac = micros.rem_euclid(1_000_000) as u32;
     if frac != 0 {
-        let digits = format!(".{frac:06}");
-        out.push_str(digits.trim_end_matches('0'));
+        let mut width = 6;
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
+        out.push('.');
+        push_digits(&mut out, frac, width);
     }
     out.push_str(zone);
     out
@@ -485,5 +513,24 @@ mod tests {
         assert_eq!(timestamp_text(1_500_000, ""), "1970-01-01 00:00:01.5");
         assert_eq!(timestamp_text(123_456, "+00"), "1970-01-01 00:00:00.123456+00");
         assert_eq!(timestamp_text(-1, ""), "1969-12-31 23:59:59.999999");
+        assert_eq!(timestamp_text(120_000, ""), "1970-01-01 00:00:00.12");
+        assert_eq!(timestamp_text(100_000, ""), "1970-01-01 00:00:00.1");
+        assert_eq!(timestamp_text(10, ""), "1970-01-01 00:00:00.00001");
+        // Against chrono's formatting over a spread of instants.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let us = (x % 400_000_000_000_000_000) as i64 - 62_000_000_000_000_000;
+            let us = if x % 3 == 0 { us - us % 1_000_000 } else { us };
+            let t = chrono::DateTime::from_timestamp_micros(us).unwrap();
+            let frac = us.rem_euclid(1_000_000);
+            let mut want = t.format("%Y-%m-%d %H:%M:%S").to_string();
+            if frac != 0 {
+                want += format!(".{frac:06}").trim_end_matches('0');
+            }
+            assert_eq!(timestamp_text(us, ""), want, "{us}");
+        }
     }
 }

@@ -173,37 +173,57 @@ impl Store {
                 use std::hash::BuildHasher;
                 (u128::from(hashers.0.hash_one(k)) << 64) | u128::from(hashers.1.hash_one(k))
             };
-            let mut cursor: u64 = 0;
+            // One connection of its own for the whole SCAN, read by the RESP3 reader.
+            let mut conn = match store.search.get().await {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            let count = SCAN_COUNT.to_string();
+            let mut cursor = b"0".to_vec();
             loop {
-                let mut cmd = redis::cmd("SCAN");
-                cmd.arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(SCAN_COUNT)
-                    .arg("TYPE")
-                    .arg(&key_type);
-                let reply: Result<(u64, Vec<Vec<u8>>)> = store.query(&cmd).await;
-                let (next, keys) = match reply {
-                    Ok(r) => r,
+                let args: [&[u8]; 8] = [
+                    b"SCAN",
+                    &cursor,
+                    b"MATCH",
+                    pattern.as_bytes(),
+                    b"COUNT",
+                    count.as_bytes(),
+                    b"TYPE",
+                    key_type.as_bytes(),
+                ];
+                let page = conn.call(&args).await.and_then(|reply| {
+                    let mut parts = reply.frame().elements();
+                    let (Some(next), Some(keys)) = (parts.next().and_then(|f| f.bytes()), parts.next()) else {
+                        return Err(Error::Redis(format!("unexpected SCAN reply {:?}", reply.frame())));
+                    };
+                    let batch: Vec<Vec<u8>> = keys
+                        .elements()
+                        .filter_map(|k| k.bytes())
+                        .filter(|k| k.len() >= plen && !k[plen..].contains(&b':'))
+                        .filter(|k| seen.insert(fingerprint(k)))
+                        .map(<[u8]>::to_vec)
+                        .collect();
+                    Ok((next.to_vec(), batch))
+                });
+                let (next, mut batch) = match page {
+                    Ok(p) => p,
                     Err(e) => {
                         let _ = tx.send(Err(e)).await;
                         return;
                     }
                 };
-                let batch: Vec<Vec<u8>> = keys
-                    .into_iter()
-                    .filter(|k| k.len() >= plen && !k[plen..].contains(&b':'))
-                    .filter(|k| seen.insert(fingerprint(k)))
-                    .collect();
-                if !batch.is_empty() {
-                    for chunk in batch.chunks(FETCH_BATCH) {
-                        if tx.send(Ok(chunk.to_vec())).await.is_err() {
-                            return; // the reader went away
-                        }
+                while !batch.is_empty() {
+                    let rest = batch.split_off(batch.len().min(FETCH_BATCH));
+                    if tx.send(Ok(batch)).await.is_err() {
+                        return; // the reader went away
                     }
+                    batch = rest;
                 }
-                if next == 0 {
+                if next == b"0" {
+                    store.search.put(conn);
                     return;
                 }
                 cursor = next;
