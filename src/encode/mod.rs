@@ -300,7 +300,7 @@ pub fn timestamp_text(micros: i64, zone: &str) -> String {
     let mut frac = micros.rem_euclid(1_000_000) as u32;
     if frac != 0 {
         let mut width = 6;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             width -= 1;
         }
