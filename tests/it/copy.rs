@@ -18,6 +18,13 @@ async fn copy_in(client: &tokio_postgres::Client, sql: &str, chunks: &[&str]) ->
     sink.finish().await
 }
 
+/// A COPY that must fail: its SQLSTATE and message.
+async fn copy_error(client: &tokio_postgres::Client, sql: &str, data: &str) -> (String, String) {
+    let e = copy_in(client, sql, &[data]).await.unwrap_err();
+    let db = e.as_db_error().expect("a server error");
+    (db.code().code().to_string(), db.message().to_string())
+}
+
 #[tokio::test]
 async fn csv_copy_loads_rows_with_quotes_nulls_and_empty_strings() {
     let url = redis_url();
@@ -72,15 +79,11 @@ async fn copy_failures_name_the_line_and_rows_written() {
             format!("{i},{i}\n")
         });
     }
-    let e = copy_in(&c.client, &format!("COPY {t} FROM STDIN (FORMAT csv)"), &[&data])
-        .await
-        .unwrap_err();
-    let db = e.as_db_error().expect("a server error");
-    assert_eq!(db.code().code(), "22P02");
+    let (code, msg) = copy_error(&c.client, &format!("COPY {t} FROM STDIN (FORMAT csv)"), &data).await;
+    assert_eq!(code, "22P02");
     assert!(
-        db.message().contains("line 2101") && db.message().contains("2000 rows were written before it"),
-        "{}",
-        db.message()
+        msg.contains("line 2101") && msg.contains("2000 rows were written before it"),
+        "{msg}"
     );
     assert_eq!(
         texts(&c.client, &format!("SELECT count(*) FROM {t}")).await,
@@ -172,17 +175,13 @@ async fn copy_batches_are_checked_after_the_batches_before_them() {
             let id = if i == 2600 { 10_1500 } else { 10_0000 + i };
             data.push_str(&format!("{id},x,{i}\n"));
         }
-        let e = copy_in(&c.client, &format!("COPY {t} FROM STDIN (FORMAT csv)"), &[&data])
-            .await
-            .unwrap_err();
-        let db = e.as_db_error().expect("a server error");
-        assert_eq!(db.code().code(), "23505", "{ttl}: {}", db.message());
+        let (code, msg) = copy_error(&c.client, &format!("COPY {t} FROM STDIN (FORMAT csv)"), &data).await;
+        assert_eq!(code, "23505", "{ttl}: {msg}");
         assert!(
-            db.message().contains("(id)=(101500)")
-                && db.message().contains("line 2001")
-                && db.message().contains("2000 rows were written before it"),
-            "{}",
-            db.message()
+            msg.contains("(id)=(101500)")
+                && msg.contains("line 2001")
+                && msg.contains("2000 rows were written before it"),
+            "{msg}"
         );
         assert_eq!(
             texts(&c.client, &format!("SELECT count(*) FROM {t} WHERE id > 100000")).await,
@@ -193,15 +192,11 @@ async fn copy_batches_are_checked_after_the_batches_before_them() {
         let data: String = (1..=3500)
             .map(|i| format!("{},y,{i}\n", if i == 2500 { 7 } else { 20_0000 + i }))
             .collect();
-        let e = copy_in(&c.client, &format!("COPY {t} FROM STDIN (FORMAT csv)"), &[&data])
-            .await
-            .unwrap_err();
-        let db = e.as_db_error().expect("a server error");
-        assert_eq!(db.code().code(), "23505", "{ttl}: {}", db.message());
+        let (code, msg) = copy_error(&c.client, &format!("COPY {t} FROM STDIN (FORMAT csv)"), &data).await;
+        assert_eq!(code, "23505", "{ttl}: {msg}");
         assert!(
-            db.message().contains("(id)=(7)") && db.message().contains("2000 rows were written before it"),
-            "{}",
-            db.message()
+            msg.contains("(id)=(7)") && msg.contains("2000 rows were written before it"),
+            "{msg}"
         );
         assert_eq!(
             texts(&c.client, &format!("SELECT count(*) FROM {t} WHERE id > 200000")).await,
