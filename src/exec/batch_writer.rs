@@ -25,7 +25,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::hash_write::{hsetex_code, tally, with_written, Rows};
-use super::write::{checked_rows, write_checked, Conflict};
+use super::write::{checked_rows, write_checked, Checked, Conflict};
 use crate::catalog::{ColType, TableInfo, STORAGE_HASH};
 use crate::error::{Error, Result};
 use crate::store::{resp3, Store};
@@ -33,10 +33,8 @@ use crate::store::{resp3, Store};
 /// One batch of rows in stored form, checked.
 pub(super) struct Batch {
     encoded: Vec<Vec<Option<String>>>,
-    /// (row index, key id) of the rows to write.
-    rows: Vec<(usize, String)>,
-    /// Their Redis keys.
-    keys: Vec<String>,
+    /// The rows to write and their Redis keys.
+    checked: Checked,
     /// Where the batch is in the input, added to its data errors ("in the
     /// batch starting at line 1001").
     place: String,
@@ -51,23 +49,30 @@ impl Batch {
         conflict: Conflict,
         place: String,
     ) -> Result<Batch> {
-        let batch = Batch {
-            rows: Vec::new(),
-            keys: Vec::new(),
-            encoded,
-            place,
-        };
-        let rows = checked_rows(table, columns, &batch.encoded, conflict).map_err(|e| batch.placed(e))?;
-        let keys = rows.iter().map(|(_, id)| table.key_of(id)).collect();
-        Ok(Batch { rows, keys, ..batch })
+        match checked_rows(table, columns, &encoded, conflict) {
+            Ok(checked) => Ok(Batch {
+                encoded,
+                checked,
+                place,
+            }),
+            Err(e) => Err(placed(&place, e)),
+        }
     }
 
-    /// An error of this batch, saying where the batch is.
+    fn rows(&self) -> &[(usize, String)] {
+        &self.checked.rows
+    }
+
     fn placed(&self, e: Error) -> Error {
-        match e {
-            Error::Data(code, msg) => Error::Data(code, format!("{msg} ({})", self.place)),
-            other => other,
-        }
+        placed(&self.place, e)
+    }
+}
+
+/// A data error of the rows at `place` ("in rows 1..1000 of the file"), saying so.
+pub(super) fn placed(place: &str, e: Error) -> Error {
+    match e {
+        Error::Data(code, msg) => Error::Data(code, format!("{msg} ({place})")),
+        other => other,
     }
 }
 
@@ -111,7 +116,7 @@ impl Writer {
     /// Hand a batch over; false when the writer has stopped on an error
     /// (which [`Writer::finish`] returns).
     pub async fn send(&self, batch: Batch) -> bool {
-        batch.rows.is_empty() || self.tx.send(batch).await.is_ok()
+        batch.rows().is_empty() || self.tx.send(batch).await.is_ok()
     }
 
     /// Whether the writer has stopped on an error.
@@ -155,12 +160,12 @@ impl Target {
         loop {
             let next = rx.recv().await;
             let (mut out, rows) = match &mut ready {
-                Some((b, encoded)) => (std::mem::take(encoded), b.rows.len()),
+                Some((b, encoded)) => (std::mem::take(encoded), b.rows().len()),
                 None => (Vec::new(), 0),
             };
             if let Some(b) = &next {
                 let exists: [&[u8]; 1] = [b"EXISTS"];
-                let args = exists.into_iter().chain(b.keys.iter().map(|k| k.as_bytes()));
+                let args = exists.into_iter().chain(b.checked.keys.iter().map(|k| k.as_bytes()));
                 resp3::encode_command(&mut out, &args.collect::<Vec<_>>());
             }
             let commands = rows + usize::from(next.is_some());
@@ -171,13 +176,13 @@ impl Target {
             // Encode the next rows while Redis works on these.
             let next = next.map(|b| {
                 let mut encoded = Vec::new();
-                self.rows(&b).encode_hsetex(&mut encoded, &b.rows, &b.keys);
+                self.rows(&b).encode_hsetex(&mut encoded, b.rows(), &b.checked.keys);
                 (b, encoded)
             });
             let reply = conn.receive(commands).await?;
             let mut frames = reply.frames();
             if let Some((b, _)) = ready.take() {
-                let (n, problem) = tally(t, self.conflict, frames.by_ref().take(rows).map(hsetex_code), &b.rows);
+                let (n, problem) = tally(t, self.conflict, frames.by_ref().take(rows).map(hsetex_code), b.rows());
                 if let Some(e) = problem {
                     self.store.search_done(conn);
                     return Err(b.placed(with_written(e, n)));
@@ -198,7 +203,7 @@ impl Target {
     /// Check and write one batch by itself.
     async fn write_alone(&self, b: &Batch) -> Result<()> {
         let (t, cols) = (&self.table, &self.columns);
-        let n = write_checked(&self.store, t, cols, &b.encoded, &b.rows, self.conflict)
+        let n = write_checked(&self.store, t, cols, &b.encoded, &b.checked, self.conflict)
             .await
             .map_err(|e| b.placed(e))?;
         self.written.fetch_add(n, Ordering::Relaxed);

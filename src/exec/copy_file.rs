@@ -18,7 +18,7 @@ use futures::{stream, StreamExt};
 use polars::prelude::*;
 use tokio::io::AsyncReadExt;
 
-use super::batch_writer::{Batch, Writer};
+use super::batch_writer::{placed, Batch, Writer};
 use super::copy::CopyInPlan;
 use super::copy_format::CopyFormat;
 use super::copy_in::{with_count, CopyIn};
@@ -117,8 +117,7 @@ impl Engine {
             let place = format!("in rows {}..{} of the file", start + 1, start + batch.height());
             let checked = match encode_frame(&batch, &columns) {
                 Ok(encoded) => Batch::new(table, &columns, encoded, conflict, place),
-                Err(Error::Data(code, msg)) => Err(Error::Data(code, format!("{msg} ({place})"))),
-                Err(e) => Err(e),
+                Err(e) => Err(placed(&place, e)),
             };
             match checked {
                 Ok(b) => {

@@ -22,7 +22,7 @@ use futures::stream::FuturesOrdered;
 use futures::StreamExt;
 use redis::Value;
 
-use super::write::Conflict;
+use super::write::{Checked, Conflict};
 use crate::catalog::{ColType, TableInfo};
 use crate::error::{Error, Result};
 use crate::store::resp3::{self, Frame};
@@ -72,16 +72,17 @@ pub(super) enum How {
     NewKeys,
 }
 
-/// Write checked rows (`(row index, id)`) of a hash table; the rows written.
+/// Write checked rows of a hash table; the rows written.
 pub(super) async fn insert_hashes(
     store: &Store,
     table: &TableInfo,
     columns: &[(String, ColType)],
     encoded: &[Vec<Option<String>>],
-    rows: &[(usize, String)],
+    checked: &Checked,
     conflict: Conflict,
     how: How,
 ) -> Result<usize> {
+    let Checked { rows, keys } = checked;
     if rows.is_empty() {
         return Ok(0);
     }
@@ -95,7 +96,8 @@ pub(super) async fn insert_hashes(
         }
         How::NewKeys => None,
     };
-    let pipelines: Vec<&[(usize, String)]> = rows.chunks(GROUP * GROUPS_PER_PIPELINE).collect();
+    let per_pipeline = GROUP * GROUPS_PER_PIPELINE;
+    let pipelines: Vec<_> = rows.chunks(per_pipeline).zip(keys.chunks(per_pipeline)).collect();
     let rows_of = Rows {
         table,
         columns,
@@ -108,12 +110,12 @@ pub(super) async fn insert_hashes(
     loop {
         // After a problem no new pipeline is sent; those in flight are still counted.
         while first_error.is_none() && in_flight.len() < IN_FLIGHT && next < pipelines.len() {
-            let chunk = pipelines[next];
+            let (chunk, keys) = pipelines[next];
             let (rows_of, script) = (&rows_of, &script);
             in_flight.push_back(async move {
                 let codes = match script {
-                    Some((sha, mode)) => rows_of.run_script(store, sha, mode, chunk).await,
-                    None => rows_of.hsetex_new(store, chunk).await,
+                    Some((sha, mode)) => rows_of.run_script(store, sha, mode, chunk, keys).await,
+                    None => rows_of.hsetex_new(store, chunk, keys).await,
                 };
                 (chunk, codes)
             });
@@ -221,14 +223,18 @@ impl Rows<'_> {
     }
 
     /// Write rows with the insert script, GROUP rows per call.
-    async fn run_script(&self, store: &Store, sha: &str, mode: &str, rows: &[(usize, String)]) -> Result<Vec<Code>> {
+    async fn run_script(
+        &self,
+        store: &Store,
+        sha: &str,
+        mode: &str,
+        rows: &[(usize, String)],
+        keys: &[String],
+    ) -> Result<Vec<Code>> {
         let ttl = self.table.ttl.unwrap_or(0);
         let mut pipe = redis::pipe();
-        for group in rows.chunks(GROUP) {
-            let cmd = pipe.cmd("EVALSHA").arg(sha).arg(group.len());
-            for (_, id) in group {
-                cmd.arg(self.table.key_of(id));
-            }
+        for (group, keys) in rows.chunks(GROUP).zip(keys.chunks(GROUP)) {
+            let cmd = pipe.cmd("EVALSHA").arg(sha).arg(group.len()).arg(keys);
             cmd.arg(mode).arg(ttl);
             for (r, _) in group {
                 cmd.arg(self.fields(*r).count());
@@ -250,10 +256,9 @@ impl Rows<'_> {
     /// Write rows whose keys were just found not to exist with one
     /// `HSETEX key FNX FIELDS n field value ...` each, pipelined on a
     /// connection of their own (replies read without a value per row).
-    async fn hsetex_new(&self, store: &Store, rows: &[(usize, String)]) -> Result<Vec<Code>> {
-        let keys: Vec<String> = rows.iter().map(|(_, id)| self.table.key_of(id)).collect();
+    async fn hsetex_new(&self, store: &Store, rows: &[(usize, String)], keys: &[String]) -> Result<Vec<Code>> {
         let mut out = Vec::new();
-        let n = self.encode_hsetex(&mut out, rows, &keys);
+        let n = self.encode_hsetex(&mut out, rows, keys);
         let reply = store.pipeline_encoded(&out, n).await?;
         Ok(reply.frames().map(hsetex_code).collect())
     }

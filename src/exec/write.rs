@@ -467,19 +467,25 @@ pub(super) async fn insert_rows(
     encoded: &[Vec<Option<String>>],
     conflict: Conflict,
 ) -> Result<usize> {
-    let rows = checked_rows(table, columns, encoded, conflict)?;
-    write_checked(store, table, columns, encoded, &rows, conflict).await
+    let checked = checked_rows(table, columns, encoded, conflict)?;
+    write_checked(store, table, columns, encoded, &checked, conflict).await
 }
 
-/// The rows to write as (row index, key id), checked before anything is
-/// written: every key present and without `:`, none repeated unless the
-/// conflict mode allows it (`DoNothing` keeps the first, `Replace` all).
+/// Rows checked for writing: (row index, key id) and the Redis key of each.
+pub(super) struct Checked {
+    pub rows: Vec<(usize, String)>,
+    pub keys: Vec<String>,
+}
+
+/// The rows to write, checked before anything is written: every key
+/// present and without `:`, none repeated unless the conflict mode allows
+/// it (`DoNothing` keeps the first, `Replace` all).
 pub(super) fn checked_rows(
     table: &TableInfo,
     columns: &[(String, ColType)],
     encoded: &[Vec<Option<String>>],
     conflict: Conflict,
-) -> Result<Vec<(usize, String)>> {
+) -> Result<Checked> {
     table.check_writable()?;
     let height = encoded.first().map_or(0, Vec::len);
     let key_idx = columns
@@ -515,7 +521,8 @@ pub(super) fn checked_rows(
         }
         rows.push((r, id));
     }
-    Ok(rows)
+    let keys = rows.iter().map(|(_, id)| table.key_of(id)).collect();
+    Ok(Checked { rows, keys })
 }
 
 /// Write rows checked by [`checked_rows`]. An existing row is a duplicate
@@ -526,18 +533,15 @@ pub(super) async fn write_checked(
     table: &TableInfo,
     columns: &[(String, ColType)],
     encoded: &[Vec<Option<String>>],
-    rows: &[(usize, String)],
+    checked: &Checked,
     conflict: Conflict,
 ) -> Result<usize> {
+    let Checked { rows, keys } = checked;
     // One EXISTS per chunk of keys, all in one round trip: when none exists
     // (a load into a new table), no TYPE per key is needed.
-    let chunk_keys: Vec<Vec<String>> = rows
-        .chunks(WRITE_BATCH)
-        .map(|chunk| chunk.iter().map(|(_, id)| table.key_of(id)).collect())
-        .collect();
     let mut exists = redis::pipe();
-    for keys in &chunk_keys {
-        exists.cmd("EXISTS").arg(keys);
+    for chunk in keys.chunks(WRITE_BATCH) {
+        exists.cmd("EXISTS").arg(chunk);
     }
     let existing: Vec<i64> = if rows.is_empty() {
         Vec::new()
@@ -553,11 +557,11 @@ pub(super) async fn write_checked(
             .collect::<Result<_>>()?
     };
     let mut all_new = true;
-    let checked = rows.chunks(WRITE_BATCH).zip(&chunk_keys).zip(existing);
-    for ((chunk, keys), _) in checked.filter(|(_, n)| *n > 0) {
+    let chunks = rows.chunks(WRITE_BATCH).zip(keys.chunks(WRITE_BATCH)).zip(existing);
+    for ((chunk, chunk_keys), _) in chunks.filter(|(_, n)| *n > 0) {
         all_new = false;
         let mut pipe = redis::pipe();
-        for key in keys {
+        for key in chunk_keys {
             pipe.cmd("TYPE").arg(key);
         }
         for (v, (_, id)) in store.pipeline(&pipe).await?.iter().zip(chunk) {
@@ -586,7 +590,7 @@ pub(super) async fn write_checked(
     } else {
         super::hash_write::How::Script
     };
-    super::hash_write::insert_hashes(store, table, columns, encoded, rows, conflict, how).await
+    super::hash_write::insert_hashes(store, table, columns, encoded, checked, conflict, how).await
 }
 
 pub(super) fn duplicate(table: &TableInfo, id: &str) -> Error {
