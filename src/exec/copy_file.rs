@@ -158,8 +158,9 @@ impl Engine {
     }
 
     /// `COPY ... TO STDOUT`: the number of columns and the lines to send.
-    /// Row-wise queries over one table stream chunk by chunk (see stream.rs);
-    /// others run whole and are encoded batch by batch.
+    /// Row-wise queries over one table that SCAN reads stream chunk by chunk
+    /// (see stream.rs); others (key lookups and pushdowns included) run whole
+    /// and are encoded batch by batch.
     pub async fn copy_to_stdout(
         &self,
         query: &Planned,
@@ -175,28 +176,19 @@ impl Engine {
                 copy_lines(writer, header, frames)
             }
         };
-        let Some(table) = super::stream::streamable(query) else {
+        // Streamed exports follow the session-independent rule: pushdown on.
+        let Some(streamed) = self.stream_select(query, params, true, None).await? else {
             let out = self.execute(query, params).await?;
             let width = out.names.len();
             let header = writer.header(&out.names);
             let frames = stream::iter(vec![Ok(out.frame)]).boxed();
             return Ok((width, encode(writer, header, frames)));
         };
-        let names: Vec<String> = self.describe(query).await?.into_iter().map(|(n, _)| n).collect();
-        let mut bound = query.analyzed.query.clone();
-        crate::sql::params::bind(&mut bound, params)?;
-        let needed = query
-            .analyzed
-            .needed_columns(table.columns.iter().map(|c| c.name.as_str()));
-        let rx = super::stream::run_chunks(
-            self.catalog().store().clone(),
-            table,
-            query.sources[0].0.registered_name().to_string(),
-            needed,
-            query.analyzed.words.contains(super::scan::TTL_COLUMN),
-            bound.to_string(),
-        );
-        let frames = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) }).boxed();
+        let names: Vec<String> = streamed.columns.into_iter().map(|(n, _)| n).collect();
+        let frames = futures::stream::unfold(streamed.chunks, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk.map(|(frame, _)| frame), rx))
+        })
+        .boxed();
         let header = writer.header(&names);
         Ok((names.len(), encode(writer, header, frames)))
     }

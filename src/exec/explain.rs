@@ -16,6 +16,7 @@ impl Engine {
         bind(&mut query, params)?;
         let mut polars_query = query.to_string();
         let mut lines = Vec::new();
+        let mut scanned = false;
         for (source, table) in &planned.sources {
             let Some(t) = table else {
                 if let Source::View(v) = source {
@@ -112,6 +113,7 @@ impl Engine {
                     }
                 }
                 Access::Scan { why } => {
+                    scanned = true;
                     lines.push(format!(
                         "{}: SCAN MATCH {}* TYPE {} + pipelined {read} ({fields})",
                         t.name,
@@ -128,11 +130,12 @@ impl Engine {
             lines.push("no Polars SQL: the result is the rows the key lookup read".to_string());
             return Ok(lines);
         }
-        let streams = stream::streamable(planned).is_some();
+        // As Engine::stream_select decides.
+        let streams = scanned && stream::streamable(planned).is_some();
         lines.push(format!(
             "Polars SQL{}: {polars_query}",
             if streams {
-                " (row-wise: COPY TO streams it chunk by chunk)"
+                " (row-wise over a SCAN: run and sent chunk by chunk)"
             } else {
                 ""
             }

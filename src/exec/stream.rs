@@ -6,6 +6,10 @@
 //! it → encode → send), so memory does not grow with the table; a bounded
 //! channel makes a slow client slow the scan down.
 //!
+//! A plain SELECT of such a query streams the same way when SCAN would read
+//! the table anyway ([`Engine::stream_select`]): rows reach the client while
+//! the rest of the table is still being read, instead of after all of it.
+//!
 //! Any other query is run whole, then encoded batch by batch.
 
 use std::ops::ControlFlow;
@@ -17,11 +21,12 @@ use sqlparser::ast::{Expr, GroupByExpr, Query, SetExpr, TableFactor, Visit, Visi
 use tokio::sync::mpsc;
 
 use super::functions;
-use super::scan::{self, Keys};
-use super::Planned;
+use super::scan::{self, Keys, Messy};
+use super::{Access, Engine, Planned};
 use crate::catalog::TableInfo;
 use crate::error::Result;
 use crate::sql::dialect::NOW;
+use crate::sql::params::{bind, Param};
 use crate::store::Store;
 
 /// Keys read (and rows run through the query) per chunk.
@@ -124,6 +129,77 @@ pub fn streamable(planned: &Planned) -> Option<Arc<TableInfo>> {
     }
 }
 
+/// One chunk's result, and the values of it read as NULL.
+pub type Chunk = (DataFrame, Vec<Messy>);
+
+/// A row-wise query started chunk by chunk.
+pub struct Streamed {
+    /// The result's columns as described (client names, types); every chunk
+    /// is cast to these.
+    pub columns: Vec<(String, DataType)>,
+    /// Notices known before any row is read (a foreign table's).
+    pub notices: Vec<String>,
+    pub chunks: mpsc::Receiver<Result<Chunk>>,
+}
+
+impl Engine {
+    /// Start `planned` chunk by chunk when it is row-wise over one table that
+    /// is read by SCAN (no key lookup, no pushdown: those read less than the
+    /// table and run whole). `described` are the columns announced at Parse,
+    /// if any. None: run the query whole.
+    pub async fn stream_select(
+        &self,
+        planned: &Planned,
+        params: &[Param],
+        pushdown_on: bool,
+        described: Option<&[(String, DataType)]>,
+    ) -> Result<Option<Streamed>> {
+        let Some(table) = streamable(planned) else {
+            return Ok(None);
+        };
+        let mut bound = planned.analyzed.query.clone();
+        bind(&mut bound, params)?;
+        let source = &planned.sources[0].0;
+        if !matches!(
+            self.access(planned, &bound, source, &table, pushdown_on).await,
+            Access::Scan { .. }
+        ) {
+            return Ok(None);
+        }
+        let columns = match described {
+            Some(cols) if !cols.is_empty() => cols.to_vec(),
+            _ => self.describe(planned).await?,
+        };
+        let needed = planned
+            .analyzed
+            .needed_columns(table.columns.iter().map(|c| c.name.as_str()));
+        let notices = table.foreign_notice().into_iter().collect();
+        let chunks = run_chunks(
+            self.catalog().store().clone(),
+            table,
+            source.registered_name().to_string(),
+            needed,
+            planned.analyzed.words.contains(scan::TTL_COLUMN),
+            bound.to_string(),
+        );
+        Ok(Some(Streamed {
+            columns,
+            notices,
+            chunks,
+        }))
+    }
+}
+
+/// `found` merged into `all`: counts added per column, the first example kept.
+pub fn merge_messy(all: &mut Vec<Messy>, found: Vec<Messy>) {
+    for m in found {
+        match all.iter_mut().find(|a| a.column == m.column) {
+            Some(a) => a.count += m.count,
+            None => all.push(m),
+        }
+    }
+}
+
 /// Run a row-wise query chunk by chunk; results arrive on the receiver, in
 /// chunk order. The steps overlap: while one chunk runs through the query,
 /// the next ones are read (SCAN and HMGET keep going), so Redis is not left
@@ -135,31 +211,28 @@ pub fn run_chunks(
     columns: Vec<String>,
     with_ttl: bool,
     sql: String,
-) -> mpsc::Receiver<Result<DataFrame>> {
+) -> mpsc::Receiver<Result<Chunk>> {
     const AHEAD: usize = 2;
     let (tx, rx) = mpsc::channel(2);
     tokio::spawn(async move {
         let scan = store.scan_table_keys(&table.prefix, table.redis_type());
         let reads = Box::pin(key_chunks(scan)).map(|keys| {
             let (store, table, columns) = (store.clone(), table.clone(), columns.clone());
-            async move {
-                Ok(scan::read_table(&store, &table, &columns, with_ttl, Keys::Exact(keys?))
-                    .await?
-                    .0)
-            }
+            async move { scan::read_table(&store, &table, &columns, with_ttl, Keys::Exact(keys?)).await }
         });
         let mut results = reads
             .buffered(AHEAD)
-            .map(|frame: Result<DataFrame>| {
+            .map(|read: Result<Chunk>| {
                 let (name, sql) = (registered.clone(), sql.clone());
                 async move {
-                    let frame = frame?;
-                    super::run_blocking(move || {
+                    let (frame, messy) = read?;
+                    let frame = super::run_blocking(move || {
                         let mut ctx = functions::context();
                         ctx.register(&name, frame.lazy());
                         Ok(ctx.execute(&sql)?.collect()?)
                     })
-                    .await
+                    .await?;
+                    Ok((frame, messy))
                 }
             })
             .buffered(AHEAD);

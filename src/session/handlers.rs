@@ -16,7 +16,7 @@ use pgwire::api::results::{
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type, DEFAULT_NAME};
-use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::data::{NoData, ParameterDescription, RowDescription};
 use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT};
 use pgwire::messages::startup::ParameterStatus;
@@ -27,6 +27,7 @@ use sqlparser::ast::Statement;
 
 use super::commands::{self, Settings};
 use super::cursors::{self, CursorStmt, Cursors};
+use super::streamed::{self, cast_to, send_notices};
 use crate::encode;
 use crate::error::{Error, Result};
 use crate::exec::copy::{self, CopyPlan};
@@ -166,21 +167,11 @@ fn cursors_of<C: ClientInfo>(client: &C) -> Arc<Cursors> {
     client.session_extensions().get_or_insert_with(Cursors::default)
 }
 
-async fn send_notices<C>(client: &mut C, notices: &[String]) -> PgWireResult<()>
-where
-    C: Sink<PgWireBackendMessage> + Unpin + Send,
-    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-{
-    for n in notices {
-        let info = ErrorInfo::new("NOTICE".to_string(), "01000".to_string(), n.clone());
-        client.feed(PgWireBackendMessage::NoticeResponse(info.into())).await?;
-    }
-    Ok(())
-}
-
 /// Run a prepared statement with bound parameters. `described` fixes the
 /// output types announced earlier (extended protocol); the simple protocol
-/// takes the types of the result.
+/// takes the types of the result. `stream`: a row-wise scan may send its
+/// rows itself, chunk by chunk (nothing else is waiting to be sent, and the
+/// client wants every row).
 async fn execute<C>(
     engine: &Engine,
     client: &mut C,
@@ -188,6 +179,7 @@ async fn execute<C>(
     params: &[Param],
     format: &Format,
     described: bool,
+    stream: bool,
 ) -> Result<Response>
 where
     C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
@@ -252,17 +244,18 @@ where
                 return Ok(Response::Query(QueryResponse::new(fields, rows)));
             }
             let pushdown_on = commands::pushdown_on(&settings(client));
+            if stream {
+                let announced = described.then_some(columns.as_slice());
+                if let Some(s) = engine.stream_select(planned, params, pushdown_on, announced).await? {
+                    return streamed::send(client, s, planned.origins.as_deref(), format, !described).await;
+                }
+            }
             let (out, _) = engine.execute_with(planned, params, pushdown_on).await?;
             send_notices(client, &out.notices).await?;
             let mut frame = out.frame;
             let cols: Vec<(String, DataType)> = if described && columns.len() == frame.width() {
                 // Keep the announced types even if the catalog changed since Parse.
-                for (i, (_, dt)) in columns.iter().enumerate() {
-                    if frame.columns()[i].dtype() != dt {
-                        let cast = frame.columns()[i].cast(dt)?;
-                        frame.replace_column(i, cast)?;
-                    }
-                }
+                cast_to(&mut frame, columns)?;
                 columns.clone()
             } else {
                 out.names.into_iter().zip(frame.dtypes()).collect()
@@ -343,9 +336,12 @@ impl SimpleQueryHandler for QueryHandler {
             return Ok(vec![Response::EmptyQuery]);
         }
         let mut responses = Vec::with_capacity(statements.len());
+        // Responses are sent after the last statement ran, so only a lone
+        // statement may send its rows as they come.
+        let stream = statements.len() == 1;
         for stmt in statements {
             let result = match prepare(&self.engine, stmt, query, false, &settings(client)).await {
-                Ok(p) => execute(&self.engine, client, &p, &[], &Format::UnifiedText, false).await,
+                Ok(p) => execute(&self.engine, client, &p, &[], &Format::UnifiedText, false, stream).await,
                 Err(e) => Err(e),
             };
             match result {
@@ -514,7 +510,7 @@ impl ExtendedQueryHandler for QueryHandler {
             .await
     }
 
-    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Prepared>, _max_rows: usize) -> PgWireResult<Response>
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Prepared>, max_rows: usize) -> PgWireResult<Response>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Self::Statement>,
@@ -530,6 +526,8 @@ impl ExtendedQueryHandler for QueryHandler {
             &params,
             &portal.result_column_format,
             true,
+            // An Execute that asks for some rows is answered from a whole result.
+            max_rows == 0,
         )
         .await?)
     }

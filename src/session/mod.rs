@@ -7,5 +7,6 @@ pub mod copy;
 pub mod cursors;
 pub mod deferred;
 pub mod handlers;
+pub mod streamed;
 
 pub use handlers::Handlers;

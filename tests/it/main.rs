@@ -20,6 +20,7 @@ mod redis_lifecycle;
 mod resp3;
 mod roundtrip;
 mod sqllogictest;
+mod streamed;
 mod tables;
 mod wire;
 mod workflows;
