@@ -177,12 +177,15 @@ impl Engine {
             }
         };
         // Streamed exports follow the session-independent rule: pushdown on.
-        let Some(streamed) = self.stream_select(query, params, true, None).await? else {
-            let out = self.execute(query, params).await?;
-            let width = out.names.len();
-            let header = writer.header(&out.names);
-            let frames = stream::iter(vec![Ok(out.frame)]).boxed();
-            return Ok((width, encode(writer, header, frames)));
+        let streamed = match self.stream_select(query, params, true, None).await? {
+            super::stream::Started::Streamed(s) => s,
+            super::stream::Started::Whole(known) => {
+                let (out, _) = self.execute_known(query, params, true, known).await?;
+                let width = out.names.len();
+                let header = writer.header(&out.names);
+                let frames = stream::iter(vec![Ok(out.frame)]).boxed();
+                return Ok((width, encode(writer, header, frames)));
+            }
         };
         let names: Vec<String> = streamed.columns.into_iter().map(|(n, _)| n).collect();
         let frames = futures::stream::unfold(streamed.chunks, |mut rx| async move {

@@ -309,6 +309,18 @@ impl Engine {
         params: &[Param],
         pushdown_on: bool,
     ) -> Result<(Output, Trace)> {
+        self.execute_known(planned, params, pushdown_on, None).await
+    }
+
+    /// [`Engine::execute_with`], with the access to the query's one table
+    /// when it is known already (see `stream::Started`).
+    pub async fn execute_known(
+        &self,
+        planned: &Planned,
+        params: &[Param],
+        pushdown_on: bool,
+        mut known: Option<Access>,
+    ) -> Result<(Output, Trace)> {
         if let Some(out) = self.direct_lookup(planned, params).await? {
             return Ok(out);
         }
@@ -327,7 +339,10 @@ impl Engine {
                         .needed_columns(t.columns.iter().map(|c| c.name.as_str()));
                     let with_ttl = planned.analyzed.words.contains(scan::TTL_COLUMN);
                     let store = self.catalog.store();
-                    let access = self.access(planned, &bound, source, t, pushdown_on).await;
+                    let access = match known.take() {
+                        Some(access) => access,
+                        None => self.access(planned, &bound, source, t, pushdown_on).await,
+                    };
                     let (frame, messy) = match access {
                         Access::Lookup(ids) => {
                             let n = ids.len();

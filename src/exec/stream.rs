@@ -142,29 +142,36 @@ pub struct Streamed {
     pub chunks: mpsc::Receiver<Result<Chunk>>,
 }
 
+/// How a query starts: streamed, or to be run whole.
+#[allow(clippy::large_enum_variant)]
+pub enum Started {
+    Streamed(Streamed),
+    /// Run it whole ([`Engine::execute_known`]), with the access already
+    /// decided for its one table, if it was (FT.INFO and INFO are not asked twice).
+    Whole(Option<Access>),
+}
+
 impl Engine {
     /// Start `planned` chunk by chunk when it is row-wise over one table that
     /// is read by SCAN (no key lookup, no pushdown: those read less than the
     /// table and run whole). `described` are the columns announced at Parse,
-    /// if any. None: run the query whole.
+    /// if any.
     pub async fn stream_select(
         &self,
         planned: &Planned,
         params: &[Param],
         pushdown_on: bool,
         described: Option<&[(String, DataType)]>,
-    ) -> Result<Option<Streamed>> {
+    ) -> Result<Started> {
         let Some(table) = streamable(planned) else {
-            return Ok(None);
+            return Ok(Started::Whole(None));
         };
         let mut bound = planned.analyzed.query.clone();
         bind(&mut bound, params)?;
         let source = &planned.sources[0].0;
-        if !matches!(
-            self.access(planned, &bound, source, &table, pushdown_on).await,
-            Access::Scan { .. }
-        ) {
-            return Ok(None);
+        let access = self.access(planned, &bound, source, &table, pushdown_on).await;
+        if !matches!(access, Access::Scan { .. }) {
+            return Ok(Started::Whole(Some(access)));
         }
         let columns = match described {
             Some(cols) if !cols.is_empty() => cols.to_vec(),
@@ -182,7 +189,7 @@ impl Engine {
             planned.analyzed.words.contains(scan::TTL_COLUMN),
             bound.to_string(),
         );
-        Ok(Some(Streamed {
+        Ok(Started::Streamed(Streamed {
             columns,
             notices,
             chunks,

@@ -31,6 +31,7 @@ use super::streamed::{self, cast_to, send_notices};
 use crate::encode;
 use crate::error::{Error, Result};
 use crate::exec::copy::{self, CopyPlan};
+use crate::exec::stream::Started;
 use crate::exec::write::{self, WritePlan};
 use crate::exec::{Engine, Planned};
 use crate::sql::{self, analyze::analyze, params::Param};
@@ -244,13 +245,17 @@ where
                 return Ok(Response::Query(QueryResponse::new(fields, rows)));
             }
             let pushdown_on = commands::pushdown_on(&settings(client));
+            let mut known = None;
             if stream {
                 let announced = described.then_some(columns.as_slice());
-                if let Some(s) = engine.stream_select(planned, params, pushdown_on, announced).await? {
-                    return streamed::send(client, s, planned.origins.as_deref(), format, !described).await;
+                match engine.stream_select(planned, params, pushdown_on, announced).await? {
+                    Started::Streamed(s) => {
+                        return streamed::send(client, s, planned.origins.as_deref(), format, !described).await
+                    }
+                    Started::Whole(access) => known = access,
                 }
             }
-            let (out, _) = engine.execute_with(planned, params, pushdown_on).await?;
+            let (out, _) = engine.execute_known(planned, params, pushdown_on, known).await?;
             send_notices(client, &out.notices).await?;
             let mut frame = out.frame;
             let cols: Vec<(String, DataType)> = if described && columns.len() == frame.width() {
