@@ -51,8 +51,12 @@ async fn table(url: &str, c: &Conn) -> String {
     t
 }
 
-/// What `SELECT id, n + 1 AS m, upper(s) AS u, ts FROM t WHERE id % 3 <> 0`
-/// must return, computed from the stored data, in text form, by id.
+/// A row-wise query over the table.
+fn row_wise(t: &str) -> String {
+    format!("SELECT id, n + 1 AS m, upper(s) AS u, ts FROM {t} WHERE id % 3 <> 0")
+}
+
+/// What [`row_wise`] must return, computed from the stored data, in text form, by id.
 fn expected() -> Vec<Vec<Option<String>>> {
     (1..=ROWS)
         .filter(|id| id % 3 != 0)
@@ -100,7 +104,7 @@ async fn streamed_selects_send_what_the_whole_query_sends() {
     let server = start_server(&url).await;
     let mut c = connect(&server).await;
     let t = table(&url, &c).await;
-    let streamed = format!("SELECT id, n + 1 AS m, upper(s) AS u, ts FROM {t} WHERE id % 3 <> 0");
+    let streamed = row_wise(&t);
     // ORDER BY makes the query whole (not row-wise); the rows are the same set.
     let whole = format!("{streamed} ORDER BY id");
     assert!(explain(&c, &streamed).await.contains("chunk by chunk"));
@@ -193,7 +197,7 @@ async fn row_limits_and_statement_lists_take_the_whole_path() {
     let server = start_server(&url).await;
     let mut c = connect(&server).await;
     let t = table(&url, &c).await;
-    let sql = format!("SELECT id, n + 1 AS m, upper(s) AS u, ts FROM {t} WHERE id % 3 <> 0");
+    let sql = row_wise(&t);
 
     // Execute with a row limit (a portal read in pieces).
     let tx = c.client.transaction().await.unwrap();
@@ -211,16 +215,7 @@ async fn row_limits_and_statement_lists_take_the_whole_path() {
     assert_eq!(typed(&rows).len(), expected().len());
 
     // Two statements in one string: both results, in order.
-    let msgs = c.client.simple_query(&format!("{sql}; SELECT 42")).await.unwrap();
-    let rows: Vec<Vec<Option<String>>> = msgs
-        .iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
-            }
-            _ => None,
-        })
-        .collect();
+    let rows = texts(&c.client, &format!("{sql}; SELECT 42")).await;
     assert_eq!(rows.last().unwrap(), &vec![Some("42".to_string())]);
     assert_eq!(sorted(rows[..rows.len() - 1].to_vec()), expected());
     c.drain_notices();
