@@ -82,6 +82,13 @@ pub enum Access {
     Scan { why: Option<String> },
 }
 
+/// A query bound to its parameters, and how its one table is read: decided
+/// once when a caller had to know before running it (see `stream::Started`).
+pub struct Decided {
+    pub bound: sqlparser::ast::Query,
+    pub access: Access,
+}
+
 /// One step of a run, as EXPLAIN ANALYZE reports it.
 pub type Trace = Vec<String>;
 
@@ -312,20 +319,26 @@ impl Engine {
         self.execute_known(planned, params, pushdown_on, None).await
     }
 
-    /// [`Engine::execute_with`], with the access to the query's one table
-    /// when it is known already (see `stream::Started`).
+    /// [`Engine::execute_with`], with the bound query and the access to its
+    /// one table when they are decided already.
     pub async fn execute_known(
         &self,
         planned: &Planned,
         params: &[Param],
         pushdown_on: bool,
-        mut known: Option<Access>,
+        known: Option<Decided>,
     ) -> Result<(Output, Trace)> {
         if let Some(out) = self.direct_lookup(planned, params).await? {
             return Ok(out);
         }
-        let mut bound = planned.analyzed.query.clone();
-        bind(&mut bound, params)?;
+        let (bound, mut known_access) = match known {
+            Some(Decided { bound, access }) => (bound, Some(access)),
+            None => {
+                let mut bound = planned.analyzed.query.clone();
+                bind(&mut bound, params)?;
+                (bound, None)
+            }
+        };
         let mut query = bound.clone();
         let ctx = functions::context();
         let mut notices = Vec::new();
@@ -339,7 +352,7 @@ impl Engine {
                         .needed_columns(t.columns.iter().map(|c| c.name.as_str()));
                     let with_ttl = planned.analyzed.words.contains(scan::TTL_COLUMN);
                     let store = self.catalog.store();
-                    let access = match known.take() {
+                    let access = match known_access.take() {
                         Some(access) => access,
                         None => self.access(planned, &bound, source, t, pushdown_on).await,
                     };

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use super::functions;
 use super::scan::{self, Keys, Messy};
-use super::{Access, Engine, Planned};
+use super::{Access, Decided, Engine, Planned};
 use crate::catalog::TableInfo;
 use crate::error::Result;
 use crate::sql::dialect::NOW;
@@ -146,9 +146,10 @@ pub struct Streamed {
 #[allow(clippy::large_enum_variant)]
 pub enum Started {
     Streamed(Streamed),
-    /// Run it whole ([`Engine::execute_known`]), with the access already
-    /// decided for its one table, if it was (FT.INFO and INFO are not asked twice).
-    Whole(Option<Access>),
+    /// Run it whole ([`Engine::execute_known`]), with the bound query and
+    /// its table's access if they were decided (the query is not bound, nor
+    /// FT.INFO and INFO asked, twice).
+    Whole(Option<Decided>),
 }
 
 impl Engine {
@@ -171,7 +172,7 @@ impl Engine {
         let source = &planned.sources[0].0;
         let access = self.access(planned, &bound, source, &table, pushdown_on).await;
         if !matches!(access, Access::Scan { .. }) {
-            return Ok(Started::Whole(Some(access)));
+            return Ok(Started::Whole(Some(Decided { bound, access })));
         }
         let columns = match described {
             Some(cols) if !cols.is_empty() => cols.to_vec(),

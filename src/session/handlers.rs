@@ -5,7 +5,6 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use futures::{Sink, SinkExt};
 use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::portal::{Format, Portal};
@@ -22,11 +21,11 @@ use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_PORTAL, TARGET_
 use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::PgWireBackendMessage;
 use polars::prelude::DataType;
-use rust_decimal::prelude::ToPrimitive;
 use sqlparser::ast::Statement;
 
 use super::commands::{self, Settings};
 use super::cursors::{self, CursorStmt, Cursors};
+use super::params::{param_types, portal_params, server_param_types};
 use super::streamed::{self, cast_to, send_notices};
 use crate::encode;
 use crate::error::{Error, Result};
@@ -245,16 +244,17 @@ where
                 return Ok(Response::Query(QueryResponse::new(fields, rows)));
             }
             let pushdown_on = commands::pushdown_on(&settings(client));
-            let mut known = None;
-            if stream {
+            let known = if stream {
                 let announced = described.then_some(columns.as_slice());
                 match engine.stream_select(planned, params, pushdown_on, announced).await? {
                     Started::Streamed(s) => {
                         return streamed::send(client, s, planned.origins.as_deref(), format, !described).await
                     }
-                    Started::Whole(access) => known = access,
+                    Started::Whole(decided) => decided,
                 }
-            }
+            } else {
+                None
+            };
             let (out, _) = engine.execute_known(planned, params, pushdown_on, known).await?;
             send_notices(client, &out.notices).await?;
             let mut frame = out.frame;
@@ -397,81 +397,6 @@ impl QueryParser for Parser {
                 .collect(),
         })
     }
-}
-
-/// Parameter types of a statement: those the client gave at Parse win, the
-/// server's inference fills the rest, text where neither knows.
-fn param_types(stmt: &StoredStatement<Prepared>) -> Vec<Type> {
-    let server = server_param_types(&stmt.statement);
-    (0..server.len().max(stmt.parameter_types.len()))
-        .map(|i| {
-            stmt.parameter_types
-                .get(i)
-                .cloned()
-                .flatten()
-                .or_else(|| server.get(i).cloned())
-                .unwrap_or(Type::TEXT)
-        })
-        .collect()
-}
-
-/// The parameter types the server inferred for a statement.
-fn server_param_types(stmt: &Prepared) -> Vec<Type> {
-    match stmt {
-        Prepared::Query { planned, .. } | Prepared::Explain(planned, _) => planned.param_types.clone(),
-        Prepared::Write(plan) => plan.param_types(),
-        Prepared::Cursor(c) => match c.as_ref() {
-            CursorStmt::Declare { planned, .. } => planned.param_types.clone(),
-            _ => vec![],
-        },
-        Prepared::Command(_) | Prepared::Copy(_) => vec![],
-    }
-}
-
-/// Decode the bound parameters of a portal into typed values.
-fn portal_params(portal: &Portal<Prepared>) -> Result<Vec<Param>> {
-    let types = param_types(&portal.statement);
-    let bad = |e: PgWireError| Error::Data("22P02", format!("invalid parameter value: {e}"));
-    (0..portal.parameter_len())
-        .map(|i| {
-            let ty = types.get(i).cloned().unwrap_or(Type::TEXT);
-            let p = match ty {
-                Type::INT2 => portal
-                    .parameter::<i16>(i, &ty)
-                    .map_err(bad)?
-                    .map(|v| Param::Int(v.into())),
-                Type::INT4 => portal
-                    .parameter::<i32>(i, &ty)
-                    .map_err(bad)?
-                    .map(|v| Param::Int(v.into())),
-                Type::INT8 => portal.parameter::<i64>(i, &ty).map_err(bad)?.map(Param::Int),
-                Type::FLOAT4 => portal
-                    .parameter::<f32>(i, &ty)
-                    .map_err(bad)?
-                    .map(|v| Param::Float(v.into())),
-                Type::FLOAT8 => portal.parameter::<f64>(i, &ty).map_err(bad)?.map(Param::Float),
-                Type::NUMERIC => portal
-                    .parameter::<rust_decimal::Decimal>(i, &ty)
-                    .map_err(bad)?
-                    .map(|d| Param::Float(d.to_f64().unwrap_or(f64::NAN))),
-                Type::BOOL => portal.parameter::<bool>(i, &ty).map_err(bad)?.map(Param::Bool),
-                Type::DATE => portal.parameter::<NaiveDate>(i, &ty).map_err(bad)?.map(Param::Date),
-                Type::TIMESTAMP => portal
-                    .parameter::<NaiveDateTime>(i, &ty)
-                    .map_err(bad)?
-                    .map(Param::Timestamp),
-                Type::TIMESTAMPTZ => portal
-                    .parameter::<DateTime<FixedOffset>>(i, &ty)
-                    .map_err(bad)?
-                    .map(|t| Param::Timestamp(t.naive_utc())),
-                _ => portal
-                    .parameter::<String>(i, &Type::TEXT)
-                    .map_err(bad)?
-                    .map(Param::Text),
-            };
-            Ok(p.unwrap_or(Param::Null(ty)))
-        })
-        .collect()
 }
 
 #[async_trait]

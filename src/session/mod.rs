@@ -7,6 +7,7 @@ pub mod copy;
 pub mod cursors;
 pub mod deferred;
 pub mod handlers;
+pub mod params;
 pub mod streamed;
 
 pub use handlers::Handlers;

@@ -124,9 +124,10 @@ impl Store {
         &self,
         commands: impl IntoIterator<Item = &'c [A]>,
     ) -> Result<resp3::Reply> {
-        let mut out = Vec::new();
-        let n = resp3::encode_commands(&mut out, commands);
-        self.pipeline_encoded(&out, n).await
+        let mut conn = self.search.get().await?;
+        let reply = conn.pipeline(commands).await?;
+        self.search.put(conn);
+        Ok(reply)
     }
 
     /// [`Store::pipeline_own`] for `n` commands already encoded by
