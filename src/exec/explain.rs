@@ -16,7 +16,7 @@ impl Engine {
         bind(&mut query, params)?;
         let mut polars_query = query.to_string();
         let mut lines = Vec::new();
-        let mut scanned = false;
+        let mut chunk_read = false;
         for (source, table) in &planned.sources {
             let Some(t) = table else {
                 if let Source::View(v) = source {
@@ -41,7 +41,9 @@ impl Engine {
             } else {
                 fields.join(", ")
             };
-            match self.access(planned, &query, source, t, pushdown_on).await {
+            let access = self.access(planned, &query, source, t, pushdown_on).await;
+            chunk_read = stream::chunked(&access);
+            match access {
                 Access::Lookup(ids) => lines.push(format!(
                     "{}: key lookup, no scan: {}{read} ({fields}) of {} key{}: {}",
                     t.name,
@@ -113,7 +115,6 @@ impl Engine {
                     }
                 }
                 Access::Scan { why } => {
-                    scanned = true;
                     lines.push(format!(
                         "{}: SCAN MATCH {}* TYPE {} + pipelined {read} ({fields})",
                         t.name,
@@ -131,11 +132,11 @@ impl Engine {
             return Ok(lines);
         }
         // As Engine::stream_select decides.
-        let streams = scanned && stream::streamable(planned).is_some();
+        let streams = chunk_read && stream::streamable(planned).is_some();
         lines.push(format!(
             "Polars SQL{}: {polars_query}",
             if streams {
-                " (row-wise over a SCAN: run and sent chunk by chunk)"
+                " (row-wise: run and sent chunk by chunk as the rows are read)"
             } else {
                 ""
             }

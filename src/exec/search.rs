@@ -6,8 +6,10 @@
 //! expression) means the result may be partial: the query fails with it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use polars::prelude::*;
+use tokio::sync::mpsc;
 
 use super::scan::{self, Keys, Messy, RowsBuilder};
 use crate::catalog::TableInfo;
@@ -15,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::pushdown::aggregate::{guard_name, AggPlan, Reduce};
 use crate::pushdown::filter::{Kind, EXACT_INT};
 use crate::pushdown::{tail_args, FetchPlan, CURSOR_COUNT};
-use crate::store::resp3::Conn;
+use crate::store::resp3::{self, Conn, Reply};
 use crate::store::Store;
 
 /// The full FT.AGGREGATE argument list after the command name.
@@ -68,85 +70,146 @@ async fn cursor_rows(
     mut on_row: impl FnMut(&Fields<'_>),
 ) -> Result<u64> {
     let mut conn = store.search_conn().await?;
-    let out = read_cursor(&mut conn, args, limit, &mut on_row).await;
-    if matches!(out, Ok(_) | Err(Error::Redis(_))) {
+    let out = async {
+        let mut cursor = Cursor::open(&mut conn, args, limit).await?;
+        while cursor.page(&mut on_row).await? {}
+        Ok(cursor.seen)
+    }
+    .await;
+    if reusable(&out) {
         store.search_done(conn);
     }
     out
 }
 
-/// Read a cursor to its end. Without a limit the next page is asked for
-/// before this one's rows are handed on, so RediSearch builds it while redsql
-/// parses (a page's rows are only known to be needed once a limit has not
-/// been reached, so with a limit the pages are read one after the other).
-async fn read_cursor(
-    conn: &mut Conn,
-    args: &[String],
+/// Whether a connection is fit for the pool after this outcome: every reply
+/// was read whole (a Redis error reply was read whole too).
+fn reusable<T>(out: &Result<T>) -> bool {
+    matches!(out, Ok(_) | Err(Error::Redis(_)))
+}
+
+/// An FT.AGGREGATE cursor read page by page. Without a limit the next page
+/// is asked for before this one's rows are handed on, so RediSearch builds
+/// it while redsql parses and sends them (a page's rows are only known to be
+/// needed once a limit has not been reached, so with a limit the pages are
+/// read one after the other).
+struct Cursor<'c> {
+    conn: &'c mut Conn,
+    index: Vec<u8>,
     limit: Option<u64>,
-    on_row: &mut impl FnMut(&Fields<'_>),
-) -> Result<u64> {
-    let index = args[0].as_bytes();
-    let mut cmd: Vec<&[u8]> = vec![b"FT.AGGREGATE"];
-    cmd.extend(args.iter().map(|a| a.as_bytes()));
-    let mut reply = conn.call(&cmd).await?;
-    let mut seen = 0u64;
-    let count = CURSOR_COUNT.to_string();
-    loop {
-        reply = {
-            let frame = reply.frame();
-            if let Some(e) = frame.error() {
-                return Err(Error::Redis(String::from_utf8_lossy(e).into_owned()));
-            }
-            let mut parts = frame.elements();
-            let (Some(page), Some(cursor), None) = (parts.next(), parts.next().and_then(|c| c.int()), parts.next())
-            else {
-                return Err(Error::Redis(format!("unexpected FT.AGGREGATE reply {frame:?}")));
-            };
-            let warning = page
-                .get("warning")
-                .and_then(|w| w.elements().next())
-                .and_then(|w| w.bytes());
-            let id = cursor.to_string();
-            if let Some(w) = warning {
-                let w = String::from_utf8_lossy(w).into_owned();
-                if cursor != 0 {
-                    conn.call(&[&b"FT.CURSOR"[..], b"DEL", index, id.as_bytes()]).await?;
-                }
-                return Err(Error::Redis(format!(
-                    "RediSearch returned a partial result ({w}); the query was not answered"
-                )));
-            }
-            let read: [&[u8]; 6] = [b"FT.CURSOR", b"READ", index, id.as_bytes(), b"COUNT", count.as_bytes()];
-            let ahead = cursor != 0 && limit.is_none();
-            let next_page = async {
-                if ahead {
-                    Some(conn.call(&read).await)
-                } else {
-                    None
-                }
-            };
-            let this_page = async {
-                let mut fields: Vec<(&[u8], &[u8])> = Vec::with_capacity(16);
-                for r in page.get("results").iter().flat_map(|r| r.elements()) {
-                    if let Some(attrs) = r.get("extra_attributes").filter(|a| a.is_map()) {
-                        fields.clear();
-                        fields.extend(attrs.pairs().filter_map(|(f, v)| Some((f.bytes()?, v.bytes()?))));
-                        on_row(&fields);
-                        seen += 1;
-                    }
-                }
-            };
-            let (next, ()) = futures::join!(next_page, this_page);
-            match next {
-                Some(next) => next?,
-                None if cursor == 0 => return Ok(seen),
-                None if limit.is_some_and(|l| seen >= l) => {
-                    conn.call(&[&b"FT.CURSOR"[..], b"DEL", index, id.as_bytes()]).await?;
-                    return Ok(seen);
-                }
-                None => conn.call(&read).await?,
-            }
+    /// Rows handed on so far.
+    seen: u64,
+    next: Next,
+}
+
+/// The page a cursor hands on next.
+enum Next {
+    /// Read, waiting.
+    Read(Reply),
+    /// Asked for; its reply is the next one on the connection.
+    Asked,
+    /// The cursor is done (or deleted).
+    Done,
+}
+
+impl<'c> Cursor<'c> {
+    async fn open(conn: &'c mut Conn, args: &[String], limit: Option<u64>) -> Result<Cursor<'c>> {
+        let mut cmd: Vec<&[u8]> = vec![b"FT.AGGREGATE"];
+        cmd.extend(args.iter().map(|a| a.as_bytes()));
+        let next = Next::Read(conn.call(&cmd).await?);
+        Ok(Cursor {
+            conn,
+            index: args[0].as_bytes().to_vec(),
+            limit,
+            seen: 0,
+            next,
+        })
+    }
+
+    /// Hand the next page's rows to `on_row`; whether pages remain after it.
+    async fn page(&mut self, on_row: &mut impl FnMut(&Fields<'_>)) -> Result<bool> {
+        let reply = match std::mem::replace(&mut self.next, Next::Done) {
+            Next::Read(reply) => reply,
+            Next::Asked => self.conn.receive(1).await?,
+            Next::Done => return Ok(false),
         };
+        let frame = reply.frame();
+        if let Some(e) = frame.error() {
+            return Err(Error::Redis(String::from_utf8_lossy(e).into_owned()));
+        }
+        let mut parts = frame.elements();
+        let (Some(page), Some(cursor), None) = (parts.next(), parts.next().and_then(|c| c.int()), parts.next()) else {
+            return Err(Error::Redis(format!("unexpected FT.AGGREGATE reply {frame:?}")));
+        };
+        let warning = page
+            .get("warning")
+            .and_then(|w| w.elements().next())
+            .and_then(|w| w.bytes());
+        if let Some(w) = warning {
+            let w = String::from_utf8_lossy(w).into_owned();
+            self.delete(cursor).await?;
+            return Err(Error::Redis(format!(
+                "RediSearch returned a partial result ({w}); the query was not answered"
+            )));
+        }
+        if cursor != 0 && self.limit.is_none() {
+            let mut read = Vec::new();
+            resp3::encode_command(&mut read, &self.read_command(cursor));
+            self.conn.send(&read).await?;
+            self.next = Next::Asked;
+        }
+        let mut fields: Vec<(&[u8], &[u8])> = Vec::with_capacity(16);
+        for r in page.get("results").iter().flat_map(|r| r.elements()) {
+            if let Some(attrs) = r.get("extra_attributes").filter(|a| a.is_map()) {
+                fields.clear();
+                fields.extend(attrs.pairs().filter_map(|(f, v)| Some((f.bytes()?, v.bytes()?))));
+                on_row(&fields);
+                self.seen += 1;
+            }
+        }
+        if matches!(self.next, Next::Done) && cursor != 0 {
+            if self.limit.is_some_and(|l| self.seen >= l) {
+                self.delete(cursor).await?;
+            } else {
+                let read = self.read_command(cursor);
+                self.next = Next::Read(self.conn.call(&read).await?);
+            }
+        }
+        Ok(!matches!(self.next, Next::Done))
+    }
+
+    fn read_command(&self, cursor: i64) -> [Vec<u8>; 6] {
+        [
+            b"FT.CURSOR".to_vec(),
+            b"READ".to_vec(),
+            self.index.clone(),
+            cursor.to_string().into_bytes(),
+            b"COUNT".to_vec(),
+            CURSOR_COUNT.to_string().into_bytes(),
+        ]
+    }
+
+    /// Give up on the pages not read yet: RediSearch drops the cursor now
+    /// rather than when it idles out.
+    async fn abandon(mut self) -> Result<()> {
+        let reply = match std::mem::replace(&mut self.next, Next::Done) {
+            Next::Read(reply) => reply,
+            Next::Asked => self.conn.receive(1).await?,
+            Next::Done => return Ok(()),
+        };
+        let id = reply.frame().elements().nth(1).and_then(|c| c.int()).unwrap_or(0);
+        self.delete(id).await
+    }
+
+    /// Delete the cursor (no-op for the id 0 of a finished one).
+    async fn delete(&mut self, cursor: i64) -> Result<()> {
+        if cursor != 0 {
+            let id = cursor.to_string();
+            self.conn
+                .call(&[&b"FT.CURSOR"[..], b"DEL", &self.index, id.as_bytes()])
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -178,20 +241,73 @@ pub async fn fetch(
     let mut rows = RowsBuilder::new(table, columns);
     for body in plan.commands() {
         let args = full_args(index, body, &plan.pushed);
-        cursor_rows(store, &args, plan.limit, |fields| {
-            let Some(key) = field(fields, b"__key") else {
-                return;
-            };
-            // A key whose TTL passed but that Redis has not deleted yet is
-            // still in the index; it loads no fields and is not a row.
-            if fields.len() < 2 {
-                return;
-            }
-            rows.push(key, fields.iter().copied());
-        })
-        .await?;
+        cursor_rows(store, &args, plan.limit, |fields| push_row(&mut rows, fields)).await?;
     }
     rows.finish()
+}
+
+/// One fetched row into the builder (hash tables: the row is the fields
+/// `LOAD *` returned).
+fn push_row(rows: &mut RowsBuilder, fields: &Fields<'_>) {
+    let Some(key) = field(fields, b"__key") else {
+        return;
+    };
+    // A key whose TTL passed but that Redis has not deleted yet is still in
+    // the index; it loads no fields and is not a row.
+    if fields.len() < 2 {
+        return;
+    }
+    rows.push(key, fields.iter().copied());
+}
+
+/// The rows of a hash table's fetch (no limit needed) page by page, each
+/// cursor page a frame of the needed columns, like the scan path's chunks:
+/// a task reads the pages on a pooled connection while the receiver works
+/// through earlier ones. When the receiver goes away the cursor is deleted.
+pub fn fetch_pages(
+    store: Store,
+    index: String,
+    table: Arc<TableInfo>,
+    columns: Vec<String>,
+    plan: FetchPlan,
+) -> mpsc::Receiver<Result<(DataFrame, Vec<Messy>)>> {
+    let (tx, rx) = mpsc::channel(2);
+    tokio::spawn(async move {
+        let mut conn = match store.search_conn().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        };
+        let out: Result<()> = async {
+            for body in plan.commands() {
+                let args = full_args(&index, body, &plan.pushed);
+                let mut cursor = Cursor::open(&mut conn, &args, plan.limit).await?;
+                loop {
+                    let mut rows = RowsBuilder::new(&table, &columns);
+                    let more = cursor.page(&mut |fields| push_row(&mut rows, fields)).await?;
+                    let chunk = rows.finish();
+                    let empty = matches!(&chunk, Ok((f, m)) if f.height() == 0 && m.is_empty());
+                    if !empty && tx.send(chunk).await.is_err() {
+                        return cursor.abandon().await;
+                    }
+                    if !more {
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if reusable(&out) {
+            store.search_done(conn);
+        }
+        if let Err(e) = out {
+            let _ = tx.send(Err(e)).await;
+        }
+    });
+    rx
 }
 
 /// Run a pushed aggregate: the groups frame (group columns, then `__aN`),

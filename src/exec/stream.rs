@@ -7,24 +7,27 @@
 //! channel makes a slow client slow the scan down.
 //!
 //! A plain SELECT of such a query streams the same way when SCAN would read
-//! the table anyway ([`Engine::stream_select`]): rows reach the client while
-//! the rest of the table is still being read, instead of after all of it.
+//! the table anyway, or when RediSearch fetches its matching rows (a chunk
+//! per cursor page; [`Engine::stream_select`], [`chunked`]): rows reach the
+//! client while the rest is still being read, instead of after all of it.
 //!
 //! Any other query is run whole, then encoded batch by batch.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
+use futures::stream::BoxStream;
 use futures::StreamExt;
 use polars::prelude::*;
 use sqlparser::ast::{Expr, GroupByExpr, Query, SetExpr, TableFactor, Visit, Visitor};
 use tokio::sync::mpsc;
 
-use super::functions;
 use super::scan::{self, Keys, Messy};
+use super::{functions, search};
 use super::{Access, Decided, Engine, Planned};
 use crate::catalog::TableInfo;
 use crate::error::Result;
+use crate::pushdown::Pushdown;
 use crate::sql::dialect::NOW;
 use crate::sql::params::{bind, Param};
 use crate::store::Store;
@@ -154,9 +157,9 @@ pub enum Started {
 
 impl Engine {
     /// Start `planned` chunk by chunk when it is row-wise over one table that
-    /// is read by SCAN (no key lookup, no pushdown: those read less than the
-    /// table and run whole). `described` are the columns announced at Parse,
-    /// if any.
+    /// is read by SCAN or by a RediSearch fetch (see [`chunked`]; a key lookup
+    /// or an aggregate runs whole). `described` are the columns announced at
+    /// Parse, if any.
     pub async fn stream_select(
         &self,
         planned: &Planned,
@@ -171,7 +174,7 @@ impl Engine {
         bind(&mut bound, params)?;
         let source = &planned.sources[0].0;
         let access = self.access(planned, &bound, source, &table, pushdown_on).await;
-        if !matches!(access, Access::Scan { .. }) {
+        if !chunked(&access) {
             return Ok(Started::Whole(Some(Decided { bound, access })));
         }
         let columns = match described {
@@ -182,14 +185,18 @@ impl Engine {
             .analyzed
             .needed_columns(table.columns.iter().map(|c| c.name.as_str()));
         let notices = table.foreign_notice().into_iter().collect();
-        let chunks = run_chunks(
-            self.catalog().store().clone(),
-            table,
-            source.registered_name().to_string(),
-            needed,
-            planned.analyzed.words.contains(scan::TTL_COLUMN),
-            bound.to_string(),
-        );
+        let store = self.catalog().store().clone();
+        let reads = match access {
+            Access::Push {
+                index,
+                plan: Pushdown::Fetch(fetch),
+            } => received(search::fetch_pages(store, index.name.clone(), table, needed, fetch)).boxed(),
+            _ => {
+                let with_ttl = planned.analyzed.words.contains(scan::TTL_COLUMN);
+                scan_reads(store, table, needed, with_ttl).boxed()
+            }
+        };
+        let chunks = run_chunks(reads, source.registered_name().to_string(), bound.to_string());
         Ok(Started::Streamed(Streamed {
             columns,
             notices,
@@ -208,28 +215,59 @@ pub fn merge_messy(all: &mut Vec<Messy>, found: Vec<Messy>) {
     }
 }
 
-/// Run a row-wise query chunk by chunk; results arrive on the receiver, in
-/// chunk order. The steps overlap: while one chunk runs through the query,
-/// the next ones are read (SCAN and HMGET keep going), so Redis is not left
-/// idle while Polars works; at most `AHEAD` chunks are read ahead.
-pub fn run_chunks(
+/// Whether a row-wise query over a table read this way runs chunk by chunk:
+/// when SCAN reads the whole table, or RediSearch fetches a hash table's
+/// matching rows (one chunk per cursor page). A key lookup, an aggregate
+/// and a JSON table's fetch (keys first, then JSON.GET) run whole.
+pub fn chunked(access: &Access) -> bool {
+    match access {
+        Access::Scan { .. } => true,
+        Access::Push {
+            plan: Pushdown::Fetch(fetch),
+            ..
+        } => !fetch.json && fetch.limit.is_none(),
+        Access::Push { .. } | Access::Lookup(_) => false,
+    }
+}
+
+/// The chunks of a whole table: SCAN's keys in chunks of `CHUNK_ROWS`, each
+/// read (HMGET or JSON.GET) while the next keys are scanned; at most `AHEAD`
+/// chunks are read ahead.
+fn scan_reads(
     store: Store,
     table: Arc<TableInfo>,
-    registered: String,
     columns: Vec<String>,
     with_ttl: bool,
-    sql: String,
-) -> mpsc::Receiver<Result<Chunk>> {
-    const AHEAD: usize = 2;
-    let (tx, rx) = mpsc::channel(2);
-    tokio::spawn(async move {
-        let scan = store.scan_table_keys(&table.prefix, table.redis_type());
-        let reads = Box::pin(key_chunks(scan)).map(|keys| {
+) -> impl futures::Stream<Item = Result<Chunk>> + Send + 'static {
+    let scan = store.scan_table_keys(&table.prefix, table.redis_type());
+    Box::pin(key_chunks(scan))
+        .map(move |keys| {
             let (store, table, columns) = (store.clone(), table.clone(), columns.clone());
             async move { scan::read_table(&store, &table, &columns, with_ttl, Keys::Exact(keys?)).await }
-        });
+        })
+        .buffered(AHEAD)
+}
+
+/// What a task sends on a channel, as a stream.
+fn received<T: Send + 'static>(rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> + Send + 'static {
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+}
+
+/// Chunks read ahead of the one the query runs on.
+const AHEAD: usize = 2;
+
+/// Run a row-wise query over each chunk read; results arrive on the
+/// receiver, in chunk order. The steps overlap: while one chunk runs
+/// through the query, the next ones are read, so Redis is not left idle
+/// while Polars works.
+pub fn run_chunks(
+    reads: BoxStream<'static, Result<Chunk>>,
+    registered: String,
+    sql: String,
+) -> mpsc::Receiver<Result<Chunk>> {
+    let (tx, rx) = mpsc::channel(2);
+    tokio::spawn(async move {
         let mut results = reads
-            .buffered(AHEAD)
             .map(|read: Result<Chunk>| {
                 let (name, sql) = (registered.clone(), sql.clone());
                 async move {
@@ -247,7 +285,7 @@ pub fn run_chunks(
         while let Some(result) = results.next().await {
             let failed = result.is_err();
             if tx.send(result).await.is_err() || failed {
-                return; // the client went away, or the export failed
+                return; // the client went away, or the query failed
             }
         }
     });

@@ -1,5 +1,5 @@
-//! A row-wise SELECT that SCAN reads is run and sent chunk by chunk
-//! (exec::stream, session::streamed). The client must not be able to tell:
+//! A row-wise SELECT that SCAN reads, or whose rows RediSearch fetches, is
+//! run and sent chunk by chunk (exec::stream, session::streamed). The client must not be able to tell:
 //! the same rows, types and notices as the same query run whole, in both
 //! protocols; an error part way through leaves the session usable; Execute
 //! with a row limit, multi-statement strings and COPY of a key lookup take
@@ -58,8 +58,13 @@ fn row_wise(t: &str) -> String {
 
 /// What [`row_wise`] must return, computed from the stored data, in text form, by id.
 fn expected() -> Vec<Vec<Option<String>>> {
+    expected_where(|id| id % 3 != 0)
+}
+
+/// The rows of ids that `keep`, as [`row_wise`]'s columns.
+fn expected_where(keep: impl Fn(i64) -> bool) -> Vec<Vec<Option<String>>> {
     (1..=ROWS)
-        .filter(|id| id % 3 != 0)
+        .filter(|id| keep(*id))
         .map(|id| {
             vec![
                 Some(id.to_string()),
@@ -248,4 +253,82 @@ async fn copy_of_a_key_lookup_reads_the_key_not_the_table() {
     let all = copy(format!("COPY (SELECT id FROM {t} WHERE id % 2 = 0) TO STDOUT")).await;
     assert_eq!(all.lines().count() as i64, ROWS / 2);
     assert!(calls(&mut con, "scan").await > 0);
+}
+
+#[tokio::test]
+async fn a_pushed_down_fetch_streams_page_by_page() {
+    let server = private_server(1000).await;
+    let mut c = connect(&server).await;
+    let url = server.redis_url().to_string();
+    let t = table(&url, &c).await;
+    c.client
+        .batch_execute(&format!("CREATE INDEX ON {t} (s)"))
+        .await
+        .unwrap();
+    // 2/7 of the rows: three cursor pages (CURSOR_COUNT is 2000), two messy values.
+    let sql = format!("SELECT id, n + 1 AS m, upper(s) AS u, ts FROM {t} WHERE s IN ('s5', 's6')");
+    let want = expected_where(|id| id % 7 >= 5);
+    let started = std::time::Instant::now();
+    loop {
+        let plan = explain(&c, &sql).await;
+        if plan.contains("FT.AGGREGATE") && texts(&c.client, &format!("{sql} ORDER BY id")).await == want {
+            assert!(plan.contains("chunk by chunk"), "{plan}");
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "not pushed down: {plan}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    c.drain_notices();
+    let mut con = redis(&url).await;
+    let () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+
+    // Simple protocol: the rows and the notice about the unreadable values.
+    assert_eq!(sorted(texts(&c.client, &sql).await), want);
+    assert_eq!(
+        counted(c.drain_notices()),
+        vec![format!(
+            "2 values of column \"n\" in table \"{t}\" are not valid bigint and read as NULL"
+        )]
+    );
+    // Read page by page from the index, not scanned.
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let cursor_reads: u64 = info
+        .lines()
+        .filter(|l| l.to_lowercase().starts_with("cmdstat_ft.cursor"))
+        .filter_map(|l| l.split("calls=").nth(1)?.split(',').next()?.parse::<u64>().ok())
+        .sum();
+    assert!(cursor_reads >= 2, "{info}");
+    assert_eq!(calls(&mut con, "scan").await, 0);
+
+    // Extended protocol with a parameter: what the whole path and the scan path return.
+    let with_param = format!("{sql} AND id > $1");
+    let rows = c.client.query(&with_param, &[&100i64]).await.unwrap();
+    let whole = c
+        .client
+        .query(&format!("{with_param} ORDER BY id"), &[&100i64])
+        .await
+        .unwrap();
+    assert_eq!(typed(&rows), typed(&whole));
+    c.client.batch_execute("SET redsql.pushdown = off").await.unwrap();
+    let scanned = c.client.query(&with_param, &[&100i64]).await.unwrap();
+    assert_eq!(typed(&rows), typed(&scanned));
+    assert_eq!(rows.len(), want.len() - 28); // ids 5, 6, 12, 13, ..., 96, 97 are not > 100
+    c.drain_notices();
+
+    // The same query as an export.
+    let out = c
+        .client
+        .copy_out(format!("COPY ({sql}) TO STDOUT").as_str())
+        .await
+        .unwrap();
+    let parts: Vec<bytes::Bytes> = out.map(|b| b.unwrap()).collect().await;
+    assert_eq!(String::from_utf8(parts.concat()).unwrap().lines().count(), want.len());
 }
