@@ -8,6 +8,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/redsql-target}
 
 # The psql tests use the real psql client.
 scripts/ensure-command.sh psql postgresql-client
+scripts/ensure-command.sh openssl openssl
 
 port=$(scripts/free-port.sh)
 plain_port=$(scripts/free-port.sh)

@@ -4,7 +4,7 @@
 //! `ErrorResponse` through [`Error::into_pg`]. Polars reports everything as
 //! strings, so [`Error::from_polars`] classifies its messages here and nowhere else.
 
-use pgwire::error::{ErrorInfo, PgWireError, SEVERITY_ERROR};
+use pgwire::error::{ErrorInfo, PgWireError, SEVERITY_ERROR, SEVERITY_FATAL};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -41,6 +41,12 @@ pub enum Error {
     /// 22xxx: bad data; the code is carried along.
     #[error("{1}")]
     Data(&'static str, String),
+    /// 25006: a change asked of a read-only server or user.
+    #[error("{0}")]
+    ReadOnly(String),
+    /// 53300 (FATAL): the server has as many connections as it allows.
+    #[error("{0}")]
+    TooManyConnections(String),
     /// 08006: Redis is unreachable or the connection broke.
     #[error("Redis is unavailable: {0}")]
     RedisUnavailable(String),
@@ -66,6 +72,8 @@ impl Error {
             Error::Forbidden(_) => "42501",
             Error::WrongKeyType(_) => "42809",
             Error::Data(code, _) => code,
+            Error::ReadOnly(_) => "25006",
+            Error::TooManyConnections(_) => "53300",
             Error::RedisUnavailable(_) => "08006",
             Error::Redis(_) => "XX000",
             Error::Internal(_) => "XX000",
@@ -140,7 +148,12 @@ impl Error {
 
     /// The pgwire form, ready to be sent.
     pub fn to_error_info(&self) -> ErrorInfo {
-        ErrorInfo::new(SEVERITY_ERROR.to_owned(), self.sqlstate().to_owned(), self.to_string())
+        // A refused connection ends, as in PostgreSQL; everything else ends the statement.
+        let severity = match self {
+            Error::TooManyConnections(_) => SEVERITY_FATAL,
+            _ => SEVERITY_ERROR,
+        };
+        ErrorInfo::new(severity.to_owned(), self.sqlstate().to_owned(), self.to_string())
     }
 
     pub fn into_pg(self) -> PgWireError {

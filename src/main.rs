@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use redsql::catalog::CatalogOptions;
+use redsql::server::AuthConfig;
+use redsql::session::auth::{scram_verifier, Method, Secret, User, Users};
 use redsql::{Config, Server};
 
 /// mimalloc instead of glibc malloc: many small allocations from many
@@ -25,6 +27,9 @@ enum Command {
     Serve(ServeArgs),
     /// Load a CSV, text, Parquet, JSON or NDJSON file into a new table.
     Load(LoadArgs),
+    /// Print a SCRAM-SHA-256 verifier for a password read from standard
+    /// input, for a users file (`name verifier [read-only]`).
+    HashPassword,
 }
 
 #[derive(clap::Args)]
@@ -88,6 +93,54 @@ struct ServeArgs {
     /// write. Without it, server files are refused.
     #[arg(long, env = "REDSQL_DATA_DIR")]
     data_dir: Option<std::path::PathBuf>,
+    /// How clients authenticate: scram-sha-256, md5, password (cleartext) or
+    /// trust. Default: scram-sha-256 when there are users, else trust (only
+    /// allowed on a loopback address unless given explicitly).
+    #[arg(long, env = "REDSQL_AUTH_METHOD")]
+    auth_method: Option<String>,
+    /// Users who may connect: one a line, `name secret [read-only]`; the
+    /// secret is a SCRAM-SHA-256 verifier (`redsql hash-password`), an md5
+    /// hash or the password. REDSQL_USER (default redsql) and
+    /// REDSQL_PASSWORD add one user.
+    #[arg(long, env = "REDSQL_USERS_FILE")]
+    users_file: Option<std::path::PathBuf>,
+    /// Refuse every change: writes, DDL, COPY FROM, COPY to server files.
+    #[arg(long, env = "REDSQL_READ_ONLY")]
+    read_only: bool,
+    /// Client connections allowed at once; one more is refused (53300).
+    #[arg(long, env = "REDSQL_MAX_CONNECTIONS", default_value_t = 100)]
+    max_connections: usize,
+    /// TLS certificate chain (PEM) offered to clients that ask for TLS
+    /// (sslmode=require); needs --tls-key.
+    #[arg(long, env = "REDSQL_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "REDSQL_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Refuse clients that do not use TLS (28000).
+    #[arg(long, env = "REDSQL_TLS_REQUIRED")]
+    tls_required: bool,
+}
+
+/// The users of the users file and of REDSQL_USER/REDSQL_PASSWORD.
+fn users(file: Option<&std::path::Path>) -> anyhow::Result<Users> {
+    let mut users = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read users file {}: {e}", path.display()))?;
+            Users::parse(&text)?
+        }
+        None => Users::default(),
+    };
+    if let Ok(password) = std::env::var("REDSQL_PASSWORD") {
+        let name = std::env::var("REDSQL_USER").unwrap_or_else(|_| "redsql".into());
+        let user = User {
+            secret: Secret::parse(&password)?,
+            read_only: false,
+        };
+        users.add(&name, user);
+    }
+    Ok(users)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -103,6 +156,14 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Load(args) => load(args).await,
+            Command::HashPassword => {
+                let mut password = String::new();
+                std::io::stdin().read_line(&mut password)?;
+                let password = password.trim_end_matches(['\n', '\r']);
+                anyhow::ensure!(!password.is_empty(), "no password on standard input");
+                println!("{}", scram_verifier(password));
+                Ok(())
+            }
         }
     })
 }
@@ -117,6 +178,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         demo: args.demo,
         data_dir: args.data_dir,
+        auth: AuthConfig {
+            method: args.auth_method.as_deref().map(Method::parse).transpose()?,
+            users: users(args.users_file.as_deref())?,
+            read_only: args.read_only,
+            max_connections: args.max_connections.max(1),
+            tls: args.tls_cert.zip(args.tls_key),
+            require_tls: args.tls_required,
+        },
     };
     let server = Server::start(config).await?;
     let addr = server.local_addr();
@@ -124,7 +193,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "redsql is ready: psql -h {} -p {} (Redis: {})",
         addr.ip(),
         addr.port(),
-        server.redis_url()
+        redsql::store::redacted(server.redis_url())
     );
     shutdown_signal().await;
     eprintln!("redsql: shutting down");

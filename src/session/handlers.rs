@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::{Sink, SinkExt};
-use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{
@@ -23,6 +22,7 @@ use pgwire::messages::PgWireBackendMessage;
 use polars::prelude::DataType;
 use sqlparser::ast::Statement;
 
+use super::auth::{Access, Admitted, Authenticators};
 use super::commands::{self, Settings};
 use super::cursors::{self, CursorStmt, Cursors};
 use super::params::{param_types, portal_params, server_param_types};
@@ -53,30 +53,50 @@ pub enum Prepared {
     Cursor(Box<CursorStmt>),
 }
 
-/// All of redsql's protocol handlers; cheap to share between connections.
+/// All of redsql's protocol handlers; cheap to share between connections
+/// ([`Handlers::connection`] makes one connection's).
+#[derive(Clone)]
 pub struct Handlers {
     engine: Arc<Engine>,
     parser: Arc<Parser>,
+    access: Arc<Access>,
+    authenticators: Arc<Authenticators>,
+    /// This connection is over the limit: it is refused at startup.
+    refused: bool,
 }
 
 impl Handlers {
-    pub fn new(engine: Arc<Engine>) -> Handlers {
+    pub fn new(engine: Arc<Engine>, access: Arc<Access>) -> Handlers {
         Handlers {
             parser: Arc::new(Parser { engine: engine.clone() }),
             engine,
+            authenticators: Arc::new(Authenticators::new(&access)),
+            access,
+            refused: false,
         }
     }
+
+    /// The handlers of a new connection, and its place under the connection
+    /// limit (None: over it, and the connection is told so at startup).
+    pub fn connection(&self) -> (Handlers, Option<Admitted>) {
+        let admitted = self.access.admit();
+        let refused = admitted.is_none();
+        (
+            Handlers {
+                refused,
+                ..self.clone()
+            },
+            admitted,
+        )
+    }
 }
-
-pub struct Startup;
-
-impl NoopStartupHandler for Startup {}
 
 impl PgWireServerHandlers for Handlers {
     fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
         Arc::new(QueryHandler {
             engine: self.engine.clone(),
             parser: self.parser.clone(),
+            access: self.access.clone(),
         })
     }
 
@@ -84,11 +104,12 @@ impl PgWireServerHandlers for Handlers {
         Arc::new(QueryHandler {
             engine: self.engine.clone(),
             parser: self.parser.clone(),
+            access: self.access.clone(),
         })
     }
 
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
-        Arc::new(Startup)
+        Arc::new(self.authenticators.startup(&self.access, self.refused))
     }
 
     fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
@@ -101,6 +122,7 @@ impl PgWireServerHandlers for Handlers {
 pub struct QueryHandler {
     engine: Arc<Engine>,
     parser: Arc<Parser>,
+    access: Arc<Access>,
 }
 
 pub struct Parser {
@@ -165,6 +187,28 @@ fn settings<C: ClientInfo>(client: &C) -> Arc<Settings> {
 
 fn cursors_of<C: ClientInfo>(client: &C) -> Arc<Cursors> {
     client.session_extensions().get_or_insert_with(Cursors::default)
+}
+
+/// Refuse a statement that changes data, tables or indexes, or writes a
+/// server file, when the server or the session's user is read-only.
+fn writable<C: ClientInfo>(access: &Access, client: &C, prepared: &Prepared) -> Result<()> {
+    let user = client.metadata().get(pgwire::api::METADATA_USER).cloned();
+    if !access.read_only_for(user.as_deref()) {
+        return Ok(());
+    }
+    let what = match prepared {
+        Prepared::Write(_) => "change tables, rows or indexes",
+        Prepared::Copy(plan) if !matches!(plan.as_ref(), CopyPlan::To { file: None, .. }) => match plan.as_ref() {
+            CopyPlan::To { .. } => "write a server file with COPY",
+            _ => "COPY into a table",
+        },
+        _ => return Ok(()),
+    };
+    let who = match user {
+        Some(u) if !access.read_only => format!("user \"{u}\" may only read"),
+        _ => "the server runs read-only (--read-only)".to_string(),
+    };
+    Err(Error::ReadOnly(format!("cannot {what}: {who}")))
 }
 
 /// Run a prepared statement with bound parameters. `described` fixes the
@@ -346,7 +390,10 @@ impl SimpleQueryHandler for QueryHandler {
         let stream = statements.len() == 1;
         for stmt in statements {
             let result = match prepare(&self.engine, stmt, query, false, &settings(client)).await {
-                Ok(p) => execute(&self.engine, client, &p, &[], &Format::UnifiedText, false, stream).await,
+                Ok(p) => match writable(&self.access, client, &p) {
+                    Ok(()) => execute(&self.engine, client, &p, &[], &Format::UnifiedText, false, stream).await,
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             };
             match result {
@@ -449,6 +496,7 @@ impl ExtendedQueryHandler for QueryHandler {
     {
         let params = portal_params(portal)?;
         let prepared = &portal.statement.statement;
+        writable(&self.access, client, prepared)?;
         Ok(execute(
             &self.engine,
             client,

@@ -2,6 +2,7 @@
 //! startup parameters and non-query commands. It stays thin: statements go
 //! to [`crate::exec::Engine`] and results to [`crate::encode`].
 
+pub mod auth;
 pub mod commands;
 pub mod copy;
 pub mod cursors;
@@ -9,5 +10,6 @@ pub mod deferred;
 pub mod handlers;
 pub mod params;
 pub mod streamed;
+pub mod tls;
 
 pub use handlers::Handlers;

@@ -52,7 +52,7 @@ impl Store {
         let search = Arc::new(resp3::Pool::new(&info)?);
         let conn = ConnectionManager::new_with_config(client, config)
             .await
-            .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {url}: {e}")))?;
+            .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {}: {e}", redacted(url))))?;
         Ok(Store {
             conn,
             search,
@@ -423,6 +423,21 @@ impl std::hash::Hasher for Fingerprint {
 
 /// Escape the glob metacharacters of Redis MATCH patterns (`* ? [ ] \`), so a
 /// prefix is matched literally and can never widen a SCAN.
+/// A Redis URL fit for messages and logs: its password replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    let Some(at) = url[start..end].rfind('@').map(|i| start + i) else {
+        return url.to_string();
+    };
+    match url[start..at].find(':') {
+        Some(colon) => format!("{}:***{}", &url[..start + colon], &url[at..]),
+        None => url.to_string(),
+    }
+}
+
 pub fn escape_glob(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 4);
     for c in s.chars() {
@@ -436,7 +451,16 @@ pub fn escape_glob(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::escape_glob;
+    use super::{escape_glob, redacted};
+
+    #[test]
+    fn passwords_are_kept_out_of_messages() {
+        assert_eq!(redacted("redis://u:pw@h:1/2"), "redis://u:***@h:1/2");
+        assert_eq!(redacted("redis://:p:w@d@h:1"), "redis://:***@h:1");
+        assert_eq!(redacted("redis://h:1/0"), "redis://h:1/0");
+        assert_eq!(redacted("redis://user@h:1"), "redis://user@h:1");
+        assert_eq!(redacted("redis+unix:///tmp/r.sock"), "redis+unix:///tmp/r.sock");
+    }
 
     #[test]
     fn glob_metacharacters_are_escaped() {

@@ -5,6 +5,7 @@
 mod common;
 
 mod arrays;
+mod auth;
 mod copy;
 mod dialect;
 mod files;

@@ -43,9 +43,25 @@ pub async fn start_server_with_data_dir(redis_url: &str, data_dir: Option<&std::
         },
         demo: false,
         data_dir: data_dir.map(|d| d.to_path_buf()),
+        auth: Default::default(),
     })
     .await
     .expect("redsql starts")
+}
+
+/// A server on `listen` with these authentication rules, if it starts.
+pub async fn try_start_server(
+    redis_url: &str,
+    listen: &str,
+    auth: redsql::server::AuthConfig,
+) -> redsql::Result<Server> {
+    Server::start(Config {
+        listen: listen.into(),
+        redis_url: Some(redis_url.to_string()),
+        auth,
+        ..Default::default()
+    })
+    .await
 }
 
 /// A connected client plus the notices the server sends it.
