@@ -41,6 +41,9 @@ pub enum Error {
     /// 22xxx: bad data; the code is carried along.
     #[error("{1}")]
     Data(&'static str, String),
+    /// 57014: the statement was canceled (a cancel request, statement_timeout).
+    #[error("{0}")]
+    QueryCanceled(String),
     /// 25006: a change asked of a read-only server or user.
     #[error("{0}")]
     ReadOnly(String),
@@ -73,6 +76,7 @@ impl Error {
             Error::WrongKeyType(_) => "42809",
             Error::Data(code, _) => code,
             Error::ReadOnly(_) => "25006",
+            Error::QueryCanceled(_) => "57014",
             Error::TooManyConnections(_) => "53300",
             Error::RedisUnavailable(_) => "08006",
             Error::Redis(_) => "XX000",

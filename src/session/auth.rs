@@ -24,7 +24,7 @@ use pgwire::api::auth::md5pass::Md5PasswordAuthStartupHandler;
 use pgwire::api::auth::sasl::scram::{ScramAuth, ScramSecret};
 use pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use pgwire::api::auth::{AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler};
-use pgwire::api::ClientInfo;
+use pgwire::api::{ClientInfo, ConnectionManager};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
@@ -403,18 +403,27 @@ pub struct Authenticators {
 }
 
 impl Authenticators {
-    pub fn new(access: &Arc<Access>) -> Authenticators {
+    /// Every method registers its connections with `connections`, so a
+    /// cancel request (pid and secret key) finds the session to cancel.
+    pub fn new(access: &Arc<Access>, connections: &Arc<ConnectionManager>) -> Authenticators {
         let source = Source(access.clone());
         let mut scram = ScramAuth::new(Arc::new(source.clone()));
         scram.set_iterations(SCRAM_ITERATIONS as usize);
         Authenticators {
-            trust: Arc::new(TrustStartup),
-            scram: Arc::new(SASLAuthStartupHandler::new(Arc::new(Params::default())).with_scram(scram)),
-            md5: Arc::new(Md5PasswordAuthStartupHandler::new(
-                Arc::new(source.clone()),
-                Arc::new(Params::default()),
-            )),
-            clear: Arc::new(CleartextPasswordAuthStartupHandler::new(source, Params::default())),
+            trust: Arc::new(TrustStartup(connections.clone())),
+            scram: Arc::new(
+                SASLAuthStartupHandler::new(Arc::new(Params::default()))
+                    .with_scram(scram)
+                    .with_connection_manager(connections.clone()),
+            ),
+            md5: Arc::new(
+                Md5PasswordAuthStartupHandler::new(Arc::new(source.clone()), Arc::new(Params::default()))
+                    .with_connection_manager(connections.clone()),
+            ),
+            clear: Arc::new(
+                CleartextPasswordAuthStartupHandler::new(source, Params::default())
+                    .with_connection_manager(connections.clone()),
+            ),
         }
     }
 
@@ -434,9 +443,13 @@ impl Authenticators {
 }
 
 /// No authentication: the session starts as the user it names.
-pub struct TrustStartup;
+pub struct TrustStartup(Arc<ConnectionManager>);
 
-impl pgwire::api::auth::noop::NoopStartupHandler for TrustStartup {}
+impl pgwire::api::auth::noop::NoopStartupHandler for TrustStartup {
+    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
+        Some(self.0.clone())
+    }
+}
 
 #[async_trait]
 impl StartupHandler for Startup {

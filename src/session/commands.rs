@@ -39,6 +39,47 @@ pub fn pushdown_on(settings: &Settings) -> bool {
     settings.get(PUSHDOWN).is_none_or(|v| v == "on")
 }
 
+/// The setting that ends a statement running longer than it (0: never).
+pub const STATEMENT_TIMEOUT: &str = "statement_timeout";
+
+/// How long a statement may run in this session, if limited.
+pub fn statement_timeout(settings: &Settings) -> Option<std::time::Duration> {
+    let ms = settings.get(STATEMENT_TIMEOUT).and_then(|v| parse_ms(&v))?;
+    (ms > 0).then(|| std::time::Duration::from_millis(ms))
+}
+
+/// Milliseconds of a duration setting as PostgreSQL reads them: a number
+/// (milliseconds) or a number and a unit (`us`, `ms`, `s`, `min`, `h`, `d`).
+fn parse_ms(value: &str) -> Option<u64> {
+    let v = value.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len());
+    let (number, unit) = (v[..split].parse::<f64>().ok()?, v[split..].trim());
+    let per = match unit {
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1_000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return None,
+    };
+    let ms = (number * per).round();
+    (ms.is_finite() && ms >= 0.0 && ms <= i32::MAX as f64).then_some(ms as u64)
+}
+
+/// A duration setting in canonical form, as SHOW prints it (the largest unit
+/// that divides it: `1500ms`, `5s`, `2min`, `0`).
+fn duration_setting(name: &str, value: &str) -> Result<String> {
+    let ms = parse_ms(value)
+        .ok_or_else(|| Error::Data("22023", format!("invalid value for parameter \"{name}\": \"{value}\"")))?;
+    let units = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "min"), (1_000, "s")];
+    Ok(match units.iter().find(|(n, _)| ms > 0 && ms % n == 0) {
+        Some((n, unit)) => format!("{}{unit}", ms / n),
+        None if ms == 0 => "0".to_string(),
+        None => format!("{ms}ms"),
+    })
+}
+
 /// A boolean setting's value in canonical form (`on`/`off`).
 fn boolean_setting(name: &str, value: &str) -> Result<String> {
     match value.to_lowercase().as_str() {
@@ -73,7 +114,7 @@ pub const DEFAULT_SETTINGS: &[(&str, &str)] = &[
     ("extra_float_digits", "1"),
     ("max_identifier_length", "63"),
     ("max_index_keys", "32"),
-    ("statement_timeout", "0"),
+    (STATEMENT_TIMEOUT, "0"),
     (PUSHDOWN, "on"),
 ];
 
@@ -226,6 +267,9 @@ pub fn run(stmt: &Statement, settings: &Arc<Settings>, format: FieldFormat) -> R
                     if name == PUSHDOWN {
                         value = boolean_setting(&name, &value)?;
                     }
+                    if name == STATEMENT_TIMEOUT {
+                        value = duration_setting(&name, &value)?;
+                    }
                     settings.set(&name, value);
                 }
                 Set::SetTimeZone { value, .. } => settings.set("timezone", literal_text(value)),
@@ -266,4 +310,31 @@ pub fn unsupported(stmt: &Statement) -> Error {
     let text = stmt.to_string();
     let kind: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
     Error::Unsupported(format!("{kind} is not supported"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_setting;
+
+    #[test]
+    fn durations_read_and_print_as_postgresql_does() {
+        for (given, shown) in [
+            ("0", "0"),
+            ("1500", "1500ms"),
+            ("5s", "5s"),
+            ("5000", "5s"),
+            ("90s", "90s"),
+            ("120 s", "2min"),
+            ("1.5min", "90s"),
+            ("2h", "2h"),
+            ("1d", "1d"),
+            ("250ms", "250ms"),
+            ("1500us", "2ms"),
+        ] {
+            assert_eq!(duration_setting("t", given).unwrap(), shown, "{given}");
+        }
+        for bad in ["abc", "5 parsecs", "-1", "", "99999999999"] {
+            assert!(duration_setting("t", bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -13,7 +13,7 @@ use pgwire::api::results::{
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
-use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type, DEFAULT_NAME};
+use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers, Type, DEFAULT_NAME};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::data::{NoData, ParameterDescription, RowDescription};
 use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT};
@@ -25,6 +25,7 @@ use sqlparser::ast::Statement;
 use super::auth::{Access, Admitted, Authenticators};
 use super::commands::{self, Settings};
 use super::cursors::{self, CursorStmt, Cursors};
+use super::limits;
 use super::params::{param_types, portal_params, server_param_types};
 use super::streamed::{self, cast_to, send_notices};
 use crate::encode;
@@ -61,16 +62,20 @@ pub struct Handlers {
     parser: Arc<Parser>,
     access: Arc<Access>,
     authenticators: Arc<Authenticators>,
+    /// Open sessions by pid and secret key, for cancel requests.
+    connections: Arc<ConnectionManager>,
     /// This connection is over the limit: it is refused at startup.
     refused: bool,
 }
 
 impl Handlers {
     pub fn new(engine: Arc<Engine>, access: Arc<Access>) -> Handlers {
+        let connections = Arc::new(ConnectionManager::new());
         Handlers {
             parser: Arc::new(Parser { engine: engine.clone() }),
             engine,
-            authenticators: Arc::new(Authenticators::new(&access)),
+            authenticators: Arc::new(Authenticators::new(&access, &connections)),
+            connections,
             access,
             refused: false,
         }
@@ -110,6 +115,10 @@ impl PgWireServerHandlers for Handlers {
 
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
         Arc::new(self.authenticators.startup(&self.access, self.refused))
+    }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        Arc::new(pgwire::api::cancel::DefaultCancelHandler::new(self.connections.clone()))
     }
 
     fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
@@ -189,26 +198,27 @@ fn cursors_of<C: ClientInfo>(client: &C) -> Arc<Cursors> {
     client.session_extensions().get_or_insert_with(Cursors::default)
 }
 
-/// Refuse a statement that changes data, tables or indexes, or writes a
-/// server file, when the server or the session's user is read-only.
-fn writable<C: ClientInfo>(access: &Access, client: &C, prepared: &Prepared) -> Result<()> {
-    let user = client.metadata().get(pgwire::api::METADATA_USER).cloned();
-    if !access.read_only_for(user.as_deref()) {
-        return Ok(());
-    }
-    let what = match prepared {
-        Prepared::Write(_) => "change tables, rows or indexes",
-        Prepared::Copy(plan) if !matches!(plan.as_ref(), CopyPlan::To { file: None, .. }) => match plan.as_ref() {
-            CopyPlan::To { .. } => "write a server file with COPY",
-            _ => "COPY into a table",
-        },
-        _ => return Ok(()),
-    };
-    let who = match user {
-        Some(u) if !access.read_only => format!("user \"{u}\" may only read"),
-        _ => "the server runs read-only (--read-only)".to_string(),
-    };
-    Err(Error::ReadOnly(format!("cannot {what}: {who}")))
+/// Run a statement within the session's `statement_timeout` (see
+/// [`limits::within_timeout`]; cancel requests are raced by pgwire).
+async fn execute<C>(
+    engine: &Engine,
+    client: &mut C,
+    prepared: &Prepared,
+    params: &[Param],
+    format: &Format,
+    described: bool,
+    stream: bool,
+) -> Result<Response>
+where
+    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let timeout = commands::statement_timeout(&settings(client));
+    limits::within_timeout(
+        timeout,
+        run(engine, client, prepared, params, format, described, stream),
+    )
+    .await
 }
 
 /// Run a prepared statement with bound parameters. `described` fixes the
@@ -216,7 +226,7 @@ fn writable<C: ClientInfo>(access: &Access, client: &C, prepared: &Prepared) -> 
 /// takes the types of the result. `stream`: a row-wise scan may send its
 /// rows itself, chunk by chunk (nothing else is waiting to be sent, and the
 /// client wants every row).
-async fn execute<C>(
+async fn run<C>(
     engine: &Engine,
     client: &mut C,
     prepared: &Prepared,
@@ -390,7 +400,7 @@ impl SimpleQueryHandler for QueryHandler {
         let stream = statements.len() == 1;
         for stmt in statements {
             let result = match prepare(&self.engine, stmt, query, false, &settings(client)).await {
-                Ok(p) => match writable(&self.access, client, &p) {
+                Ok(p) => match limits::writable(&self.access, client, &p) {
                     Ok(()) => execute(&self.engine, client, &p, &[], &Format::UnifiedText, false, stream).await,
                     Err(e) => Err(e),
                 },
@@ -496,7 +506,7 @@ impl ExtendedQueryHandler for QueryHandler {
     {
         let params = portal_params(portal)?;
         let prepared = &portal.statement.statement;
-        writable(&self.access, client, prepared)?;
+        limits::writable(&self.access, client, prepared)?;
         Ok(execute(
             &self.engine,
             client,

@@ -8,6 +8,7 @@ pub mod copy;
 pub mod cursors;
 pub mod deferred;
 pub mod handlers;
+pub mod limits;
 pub mod params;
 pub mod streamed;
 pub mod tls;

@@ -23,6 +23,7 @@ mod roundtrip;
 mod sqllogictest;
 mod streamed;
 mod tables;
+mod timeouts;
 mod wire;
 mod workflows;
 mod write;

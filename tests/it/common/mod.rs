@@ -117,7 +117,13 @@ pub async fn seed(url: &str, table: &str, rows: &[(&str, &[(&str, &str)])]) {
 
 /// Simple-protocol query → rows of text (None for NULL).
 pub async fn texts(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    let msgs = client.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let msgs = client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| match e.as_db_error() {
+            Some(db) => panic!("{sql}: {} {}", db.code().code(), db.message()),
+            None => panic!("{sql}: {e}"),
+        });
     msgs.into_iter()
         .filter_map(|m| match m {
             tokio_postgres::SimpleQueryMessage::Row(r) => {

@@ -1,0 +1,51 @@
+//! What a statement may do and for how long: read-only servers and users
+//! refuse changes (25006) before anything is touched; `statement_timeout`
+//! ends a statement that runs longer (57014). Cancel requests are raced
+//! against each Query and Execute by pgwire itself, once the session is
+//! registered at startup (`auth::Authenticators`).
+
+use std::future::Future;
+use std::time::Duration;
+
+use pgwire::api::ClientInfo;
+
+use super::auth::Access;
+use super::handlers::Prepared;
+use crate::error::{Error, Result};
+use crate::exec::copy::CopyPlan;
+
+/// Refuse a statement that changes data, tables or indexes, or writes a
+/// server file, when the server or the session's user is read-only.
+pub fn writable<C: ClientInfo>(access: &Access, client: &C, prepared: &Prepared) -> Result<()> {
+    let user = client.metadata().get(pgwire::api::METADATA_USER).cloned();
+    if !access.read_only_for(user.as_deref()) {
+        return Ok(());
+    }
+    let what = match prepared {
+        Prepared::Write(_) => "change tables, rows or indexes",
+        Prepared::Copy(plan) if !matches!(plan.as_ref(), CopyPlan::To { file: None, .. }) => match plan.as_ref() {
+            CopyPlan::To { .. } => "write a server file with COPY",
+            _ => "COPY into a table",
+        },
+        _ => return Ok(()),
+    };
+    let who = match user {
+        Some(u) if !access.read_only => format!("user \"{u}\" may only read"),
+        _ => "the server runs read-only (--read-only)".to_string(),
+    };
+    Err(Error::ReadOnly(format!("cannot {what}: {who}")))
+}
+
+/// Run `work` for at most `limit`: past it, 57014. Dropping the work stops
+/// its Redis reads and writes and the sending of rows; a Polars step
+/// already running finishes in the background, its result dropped.
+pub async fn within_timeout<T>(limit: Option<Duration>, work: impl Future<Output = Result<T>>) -> Result<T> {
+    match limit {
+        None => work.await,
+        Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+            Err(Error::QueryCanceled(
+                "canceling statement due to statement timeout".into(),
+            ))
+        }),
+    }
+}

@@ -1,0 +1,145 @@
+//! Statements that take too long: `statement_timeout` and cancel requests
+//! (psql's Ctrl-C) end them with 57014, promptly, while Redis is still busy;
+//! the session, the server and the data are fine afterwards. Redis is kept
+//! busy by a script that spins for a while (its own private Redis, so no
+//! other test waits).
+
+use std::time::{Duration, Instant};
+
+use tokio_postgres::NoTls;
+
+use crate::common::*;
+
+/// Keep Redis busy for `ms` milliseconds (a Lua loop; Redis answers nobody
+/// meanwhile). Returns when it is done.
+async fn busy_redis(url: String, ms: u64) {
+    // No response timeout: the reply comes when the script is done.
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .unwrap();
+    let script = "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] \
+                  while true do local n = redis.call('TIME') \
+                  if n[1] * 1000000 + n[2] - start > tonumber(ARGV[1]) * 1000 then break end end return 1";
+    let _: i64 = redis::cmd("EVAL")
+        .arg(script)
+        .arg(0)
+        .arg(ms)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+}
+
+async fn table(c: &Conn) -> String {
+    let t = unique("slow");
+    c.client
+        .batch_execute(&format!(
+            "CREATE TABLE {t} (id bigint PRIMARY KEY, v text); INSERT INTO {t} VALUES (1, 'a'), (2, 'b')"
+        ))
+        .await
+        .unwrap();
+    t
+}
+
+/// Start a script that keeps Redis busy for `ms`, and wait until it runs.
+async fn block_redis(url: &str, ms: u64) -> tokio::task::JoinHandle<()> {
+    let busy = tokio::spawn(busy_redis(url.to_string(), ms));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    busy
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_timeout_ends_a_statement_waiting_on_redis() {
+    let server = private_server(1000).await;
+    let c = connect(&server).await;
+    let t = table(&c).await;
+    let url = server.redis_url().to_string();
+
+    // Settings read and print as in PostgreSQL; bad values are refused.
+    c.client.batch_execute("SET statement_timeout = 250").await.unwrap();
+    assert_eq!(
+        texts(&c.client, "SHOW statement_timeout").await,
+        vec![vec![Some("250ms".into())]]
+    );
+    let e = c
+        .client
+        .batch_execute("SET statement_timeout = 'soon'")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("22023"), "{e}");
+
+    let busy = block_redis(&url, 2000).await;
+    let started = Instant::now();
+    let e = c.client.simple_query(&format!("SELECT * FROM {t}")).await.unwrap_err();
+    let waited = started.elapsed();
+    assert_eq!(e.code().map(|c| c.code()), Some("57014"), "{e}");
+    let msg = e.as_db_error().unwrap().message().to_string();
+    assert_eq!(msg, "canceling statement due to statement timeout");
+    assert!(waited < Duration::from_millis(1500), "waited {waited:?}");
+    // The extended protocol, and a write: the same.
+    let e = c
+        .client
+        .query(&format!("SELECT v FROM {t} WHERE id = $1"), &[&1i64])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("57014"), "{e}");
+    busy.await.unwrap();
+
+    // Afterwards the session works, with or without the limit.
+    assert_eq!(
+        texts(&c.client, &format!("SELECT count(*) FROM {t}")).await,
+        vec![vec![Some("2".into())]]
+    );
+    c.client.batch_execute("SET statement_timeout = 0").await.unwrap();
+    assert_eq!(
+        texts(&c.client, "SHOW statement_timeout").await,
+        vec![vec![Some("0".into())]]
+    );
+    assert_eq!(
+        texts(&c.client, &format!("SELECT count(*) FROM {t}")).await,
+        vec![vec![Some("2".into())]]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_request_ends_the_running_statement_only() {
+    let server = private_server(1000).await;
+    let c = connect(&server).await;
+    let other = connect(&server).await;
+    let t = table(&c).await;
+    let url = server.redis_url().to_string();
+
+    let busy = block_redis(&url, 2000).await;
+    let token = c.client.cancel_token();
+    let canceler = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        token.cancel_query(NoTls).await.unwrap();
+    });
+    let started = Instant::now();
+    let e = c.client.simple_query(&format!("SELECT * FROM {t}")).await.unwrap_err();
+    let waited = started.elapsed();
+    canceler.await.unwrap();
+    assert_eq!(e.code().map(|c| c.code()), Some("57014"), "{e}");
+    assert_eq!(
+        e.as_db_error().unwrap().message(),
+        "canceling statement due to user request"
+    );
+    assert!(waited < Duration::from_millis(1500), "waited {waited:?}");
+    busy.await.unwrap();
+
+    // Only that statement: both sessions go on, and a cancel between
+    // statements cancels nothing (once it has arrived: a cancel still on
+    // its way may meet the next statement, as in PostgreSQL).
+    c.client.cancel_token().cancel_query(NoTls).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        texts(&c.client, &format!("SELECT count(*) FROM {t}")).await,
+        vec![vec![Some("2".into())]]
+    );
+    assert_eq!(
+        texts(&other.client, &format!("SELECT count(*) FROM {t}")).await,
+        vec![vec![Some("2".into())]]
+    );
+}
