@@ -239,6 +239,9 @@ where
     C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
     PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
 {
+    if let Some(notice) = limits::transaction_notice(client, prepared) {
+        send_notices(client, &[notice]).await?;
+    }
     match prepared {
         Prepared::Command(stmt) => {
             if matches!(

@@ -1,11 +1,16 @@
 //! What a statement may do and for how long: read-only servers and users
 //! refuse changes (25006) before anything is touched; `statement_timeout`
-//! ends a statement that runs longer (57014). Cancel requests are raced
+//! ends a statement that runs longer (57014); a change inside BEGIN is told
+//! it takes effect at once. Cancel requests are raced
 //! against each Query and Execute by pgwire itself, once the session is
 //! registered at startup (`auth::Authenticators`).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use pgwire::messages::response::TransactionStatus;
+use sqlparser::ast::Statement;
 
 use pgwire::api::ClientInfo;
 
@@ -48,4 +53,51 @@ pub async fn within_timeout<T>(limit: Option<Duration>, work: impl Future<Output
             ))
         }),
     }
+}
+
+/// The session's transaction block, as far as redsql follows it: open
+/// since BEGIN, and whether it was told its changes are not transactional.
+/// (Kept here because a string like `BEGIN; INSERT ...; COMMIT` runs all
+/// its statements before pgwire records the block's status.)
+#[derive(Default)]
+struct Block {
+    open: AtomicBool,
+    told: AtomicBool,
+}
+
+/// The NOTICE for the first change inside a transaction block (BEGIN ...):
+/// redsql has no transactions, each statement takes effect when it runs and
+/// ROLLBACK does not undo it. None for anything else, and for later changes
+/// of the same block.
+pub fn transaction_notice<C: ClientInfo>(client: &C, prepared: &Prepared) -> Option<String> {
+    let block = client.session_extensions().get_or_insert_with(Block::default);
+    let what = match prepared {
+        Prepared::Command(stmt) => {
+            match stmt.as_ref() {
+                Statement::StartTransaction { .. } => {
+                    block.open.store(true, Ordering::Relaxed);
+                    block.told.store(false, Ordering::Relaxed);
+                }
+                Statement::Commit { .. } | Statement::Rollback { savepoint: None, .. } => {
+                    block.open.store(false, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+            return None;
+        }
+        Prepared::Write(_) => "this change",
+        Prepared::Copy(plan) if !matches!(plan.as_ref(), CopyPlan::To { .. }) => "this COPY",
+        _ => return None,
+    };
+    let in_block = block.open.load(Ordering::Relaxed)
+        || matches!(
+            client.transaction_status(),
+            TransactionStatus::Transaction | TransactionStatus::Error
+        );
+    if !in_block || block.told.swap(true, Ordering::Relaxed) {
+        return None;
+    }
+    Some(format!(
+        "redsql has no transactions: {what} is written to Redis now, and ROLLBACK will not undo it"
+    ))
 }

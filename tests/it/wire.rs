@@ -409,3 +409,61 @@ async fn show_set_and_transaction_statements() {
     assert_eq!(sqlstate(&c.client, "SHOW no_such_setting").await, "42704");
     server.shutdown().await;
 }
+
+/// redsql has no transactions: the first change inside BEGIN says so (once
+/// per block, in both protocols and in a one-string script), and ROLLBACK
+/// indeed keeps it.
+#[tokio::test]
+async fn changes_inside_begin_are_told_they_are_not_transactional() {
+    let server = start_server(&redis_url()).await;
+    let mut c = connect(&server).await;
+    let t = unique("tx");
+    c.client
+        .batch_execute(&format!("CREATE TABLE {t} (id bigint PRIMARY KEY, v text)"))
+        .await
+        .unwrap();
+    c.client
+        .batch_execute(&format!("INSERT INTO {t} VALUES (1, 'a')"))
+        .await
+        .unwrap();
+    assert!(c.drain_notices().is_empty(), "no notice outside a block");
+    let told = "redsql has no transactions: this change is written to Redis now, and ROLLBACK will not undo it";
+
+    // One string: BEGIN, two changes, ROLLBACK: one notice, both rows stay.
+    c.client
+        .batch_execute(&format!(
+            "BEGIN; INSERT INTO {t} VALUES (2, 'b'); UPDATE {t} SET v = 'x' WHERE id = 1; ROLLBACK"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(c.drain_notices(), vec![told.to_string()]);
+    assert_eq!(
+        texts(&c.client, &format!("SELECT id, v FROM {t} ORDER BY id")).await,
+        vec![vec![s("1"), s("x")], vec![s("2"), s("b")]]
+    );
+
+    // Statement by statement, extended protocol: again once per block; reads say nothing.
+    c.client.batch_execute("BEGIN").await.unwrap();
+    c.client.query(&format!("SELECT * FROM {t}"), &[]).await.unwrap();
+    assert!(c.drain_notices().is_empty());
+    c.client
+        .execute(&format!("DELETE FROM {t} WHERE id = $1"), &[&2i64])
+        .await
+        .unwrap();
+    c.client
+        .execute(&format!("DELETE FROM {t} WHERE id = $1"), &[&1i64])
+        .await
+        .unwrap();
+    c.client.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(c.drain_notices(), vec![told.to_string()]);
+    assert_eq!(
+        texts(&c.client, &format!("SELECT count(*) FROM {t}")).await,
+        vec![vec![s("0")]]
+    );
+    c.client
+        .batch_execute(&format!("INSERT INTO {t} VALUES (3, 'c')"))
+        .await
+        .unwrap();
+    assert!(c.drain_notices().is_empty(), "the block is over");
+    server.shutdown().await;
+}
