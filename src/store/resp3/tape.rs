@@ -1,29 +1,12 @@
-//! A lean RESP3 client for RediSearch's FT.* commands.
-//!
-//! A pushed-down fetch returns thousands of rows per cursor page, each a map
-//! of field names to values. Parsing such a page into the `redis` crate's
-//! `Value` tree costs an allocation per string and more CPU than Redis spends
-//! answering, so FT.* commands go over these connections instead. A reply is
-//! read into one buffer while a flat "tape" of its frames is built in the
-//! same pass (resumable as bytes arrive); each aggregate's tape entry knows
-//! where its subtree ends, so walking to a map key or past a subtree costs
-//! nothing, and a row's field/value slices are handed out without copying.
-//!
-//! RESP3 (HELLO 3) because RediSearch puts its partial-result warnings only
-//! in RESP3 replies. Connections are pooled; one is held for a whole cursor
-//! (see `exec::search`) and dropped instead of returned when a command did
-//! not complete, so a half-read reply is never read as the next one's.
-
-use std::sync::Mutex;
-use std::time::Duration;
+//! The RESP3 reply reader: a reply is read into one buffer while a flat
+//! "tape" of its frames is built in the same pass (resumable as bytes
+//! arrive); each aggregate's tape entry knows where its subtree ends, so
+//! walking to a map key or past a subtree costs nothing, and values are
+//! handed out as slices of the buffer ([`Frame`]).
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::{Error, Result};
-
-/// Idle connections kept for reuse.
-const POOL_IDLE: usize = 8;
 
 /// What a tape entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,6 +201,50 @@ pub struct Reply {
     roots: Vec<u32>,
 }
 
+/// The replies of `n` commands, read as their bytes arrive.
+pub(super) struct Replies {
+    tape: Tape,
+    roots: Vec<u32>,
+    /// The tape index where the reply being read starts.
+    root: usize,
+    n: usize,
+}
+
+impl Replies {
+    pub(super) fn new(n: usize) -> Replies {
+        Replies {
+            tape: Tape::default(),
+            roots: Vec::with_capacity(n),
+            root: 0,
+            n,
+        }
+    }
+
+    /// Consume what `buf` holds; true once all `n` replies are complete.
+    pub(super) fn advance(&mut self, buf: &[u8]) -> Result<bool> {
+        while self.roots.len() < self.n {
+            if !self.tape.advance(buf)? {
+                return Ok(false);
+            }
+            // Out-of-band pushes are not replies (none are expected here).
+            if self.tape.toks[self.root].kind != Kind::Push {
+                self.roots.push(offset(self.root)?);
+            }
+            self.root = self.tape.toks.len();
+        }
+        Ok(true)
+    }
+
+    /// The complete replies, their bytes taken off the front of `buf`.
+    pub(super) fn finish(self, buf: &mut BytesMut) -> Reply {
+        Reply {
+            bytes: buf.split_to(self.tape.pos).freeze(),
+            toks: self.tape.toks,
+            roots: self.roots,
+        }
+    }
+}
+
 impl Reply {
     /// Read a reply from complete bytes.
     #[cfg(test)]
@@ -376,210 +403,6 @@ impl<'a> Frame<'a> {
     }
 }
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-/// One RESP3 connection.
-pub struct Conn {
-    io: Box<dyn Io>,
-    buf: BytesMut,
-    out: Vec<u8>,
-}
-
-impl Conn {
-    /// Send one command and read its reply. A Redis error reply is returned
-    /// as an error frame, leaving the connection usable.
-    pub async fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply> {
-        self.pipeline(std::iter::once(args)).await
-    }
-
-    /// Send commands in one write and read their replies into one [`Reply`]
-    /// (one frame per command, in order; see [`Reply::frames`]). Error
-    /// replies are error frames and leave the connection usable.
-    pub async fn pipeline<'c, A: AsRef<[u8]> + 'c>(
-        &mut self,
-        commands: impl IntoIterator<Item = &'c [A]>,
-    ) -> Result<Reply> {
-        let mut out = std::mem::take(&mut self.out);
-        out.clear();
-        let n = encode_commands(&mut out, commands);
-        let sent = self.send(&out).await;
-        self.out = out;
-        sent?;
-        self.receive(n).await
-    }
-
-    /// Send commands encoded by [`encode_commands`] without waiting for
-    /// their replies; read them with [`Conn::receive`] (the connection
-    /// must not be given back in between).
-    pub async fn send(&mut self, encoded: &[u8]) -> Result<()> {
-        self.io.write_all(encoded).await.map_err(broken)?;
-        self.io.flush().await.map_err(broken)
-    }
-
-    /// Read the replies of `n` commands sent, into one [`Reply`].
-    pub async fn receive(&mut self, n: usize) -> Result<Reply> {
-        let mut tape = Tape::default();
-        let mut roots = Vec::with_capacity(n);
-        let mut root = 0;
-        while roots.len() < n {
-            while !tape.advance(&self.buf)? {
-                if self.buf.capacity() - self.buf.len() < 64 * 1024 {
-                    self.buf.reserve(1 << 20);
-                }
-                if self.io.read_buf(&mut self.buf).await.map_err(broken)? == 0 {
-                    return Err(Error::RedisUnavailable("Redis closed the connection".into()));
-                }
-            }
-            // Out-of-band pushes are not replies (none are expected here).
-            if tape.toks[root].kind != Kind::Push {
-                roots.push(offset(root)?);
-            }
-            root = tape.toks.len();
-        }
-        let bytes = self.buf.split_to(tape.pos).freeze();
-        Ok(Reply {
-            bytes,
-            toks: tape.toks,
-            roots,
-        })
-    }
-
-    /// Whether an idle connection is still open: nothing to read, not even
-    /// the end of the stream (as after a Redis restart), checked without a
-    /// round trip.
-    fn idle_and_open(&mut self) -> bool {
-        let mut byte = [0u8; 1];
-        let mut buf = tokio::io::ReadBuf::new(&mut byte);
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        std::pin::Pin::new(&mut self.io)
-            .poll_read(&mut cx, &mut buf)
-            .is_pending()
-    }
-}
-
-/// Append commands (each its arguments) as RESP arrays of bulk strings; how many.
-pub fn encode_commands<'c, A: AsRef<[u8]> + 'c>(
-    out: &mut Vec<u8>,
-    commands: impl IntoIterator<Item = &'c [A]>,
-) -> usize {
-    let mut n = 0;
-    for args in commands {
-        encode_command(out, args);
-        n += 1;
-    }
-    n
-}
-
-/// Append one command as a RESP array of bulk strings.
-pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
-    let mut n = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(n.format(args.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in args {
-        let a = a.as_ref();
-        out.push(b'$');
-        out.extend_from_slice(n.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-fn broken(e: std::io::Error) -> Error {
-    Error::RedisUnavailable(format!("connection to Redis broke: {e}"))
-}
-
-/// Where and how to open connections, and the idle ones.
-pub struct Pool {
-    addr: redis::ConnectionAddr,
-    hello: Vec<Vec<u8>>,
-    db: i64,
-    idle: Mutex<Vec<Conn>>,
-}
-
-impl Pool {
-    pub fn new(info: &redis::ConnectionInfo) -> Result<Pool> {
-        let settings = info.redis_settings();
-        let mut hello: Vec<Vec<u8>> = vec![b"HELLO".to_vec(), b"3".to_vec()];
-        if let Some(pass) = settings.password() {
-            hello.push(b"AUTH".to_vec());
-            hello.push(settings.username().unwrap_or("default").as_bytes().to_vec());
-            hello.push(pass.as_bytes().to_vec());
-        }
-        match info.addr() {
-            redis::ConnectionAddr::Tcp(..) | redis::ConnectionAddr::Unix(_) => {}
-            other => return Err(Error::RedisUnavailable(format!("unsupported Redis address {other:?}"))),
-        }
-        Ok(Pool {
-            addr: info.addr().clone(),
-            hello,
-            db: settings.db(),
-            idle: Mutex::new(Vec::new()),
-        })
-    }
-
-    /// An idle connection, or a new one.
-    pub async fn get(&self) -> Result<Conn> {
-        loop {
-            let Some(mut c) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
-                break;
-            };
-            if c.idle_and_open() {
-                return Ok(c);
-            }
-        }
-        let io: Box<dyn Io> = match &self.addr {
-            redis::ConnectionAddr::Tcp(host, port) => {
-                let s = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    tokio::net::TcpStream::connect((host.as_str(), *port)),
-                )
-                .await
-                .map_err(|_| Error::RedisUnavailable(format!("connecting to {host}:{port} timed out")))?
-                .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {host}:{port}: {e}")))?;
-                s.set_nodelay(true).map_err(broken)?;
-                Box::new(s)
-            }
-            #[cfg(unix)]
-            redis::ConnectionAddr::Unix(path) => Box::new(
-                tokio::net::UnixStream::connect(path)
-                    .await
-                    .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {}: {e}", path.display())))?,
-            ),
-            other => return Err(Error::RedisUnavailable(format!("unsupported Redis address {other:?}"))),
-        };
-        let mut conn = Conn {
-            io,
-            buf: BytesMut::with_capacity(64 * 1024),
-            out: Vec::new(),
-        };
-        let mut setup = vec![self.hello.clone()];
-        if self.db != 0 {
-            setup.push(vec![b"SELECT".to_vec(), self.db.to_string().into_bytes()]);
-        }
-        for cmd in setup {
-            let reply = conn.call(&cmd).await?;
-            if let Some(e) = reply.frame().error() {
-                return Err(Error::RedisUnavailable(format!(
-                    "Redis refused the connection setup: {}",
-                    String::from_utf8_lossy(e)
-                )));
-            }
-        }
-        Ok(conn)
-    }
-
-    /// Give back a connection whose last command completed.
-    pub fn put(&self, conn: Conn) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < POOL_IDLE {
-            idle.push(conn);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -614,17 +437,6 @@ mod tests {
         assert_eq!(page.get("warning").unwrap().elements().count(), 0);
         assert!(page.get("missing").is_none());
         assert!(page.elements().next().is_none(), "a map has no array elements");
-    }
-
-    #[test]
-    fn encodes_commands_as_arrays_of_bulk_strings() {
-        let mut out = Vec::new();
-        encode_command(&mut out, &["HSETEX", "sale:1", "", &"x".repeat(12)]);
-        let long = format!("$12\r\n{}\r\n", "x".repeat(12));
-        assert_eq!(
-            out,
-            format!("*4\r\n$6\r\nHSETEX\r\n$6\r\nsale:1\r\n$0\r\n\r\n{long}").as_bytes()
-        );
     }
 
     #[test]
