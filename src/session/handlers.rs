@@ -198,35 +198,14 @@ fn cursors_of<C: ClientInfo>(client: &C) -> Arc<Cursors> {
     client.session_extensions().get_or_insert_with(Cursors::default)
 }
 
-/// Run a statement within the session's `statement_timeout` (see
-/// [`limits::within_timeout`]; cancel requests are raced by pgwire).
-async fn execute<C>(
-    engine: &Engine,
-    client: &mut C,
-    prepared: &Prepared,
-    params: &[Param],
-    format: &Format,
-    described: bool,
-    stream: bool,
-) -> Result<Response>
-where
-    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
-    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-{
-    let timeout = commands::statement_timeout(&settings(client));
-    limits::within_timeout(
-        timeout,
-        run(engine, client, prepared, params, format, described, stream),
-    )
-    .await
-}
-
 /// Run a prepared statement with bound parameters. `described` fixes the
 /// output types announced earlier (extended protocol); the simple protocol
 /// takes the types of the result. `stream`: a row-wise scan may send its
 /// rows itself, chunk by chunk (nothing else is waiting to be sent, and the
-/// client wants every row).
-async fn run<C>(
+/// client wants every row). Callers bound it by the session's
+/// `statement_timeout` ([`limits::within_timeout`]); cancel requests are
+/// raced against each Query and Execute by pgwire.
+async fn execute<C>(
     engine: &Engine,
     client: &mut C,
     prepared: &Prepared,
@@ -404,7 +383,11 @@ impl SimpleQueryHandler for QueryHandler {
         for stmt in statements {
             let result = match prepare(&self.engine, stmt, query, false, &settings(client)).await {
                 Ok(p) => match limits::writable(&self.access, client, &p) {
-                    Ok(()) => execute(&self.engine, client, &p, &[], &Format::UnifiedText, false, stream).await,
+                    Ok(()) => {
+                        let timeout = commands::statement_timeout(&settings(client));
+                        let run = execute(&self.engine, client, &p, &[], &Format::UnifiedText, false, stream);
+                        limits::within_timeout(timeout, run).await
+                    }
                     Err(e) => Err(e),
                 },
                 Err(e) => Err(e),
@@ -510,7 +493,8 @@ impl ExtendedQueryHandler for QueryHandler {
         let params = portal_params(portal)?;
         let prepared = &portal.statement.statement;
         limits::writable(&self.access, client, prepared)?;
-        Ok(execute(
+        let timeout = commands::statement_timeout(&settings(client));
+        let run = execute(
             &self.engine,
             client,
             prepared,
@@ -519,8 +503,8 @@ impl ExtendedQueryHandler for QueryHandler {
             true,
             // An Execute that asks for some rows is answered from a whole result.
             max_rows == 0,
-        )
-        .await?)
+        );
+        Ok(limits::within_timeout(timeout, run).await?)
     }
 
     /// As pgwire's, except that a statement without result columns answers
