@@ -1,8 +1,8 @@
 //! Statements that take too long: `statement_timeout` and cancel requests
 //! (psql's Ctrl-C) end them with 57014, promptly, while Redis is still busy;
 //! the session, the server and the data are fine afterwards. Redis is kept
-//! busy by a script that spins for a while (its own private Redis, so no
-//! other test waits).
+//! busy for two seconds by a script (its own private Redis, so no other test
+//! waits).
 
 use std::time::{Duration, Instant};
 
@@ -10,9 +10,11 @@ use tokio_postgres::NoTls;
 
 use crate::common::*;
 
-/// Keep Redis busy for `ms` milliseconds (a Lua loop; Redis answers nobody
-/// meanwhile). Returns when it is done.
-async fn busy_redis(url: String, ms: u64) {
+/// Keep Redis busy for about two seconds: a Lua loop waiting for TIME to move.
+/// Inside a script Redis (7+) freezes TIME, so the loop ends only once Redis
+/// passes its busy-reply threshold (set to 2 s here) and refreshes its clock;
+/// until then Redis answers nobody. Returns when the script is done.
+async fn busy_redis(url: String) {
     // No response timeout: the reply comes when the script is done.
     let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
     let mut con = redis::Client::open(url.as_str())
@@ -20,13 +22,17 @@ async fn busy_redis(url: String, ms: u64) {
         .get_multiplexed_async_connection_with_config(&config)
         .await
         .unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg(&["SET", "busy-reply-threshold", "2000"])
+        .query_async(&mut con)
+        .await
+        .unwrap();
     let script = "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] \
                   while true do local n = redis.call('TIME') \
-                  if n[1] * 1000000 + n[2] - start > tonumber(ARGV[1]) * 1000 then break end end return 1";
+                  if n[1] * 1000000 + n[2] > start then break end end return 1";
     let _: i64 = redis::cmd("EVAL")
         .arg(script)
         .arg(0)
-        .arg(ms)
         .query_async(&mut con)
         .await
         .unwrap();
@@ -43,9 +49,9 @@ async fn table(c: &Conn) -> String {
     t
 }
 
-/// Start a script that keeps Redis busy for `ms`, and wait until it runs.
-async fn block_redis(url: &str, ms: u64) -> tokio::task::JoinHandle<()> {
-    let busy = tokio::spawn(busy_redis(url.to_string(), ms));
+/// Start a script that keeps Redis busy (see [`busy_redis`]), and wait until it runs.
+async fn block_redis(url: &str) -> tokio::task::JoinHandle<()> {
+    let busy = tokio::spawn(busy_redis(url.to_string()));
     tokio::time::sleep(Duration::from_millis(100)).await;
     busy
 }
@@ -70,7 +76,7 @@ async fn statement_timeout_ends_a_statement_waiting_on_redis() {
         .unwrap_err();
     assert_eq!(e.code().map(|c| c.code()), Some("22023"), "{e}");
 
-    let busy = block_redis(&url, 2000).await;
+    let busy = block_redis(&url).await;
     let started = Instant::now();
     let e = c.client.simple_query(&format!("SELECT * FROM {t}")).await.unwrap_err();
     let waited = started.elapsed();
@@ -111,7 +117,7 @@ async fn a_cancel_request_ends_the_running_statement_only() {
     let t = table(&c).await;
     let url = server.redis_url().to_string();
 
-    let busy = block_redis(&url, 2000).await;
+    let busy = block_redis(&url).await;
     let token = c.client.cancel_token();
     let canceler = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(200)).await;
