@@ -61,6 +61,20 @@ pub enum Error {
     Internal(String),
 }
 
+/// Error replies by which Redis says it cannot answer now but will later
+/// (a script or module command past the busy threshold, a dataset still
+/// loading, a replica without its master, a cluster slot moving).
+const REDIS_NOT_NOW: [&str; 4] = ["BUSY", "LOADING", "MASTERDOWN", "TRYAGAIN"];
+
+/// Whether a Redis error (as any layer worded it: the reply itself, the
+/// redis crate's `BUSY: ...`, redsql's `unexpected SCAN reply Error("BUSY ...")`)
+/// carries one of [`REDIS_NOT_NOW`]: 57P03 (cannot_connect_now), a statement
+/// worth retrying, not a bug.
+fn redis_busy(msg: &str) -> bool {
+    msg.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| REDIS_NOT_NOW.contains(&word))
+}
+
 impl Error {
     /// The SQLSTATE a client sees for this error.
     pub fn sqlstate(&self) -> &'static str {
@@ -79,6 +93,7 @@ impl Error {
             Error::QueryCanceled(_) => "57014",
             Error::TooManyConnections(_) => "53300",
             Error::RedisUnavailable(_) => "08006",
+            Error::Redis(msg) if redis_busy(msg) => "57P03",
             Error::Redis(_) => "XX000",
             Error::Internal(_) => "XX000",
         }
@@ -161,7 +176,7 @@ impl Error {
     }
 
     pub fn into_pg(self) -> PgWireError {
-        if matches!(self, Error::Internal(_) | Error::Redis(_)) {
+        if self.sqlstate() == "XX000" {
             tracing::error!(error = %self, "query failed");
         } else {
             tracing::debug!(error = %self, sqlstate = self.sqlstate(), "query failed");
@@ -242,6 +257,25 @@ fn rename_column_message(msg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redis_saying_not_now_is_57p03() {
+        for msg in [
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+            "unexpected SCAN reply Error(\"BUSY Redis is busy running a script.\")",
+            "BUSY: Redis is busy running a script",
+            "LOADING Redis is loading the dataset in memory",
+        ] {
+            assert_eq!(Error::Redis(msg.into()).sqlstate(), "57P03", "{msg}");
+        }
+        for msg in [
+            "unexpected HMGET reply Nil",
+            "insert of t:busy failed: WRONGTYPE",
+            "Busy day",
+        ] {
+            assert_eq!(Error::Redis(msg.into()).sqlstate(), "XX000", "{msg}");
+        }
+    }
 
     #[test]
     fn polars_messages_map_to_sqlstates() {

@@ -149,3 +149,23 @@ async fn a_cancel_request_ends_the_running_statement_only() {
         vec![vec![Some("2".into())]]
     );
 }
+
+/// Redis past its busy-reply threshold answers BUSY: a statement waiting on
+/// it fails with 57P03 (try again), not as an internal error, and the next
+/// one works once Redis is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_redis_is_a_retryable_error() {
+    let server = private_server(1000).await;
+    let c = connect(&server).await;
+    let t = table(&c).await;
+    let busy = block_redis(server.redis_url()).await;
+    let e = c.client.simple_query(&format!("SELECT * FROM {t}")).await.unwrap_err();
+    busy.await.unwrap();
+    let db = e.as_db_error().expect("a server error");
+    assert_eq!(db.code().code(), "57P03", "{}", db.message());
+    assert!(db.message().contains("BUSY"), "{}", db.message());
+    assert_eq!(
+        texts(&c.client, &format!("SELECT count(*) FROM {t}")).await,
+        vec![vec![Some("2".into())]]
+    );
+}
