@@ -47,6 +47,12 @@ pub enum Error {
     /// 25006: a change asked of a read-only server or user.
     #[error("{0}")]
     ReadOnly(String),
+    /// 28P01 (FATAL): a wrong password or an unknown user.
+    #[error("{0}")]
+    PasswordFailed(String),
+    /// 28000 (FATAL): a connection the server does not accept (no TLS where required).
+    #[error("{0}")]
+    NotAuthorized(String),
     /// 53300 (FATAL): the server has as many connections as it allows.
     #[error("{0}")]
     TooManyConnections(String),
@@ -92,6 +98,8 @@ impl Error {
             Error::ReadOnly(_) => "25006",
             Error::QueryCanceled(_) => "57014",
             Error::TooManyConnections(_) => "53300",
+            Error::PasswordFailed(_) => "28P01",
+            Error::NotAuthorized(_) => "28000",
             Error::RedisUnavailable(_) => "08006",
             Error::Redis(msg) if redis_busy(msg) => "57P03",
             Error::Redis(_) => "XX000",
@@ -169,7 +177,7 @@ impl Error {
     pub fn to_error_info(&self) -> ErrorInfo {
         // A refused connection ends, as in PostgreSQL; everything else ends the statement.
         let severity = match self {
-            Error::TooManyConnections(_) => SEVERITY_FATAL,
+            Error::TooManyConnections(_) | Error::PasswordFailed(_) | Error::NotAuthorized(_) => SEVERITY_FATAL,
             _ => SEVERITY_ERROR,
         };
         ErrorInfo::new(severity.to_owned(), self.sqlstate().to_owned(), self.to_string())

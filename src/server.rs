@@ -90,9 +90,13 @@ impl AuthConfig {
         if method == Method::Password && !self.require_tls {
             tracing::warn!("--auth-method password sends passwords in clear unless the client uses TLS");
         }
-        let mut access = Access::new(method, self.users.clone(), self.read_only, self.max_connections);
-        access.require_tls = self.require_tls;
-        Ok(access)
+        Ok(Access::new(
+            method,
+            self.users.clone(),
+            self.read_only,
+            self.max_connections,
+            self.require_tls,
+        ))
     }
 
     /// The TLS acceptor, when a certificate is configured.

@@ -158,9 +158,9 @@ impl Engine {
     }
 
     /// `COPY ... TO STDOUT`: the number of columns and the lines to send.
-    /// Row-wise queries over one table that SCAN reads stream chunk by chunk
-    /// (see stream.rs); others (key lookups and pushdowns included) run whole
-    /// and are encoded batch by batch.
+    /// Row-wise queries over one table that SCAN reads or RediSearch fetches
+    /// stream chunk by chunk (see `stream::chunked`); others (key lookups and
+    /// pushed-down aggregates included) run whole and are encoded batch by batch.
     pub async fn copy_to_stdout(
         &self,
         query: &Planned,
@@ -188,10 +188,9 @@ impl Engine {
             }
         };
         let names: Vec<String> = streamed.columns.into_iter().map(|(n, _)| n).collect();
-        let frames = futures::stream::unfold(streamed.chunks, |mut rx| async move {
-            rx.recv().await.map(|chunk| (chunk.map(|(frame, _)| frame), rx))
-        })
-        .boxed();
+        let frames = super::stream::received(streamed.chunks)
+            .map(|chunk| chunk.map(|(frame, _)| frame))
+            .boxed();
         let header = writer.header(&names);
         Ok((names.len(), encode(writer, header, frames)))
     }

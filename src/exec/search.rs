@@ -128,10 +128,8 @@ impl<'c> Cursor<'c> {
 
     /// Hand the next page's rows to `on_row`; whether pages remain after it.
     async fn page(&mut self, on_row: &mut impl FnMut(&Fields<'_>)) -> Result<bool> {
-        let reply = match std::mem::replace(&mut self.next, Next::Done) {
-            Next::Read(reply) => reply,
-            Next::Asked => self.conn.receive(1).await?,
-            Next::Done => return Ok(false),
+        let Some(reply) = self.take_reply().await? else {
+            return Ok(false);
         };
         let frame = reply.frame();
         if let Some(e) = frame.error() {
@@ -192,13 +190,21 @@ impl<'c> Cursor<'c> {
     /// Give up on the pages not read yet: RediSearch drops the cursor now
     /// rather than when it idles out.
     async fn abandon(mut self) -> Result<()> {
-        let reply = match std::mem::replace(&mut self.next, Next::Done) {
-            Next::Read(reply) => reply,
-            Next::Asked => self.conn.receive(1).await?,
-            Next::Done => return Ok(()),
+        let Some(reply) = self.take_reply().await? else {
+            return Ok(());
         };
         let id = reply.frame().elements().nth(1).and_then(|c| c.int()).unwrap_or(0);
         self.delete(id).await
+    }
+
+    /// The next page's reply (read now if it was only asked for), leaving
+    /// the cursor done until `page` decides otherwise; None once it is done.
+    async fn take_reply(&mut self) -> Result<Option<Reply>> {
+        Ok(match std::mem::replace(&mut self.next, Next::Done) {
+            Next::Read(reply) => Some(reply),
+            Next::Asked => Some(self.conn.receive(1).await?),
+            Next::Done => None,
+        })
     }
 
     /// Delete the cursor (no-op for the id 0 of a finished one).

@@ -232,7 +232,7 @@ pub struct Access {
 }
 
 impl Access {
-    pub fn new(method: Method, users: Users, read_only: bool, max_connections: usize) -> Access {
+    pub fn new(method: Method, users: Users, read_only: bool, max_connections: usize, require_tls: bool) -> Access {
         let mut salted = HashMap::new();
         if method == Method::ScramSha256 {
             for (name, user) in &users.0 {
@@ -251,7 +251,7 @@ impl Access {
             users,
             read_only,
             max_connections,
-            require_tls: false,
+            require_tls,
             open: AtomicUsize::new(0),
             salted,
             mock_seed,
@@ -382,62 +382,41 @@ impl AuthSource for Source {
 
 type Params = DefaultServerParameterProvider;
 
-/// The startup handler of one connection: refuses it when the server is
-/// full, then authenticates by the configured method.
-pub struct Startup {
-    refused: bool,
-    require_tls: bool,
-    method: Method,
-    trust: Arc<TrustStartup>,
-    scram: Arc<SASLAuthStartupHandler<Params>>,
-    md5: Arc<Md5PasswordAuthStartupHandler<Source, Params>>,
-    clear: Arc<CleartextPasswordAuthStartupHandler<Source, Params>>,
+/// pgwire's startup handler for the configured method, built once. Every
+/// one registers its connections with the server's `ConnectionManager`, so
+/// a cancel request (pid and secret key) finds the session to cancel.
+/// (One per server, behind an Arc: the variants' sizes do not matter.)
+#[allow(clippy::large_enum_variant)]
+pub enum Authenticator {
+    Trust(TrustStartup),
+    Scram(SASLAuthStartupHandler<Params>),
+    Md5(Md5PasswordAuthStartupHandler<Source, Params>),
+    Password(CleartextPasswordAuthStartupHandler<Source, Params>),
 }
 
-/// The handlers for every method, built once.
-pub struct Authenticators {
-    trust: Arc<TrustStartup>,
-    scram: Arc<SASLAuthStartupHandler<Params>>,
-    md5: Arc<Md5PasswordAuthStartupHandler<Source, Params>>,
-    clear: Arc<CleartextPasswordAuthStartupHandler<Source, Params>>,
-}
-
-impl Authenticators {
-    /// Every method registers its connections with `connections`, so a
-    /// cancel request (pid and secret key) finds the session to cancel.
-    pub fn new(access: &Arc<Access>, connections: &Arc<ConnectionManager>) -> Authenticators {
+impl Authenticator {
+    pub fn new(access: &Arc<Access>, connections: &Arc<ConnectionManager>) -> Authenticator {
         let source = Source(access.clone());
-        let mut scram = ScramAuth::new(Arc::new(source.clone()));
-        scram.set_iterations(SCRAM_ITERATIONS as usize);
-        Authenticators {
-            trust: Arc::new(TrustStartup(connections.clone())),
-            scram: Arc::new(
-                SASLAuthStartupHandler::new(Arc::new(Params::default()))
-                    .with_scram(scram)
-                    .with_connection_manager(connections.clone()),
+        let connections = connections.clone();
+        match access.method {
+            Method::Trust => Authenticator::Trust(TrustStartup(connections)),
+            Method::ScramSha256 => {
+                let mut scram = ScramAuth::new(Arc::new(source));
+                scram.set_iterations(SCRAM_ITERATIONS as usize);
+                Authenticator::Scram(
+                    SASLAuthStartupHandler::new(Arc::new(Params::default()))
+                        .with_scram(scram)
+                        .with_connection_manager(connections),
+                )
+            }
+            Method::Md5 => Authenticator::Md5(
+                Md5PasswordAuthStartupHandler::new(Arc::new(source), Arc::new(Params::default()))
+                    .with_connection_manager(connections),
             ),
-            md5: Arc::new(
-                Md5PasswordAuthStartupHandler::new(Arc::new(source.clone()), Arc::new(Params::default()))
-                    .with_connection_manager(connections.clone()),
-            ),
-            clear: Arc::new(
+            Method::Password => Authenticator::Password(
                 CleartextPasswordAuthStartupHandler::new(source, Params::default())
-                    .with_connection_manager(connections.clone()),
+                    .with_connection_manager(connections),
             ),
-        }
-    }
-
-    /// The startup handler for a connection (`refused`: over the limit).
-    pub fn startup(&self, access: &Access, refused: bool) -> Startup {
-        let method = access.method;
-        Startup {
-            refused,
-            require_tls: access.require_tls,
-            method,
-            trust: self.trust.clone(),
-            scram: self.scram.clone(),
-            md5: self.md5.clone(),
-            clear: self.clear.clone(),
         }
     }
 }
@@ -449,6 +428,15 @@ impl pgwire::api::auth::noop::NoopStartupHandler for TrustStartup {
     fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
         Some(self.0.clone())
     }
+}
+
+/// The startup handler of one connection: refuses it when the server is
+/// full or TLS is required and not used, then authenticates.
+pub struct Startup {
+    /// Over the connection limit.
+    pub refused: bool,
+    pub require_tls: bool,
+    pub authenticator: Arc<Authenticator>,
 }
 
 #[async_trait]
@@ -464,18 +452,15 @@ impl StartupHandler for Startup {
                 return Err(Error::TooManyConnections("sorry, too many clients already".into()).into());
             }
             if self.require_tls && !client.is_secure() {
-                return Err(PgWireError::UserError(Box::new(pgwire::error::ErrorInfo::new(
-                    pgwire::error::SEVERITY_FATAL.to_owned(),
-                    "28000".to_owned(),
-                    "this server accepts only TLS connections: connect with sslmode=require".to_owned(),
-                ))));
+                let why = "this server accepts only TLS connections: connect with sslmode=require";
+                return Err(Error::NotAuthorized(why.into()).into());
             }
         }
-        let out = match self.method {
-            Method::Trust => self.trust.on_startup(client, message).await,
-            Method::ScramSha256 => self.scram.on_startup(client, message).await,
-            Method::Md5 => self.md5.on_startup(client, message).await,
-            Method::Password => self.clear.on_startup(client, message).await,
+        let out = match self.authenticator.as_ref() {
+            Authenticator::Trust(h) => h.on_startup(client, message).await,
+            Authenticator::Scram(h) => h.on_startup(client, message).await,
+            Authenticator::Md5(h) => h.on_startup(client, message).await,
+            Authenticator::Password(h) => h.on_startup(client, message).await,
         };
         // One message for every way a password can fail, naming the user
         // the client gave (pgwire's SCRAM failure names none).
@@ -487,11 +472,7 @@ impl StartupHandler for Startup {
                     .cloned()
                     .unwrap_or_default();
                 tracing::info!(%user, "password authentication failed");
-                PgWireError::UserError(Box::new(pgwire::error::ErrorInfo::new(
-                    pgwire::error::SEVERITY_FATAL.to_owned(),
-                    "28P01".to_owned(),
-                    format!("password authentication failed for user \"{user}\""),
-                )))
+                Error::PasswordFailed(format!("password authentication failed for user \"{user}\"")).into()
             }
             e => e,
         })

@@ -22,7 +22,7 @@ use pgwire::messages::PgWireBackendMessage;
 use polars::prelude::DataType;
 use sqlparser::ast::Statement;
 
-use super::auth::{Access, Admitted, Authenticators};
+use super::auth::{Access, Admitted, Authenticator, Startup};
 use super::commands::{self, Settings};
 use super::cursors::{self, CursorStmt, Cursors};
 use super::limits;
@@ -61,7 +61,7 @@ pub struct Handlers {
     engine: Arc<Engine>,
     parser: Arc<Parser>,
     access: Arc<Access>,
-    authenticators: Arc<Authenticators>,
+    authenticator: Arc<Authenticator>,
     /// Open sessions by pid and secret key, for cancel requests.
     connections: Arc<ConnectionManager>,
     /// This connection is over the limit: it is refused at startup.
@@ -74,7 +74,7 @@ impl Handlers {
         Handlers {
             parser: Arc::new(Parser { engine: engine.clone() }),
             engine,
-            authenticators: Arc::new(Authenticators::new(&access, &connections)),
+            authenticator: Arc::new(Authenticator::new(&access, &connections)),
             connections,
             access,
             refused: false,
@@ -114,7 +114,11 @@ impl PgWireServerHandlers for Handlers {
     }
 
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
-        Arc::new(self.authenticators.startup(&self.access, self.refused))
+        Arc::new(Startup {
+            refused: self.refused,
+            require_tls: self.access.require_tls,
+            authenticator: self.authenticator.clone(),
+        })
     }
 
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {

@@ -3,7 +3,7 @@
 //! ends a statement that runs longer (57014); a change inside BEGIN is told
 //! it takes effect at once. Cancel requests are raced
 //! against each Query and Execute by pgwire itself, once the session is
-//! registered at startup (`auth::Authenticators`).
+//! registered at startup (`auth::Authenticator`).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,20 +19,43 @@ use super::handlers::Prepared;
 use crate::error::{Error, Result};
 use crate::exec::copy::CopyPlan;
 
+/// What a statement changes, if anything.
+#[derive(Clone, Copy, PartialEq)]
+enum Change {
+    /// Rows, tables or indexes in Redis (INSERT, UPDATE, DELETE, DDL).
+    Tables,
+    /// A table, by COPY FROM (STDIN or a server file).
+    CopyIn,
+    /// A server file, by COPY TO 'file'.
+    ServerFile,
+}
+
+fn change(prepared: &Prepared) -> Option<Change> {
+    match prepared {
+        Prepared::Write(_) => Some(Change::Tables),
+        Prepared::Copy(plan) => match plan.as_ref() {
+            CopyPlan::To { file: None, .. } => None,
+            CopyPlan::To { .. } => Some(Change::ServerFile),
+            CopyPlan::FromStdin(_) | CopyPlan::FromFile { .. } => Some(Change::CopyIn),
+        },
+        _ => None,
+    }
+}
+
 /// Refuse a statement that changes data, tables or indexes, or writes a
 /// server file, when the server or the session's user is read-only.
 pub fn writable<C: ClientInfo>(access: &Access, client: &C, prepared: &Prepared) -> Result<()> {
-    let user = client.metadata().get(pgwire::api::METADATA_USER).cloned();
-    if !access.read_only_for(user.as_deref()) {
+    let Some(change) = change(prepared) else {
+        return Ok(());
+    };
+    let user = client.metadata().get(pgwire::api::METADATA_USER);
+    if !access.read_only_for(user.map(String::as_str)) {
         return Ok(());
     }
-    let what = match prepared {
-        Prepared::Write(_) => "change tables, rows or indexes",
-        Prepared::Copy(plan) if !matches!(plan.as_ref(), CopyPlan::To { file: None, .. }) => match plan.as_ref() {
-            CopyPlan::To { .. } => "write a server file with COPY",
-            _ => "COPY into a table",
-        },
-        _ => return Ok(()),
+    let what = match change {
+        Change::Tables => "change tables, rows or indexes",
+        Change::CopyIn => "COPY into a table",
+        Change::ServerFile => "write a server file with COPY",
     };
     let who = match user {
         Some(u) if !access.read_only => format!("user \"{u}\" may only read"),
@@ -70,25 +93,25 @@ struct Block {
 /// ROLLBACK does not undo it. None for anything else, and for later changes
 /// of the same block.
 pub fn transaction_notice<C: ClientInfo>(client: &C, prepared: &Prepared) -> Option<String> {
-    let block = client.session_extensions().get_or_insert_with(Block::default);
-    let what = match prepared {
-        Prepared::Command(stmt) => {
-            match stmt.as_ref() {
-                Statement::StartTransaction { .. } => {
-                    block.open.store(true, Ordering::Relaxed);
-                    block.told.store(false, Ordering::Relaxed);
-                }
-                Statement::Commit { .. } | Statement::Rollback { savepoint: None, .. } => {
-                    block.open.store(false, Ordering::Relaxed);
-                }
-                _ => {}
+    let what = match (prepared, change(prepared)) {
+        (Prepared::Command(stmt), _) => {
+            let opens = match stmt.as_ref() {
+                Statement::StartTransaction { .. } => true,
+                Statement::Commit { .. } | Statement::Rollback { savepoint: None, .. } => false,
+                _ => return None,
+            };
+            let block = client.session_extensions().get_or_insert_with(Block::default);
+            block.open.store(opens, Ordering::Relaxed);
+            if opens {
+                block.told.store(false, Ordering::Relaxed);
             }
             return None;
         }
-        Prepared::Write(_) => "this change",
-        Prepared::Copy(plan) if !matches!(plan.as_ref(), CopyPlan::To { .. }) => "this COPY",
+        (_, Some(Change::Tables)) => "this change",
+        (_, Some(Change::CopyIn)) => "this COPY",
         _ => return None,
     };
+    let block = client.session_extensions().get_or_insert_with(Block::default);
     let in_block = block.open.load(Ordering::Relaxed)
         || matches!(
             client.transaction_status(),
