@@ -17,6 +17,7 @@ pub mod files;
 pub mod functions;
 pub mod hash_write;
 pub mod index_ddl;
+mod interrupt;
 pub mod json_doc;
 pub mod load;
 pub mod lookup_rows;
@@ -450,18 +451,11 @@ fn project(frame: &DataFrame, cols: &[(String, String)]) -> Result<DataFrame> {
     Ok(DataFrame::new(frame.height(), columns)?)
 }
 
-/// Run Polars work off the async runtime.
-pub(crate) async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(format!("query worker failed: {e}")))?
-}
+pub(crate) use interrupt::{collect, run_blocking};
 
-/// The name a client sees for an output column (duplicates are made unique
-/// internally because Polars frames need unique names).
 /// Run a query in a Polars SQL context (see [`lazy_sql`]).
 pub(crate) fn run_sql(ctx: &mut polars::sql::SQLContext, query: sqlparser::ast::Query) -> Result<DataFrame> {
-    Ok(lazy_sql(ctx, query)?.collect()?)
+    collect(lazy_sql(ctx, query)?)
 }
 
 /// The name of the one-row relation a SELECT without FROM reads.
@@ -498,6 +492,8 @@ pub(crate) fn lazy_sql(ctx: &mut polars::sql::SQLContext, mut query: sqlparser::
     Ok(ctx.execute(&query.to_string())?)
 }
 
+/// The name a client sees for an output column (duplicates are made unique
+/// internally because Polars frames need unique names).
 fn client_name(name: &str, renames: &HashMap<String, String>) -> String {
     renames.get(name).cloned().unwrap_or_else(|| name.to_string())
 }

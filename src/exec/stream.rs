@@ -275,7 +275,7 @@ pub fn run_chunks(
                     let frame = super::run_blocking(move || {
                         let mut ctx = functions::context();
                         ctx.register(&name, frame.lazy());
-                        Ok(ctx.execute(&sql)?.collect()?)
+                        super::collect(ctx.execute(&sql)?)
                     })
                     .await?;
                     Ok((frame, messy))

@@ -165,7 +165,7 @@ impl Engine {
             let mut ctx = super::functions::context();
             ctx.register(&registered, current.lazy());
             ctx.register(EXCLUDED, proposed.lazy());
-            Ok(ctx.execute(&sql)?.collect()?)
+            super::collect(ctx.execute(&sql)?)
         })
         .await?;
         let updated = self.write_updates(plan, &result).await?;

@@ -1,0 +1,158 @@
+//! Stopping a Polars step whose statement has ended early (statement_timeout,
+//! a cancel request, a client gone away, an error elsewhere in the same
+//! statement). Polars work runs on a blocking thread, which dropping the
+//! statement's future does not stop by itself. So each step started by
+//! [`run_blocking`] carries a [`Stop`]: the collects inside it ([`collect`])
+//! run through Polars' cancellable `collect_concurrently`, and dropping the
+//! future that waits for the step cancels the query in progress. Polars looks
+//! at its cancel flag before each operator (scan, filter, join, sort, group
+//! by...), so a long query ends at its next operator instead of running to
+//! the end with nobody waiting for it.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use polars::prelude::{DataFrame, InProcessQuery, LazyFrame};
+
+use crate::error::{Error, Result};
+
+thread_local! {
+    /// The stop of the step running on this (blocking) thread, if any.
+    static CURRENT: RefCell<Option<Arc<Stop>>> = const { RefCell::new(None) };
+}
+
+/// Whether a step is still wanted, and the Polars query it is waiting for.
+#[derive(Default)]
+struct Stop {
+    stopped: AtomicBool,
+    running: Mutex<Option<InProcessQuery>>,
+}
+
+impl Stop {
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        if let Some(query) = self.running.lock().expect("stop lock").as_ref() {
+            query.cancel();
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+}
+
+/// Stops the step when the future waiting for it is dropped (or done).
+struct StopOnDrop(Arc<Stop>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// Clears the thread's stop when the step ends, even by a panic (blocking
+/// threads are reused).
+struct Current;
+
+impl Current {
+    fn set(stop: Arc<Stop>) -> Current {
+        CURRENT.with(|c| *c.borrow_mut() = Some(stop));
+        Current
+    }
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        CURRENT.with(|c| *c.borrow_mut() = None);
+    }
+}
+
+/// Run Polars work off the async runtime; dropping the returned future
+/// cancels the Polars queries `f` runs through [`collect`].
+pub(crate) async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    let stop = Arc::new(Stop::default());
+    let _stop_on_drop = StopOnDrop(stop.clone());
+    tokio::task::spawn_blocking(move || {
+        let _current = Current::set(stop);
+        f()
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("query worker failed: {e}")))?
+}
+
+/// Collect a lazy query; inside [`run_blocking`], cancellably.
+pub(crate) fn collect(query: LazyFrame) -> Result<DataFrame> {
+    let Some(stop) = CURRENT.with(|c| c.borrow().clone()) else {
+        return Ok(query.collect()?);
+    };
+    if stop.stopped() {
+        return Err(no_longer_wanted());
+    }
+    let running = query.collect_concurrently()?;
+    *stop.running.lock().expect("stop lock") = Some(running.clone());
+    if stop.stopped() {
+        running.cancel(); // stopped between the check above and the registration
+    }
+    let result = running.fetch_blocking();
+    *stop.running.lock().expect("stop lock") = None;
+    match result {
+        Err(_) if stop.stopped() => Err(no_longer_wanted()),
+        result => Ok(result?),
+    }
+}
+
+fn no_longer_wanted() -> Error {
+    Error::QueryCanceled("canceling statement: its result is no longer wanted".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use polars::prelude::*;
+
+    use super::*;
+
+    /// A query of many steps of similar cost (each sort depends on the
+    /// order-dependent sum of the one before, so none can be skipped).
+    fn slow_query() -> LazyFrame {
+        let mut query = df!("x" => (0..1_000_000i64).collect::<Vec<_>>()).unwrap().lazy();
+        for i in 0..12 {
+            query = query
+                .with_column(((col("x") * lit(31) + lit(i)) % lit(1_000_003)).alias("x"))
+                .sort(["x"], Default::default())
+                .with_column(col("x").cum_sum(false).alias("s"))
+                .with_column((col("s") % lit(1_000_003) + col("x")).alias("x"));
+        }
+        query.select([col("x").max()])
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_a_step_cancels_its_polars_query() {
+        // Run whole once, to know how long it takes here.
+        let started = Instant::now();
+        let whole = run_blocking(|| collect(slow_query())).await.unwrap();
+        let whole_time = started.elapsed();
+        assert_eq!(whole.height(), 1);
+
+        // The same step, given up after a tenth of that: its worker ends
+        // soon after, instead of running to the end.
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let step = run_blocking(move || {
+            let out = collect(slow_query());
+            let _ = done_tx.send((Instant::now(), out.is_err()));
+            out
+        });
+        let given_up = tokio::time::timeout(whole_time / 10, step).await;
+        assert!(given_up.is_err(), "the step finished before it was given up");
+        let dropped_at = Instant::now();
+        let (ended_at, failed) = done_rx.recv_timeout(whole_time * 3).expect("the worker ends");
+        assert!(failed, "a canceled query ends with an error, not a result");
+        let ran_on = ended_at.saturating_duration_since(dropped_at);
+        assert!(
+            ran_on < whole_time / 2 + Duration::from_millis(50),
+            "the worker ran on for {ran_on:?} after it was dropped (whole query {whole_time:?})"
+        );
+    }
+}
