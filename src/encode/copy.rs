@@ -2,11 +2,19 @@
 //! and PostgreSQL's own COPY write them (`t`/`f` booleans, `\N` or the empty
 //! string for NULL, CSV fields quoted only when they must be).
 
+use bytes::Bytes;
 use polars::prelude::DataFrame;
 
 use super::TextColumns;
 use crate::error::Result;
 use crate::exec::copy_format::CopyFormat;
+
+/// One CopyData message of COPY TO STDOUT: a row, or the header or binary
+/// trailer around the rows (not counted in the COPY tag).
+pub enum CopyOut {
+    Row(Bytes),
+    Framing(Bytes),
+}
 
 /// Writes rows of a frame as COPY lines.
 pub struct CopyWriter {

@@ -9,6 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::stream::{self, BoxStream, StreamExt};
 use polars::prelude::*;
 
+use super::copy::CopyOut;
 use super::Type;
 use crate::error::{Error, Result};
 
@@ -156,44 +157,39 @@ pub fn rows(frame: &DataFrame) -> Result<Vec<Bytes>> {
     Ok(out)
 }
 
-/// Frames → CopyData payloads, one per row: the header travels with the
-/// first row and the trailer with the last, so the COPY tag counts rows
-/// (without rows, header and trailer go together and count as one).
-pub fn lines(frames: BoxStream<'static, Result<DataFrame>>) -> BoxStream<'static, Result<Bytes>> {
+/// Frames → COPY's binary data: one payload per row, the header in front
+/// of the first (clients such as tokio-postgres read it from the first
+/// message, as PostgreSQL sends it), then the trailer (with the header when
+/// there were no rows). An error ends the data: no trailer after it.
+pub fn lines(frames: BoxStream<'static, Result<DataFrame>>) -> BoxStream<'static, Result<CopyOut>> {
     let rows = frames.flat_map(|frame| match frame.and_then(|f| rows(&f)) {
-        Ok(rows) => stream::iter(rows.into_iter().map(Ok)).boxed(),
+        Ok(rows) => stream::iter(rows.into_iter().map(|r| Ok(Some(r)))).boxed(),
         Err(e) => stream::iter(vec![Err(e)]).boxed(),
     });
-    // One row is held back, so the trailer can travel with the last one.
-    let state = (rows.boxed(), Some(header()), None::<Bytes>, false);
-    stream::unfold(state, |(mut rows, mut head, mut held, done)| async move {
-        if done {
-            return None;
-        }
-        loop {
-            match rows.next().await {
-                Some(Ok(row)) => {
-                    let mut b = BytesMut::new();
-                    b.put_slice(&head.take().unwrap_or_default());
-                    b.put_slice(&row);
-                    if let Some(prev) = held.replace(b.freeze()) {
-                        return Some((Ok(prev), (rows, head, held, false)));
-                    }
-                }
-                Some(Err(e)) => return Some((Err(e), (rows, None, None, true))),
-                None => {
-                    let mut b = BytesMut::new();
-                    match held.take() {
-                        Some(last) => b.put_slice(&last),
-                        None => b.put_slice(&head.take().unwrap_or_default()),
-                    }
-                    b.put_i16(-1);
-                    return Some((Ok(b.freeze()), (rows, None, None, true)));
-                }
+    let end = stream::once(futures::future::ready(Ok(None)));
+    // State: the header until it is sent; None once the data has ended.
+    rows.chain(end)
+        .scan(Some(Some(header())), |state, item| {
+            let Some(head) = state else {
+                return futures::future::ready(None);
+            };
+            let mut joined = |tail: &[u8]| -> Bytes {
+                let mut b = BytesMut::new();
+                b.put_slice(&head.take().unwrap_or_default());
+                b.put_slice(tail);
+                b.freeze()
+            };
+            let out = match item {
+                Ok(Some(row)) => Ok(CopyOut::Row(joined(&row))),
+                Ok(None) => Ok(CopyOut::Framing(joined(&(-1i16).to_be_bytes()))),
+                Err(e) => Err(e),
+            };
+            if !matches!(out, Ok(CopyOut::Row(_))) {
+                *state = None;
             }
-        }
-    })
-    .boxed()
+            futures::future::ready(Some(out))
+        })
+        .boxed()
 }
 
 #[cfg(test)]
@@ -238,22 +234,38 @@ mod tests {
         assert_eq!(&r[0][10..], &[&[0u8, 0, 0, 8][..], &1i64.to_be_bytes()].concat()[..]);
     }
 
+    /// Each message as (is it a row, its bytes).
+    async fn messages(frames: Vec<Result<DataFrame>>) -> Vec<Result<(bool, Bytes)>> {
+        lines(stream::iter(frames).boxed())
+            .map(|m| {
+                m.map(|m| match m {
+                    CopyOut::Row(b) => (true, b),
+                    CopyOut::Framing(b) => (false, b),
+                })
+            })
+            .collect()
+            .await
+    }
+
     #[tokio::test]
-    async fn header_with_the_first_row_and_trailer_with_the_last() {
-        let df = df!("n" => [1i64, 2]).unwrap();
-        let out: Vec<Bytes> = lines(stream::iter(vec![Ok(df)]).boxed())
-            .map(|r| r.unwrap())
-            .collect()
-            .await;
-        assert_eq!(out.len(), 2);
-        assert!(out[0].starts_with(SIGNATURE));
-        assert!(out[1].ends_with(&[0xff, 0xff]));
-        let empty: Vec<Bytes> = lines(stream::iter(vec![Ok(DataFrame::empty())]).boxed())
-            .map(|r| r.unwrap())
-            .collect()
-            .await;
-        assert_eq!(empty.len(), 1);
-        assert_eq!(empty[0].len(), 19 + 2);
+    async fn header_with_the_first_row_trailer_alone_and_none_after_an_error() {
+        let out: Vec<(bool, Bytes)> = messages(vec![Ok(df!("n" => [1i64, 2]).unwrap())])
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let kinds: Vec<bool> = out.iter().map(|(row, _)| *row).collect();
+        assert_eq!(kinds, [true, true, false]);
+        assert!(out[0].1.starts_with(SIGNATURE));
+        assert_eq!(out[0].1.len(), 19 + out[1].1.len());
+        assert_eq!(&out[2].1[..], &[0xff, 0xff]);
+        let empty = messages(vec![Ok(DataFrame::empty())]).await;
+        assert_eq!(empty.len(), 1, "header and trailer together");
+        assert_eq!(empty[0].as_ref().unwrap().1.len(), 19 + 2);
+        let one = Ok(df!("n" => [1i64]).unwrap());
+        let failed = messages(vec![one, Err(Error::Internal("boom".into()))]).await;
+        assert_eq!(failed.len(), 2, "a row, the error, nothing after it");
+        assert!(failed[1].is_err());
     }
 
     #[test]

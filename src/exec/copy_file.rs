@@ -25,7 +25,7 @@ use super::copy_in::{with_count, CopyIn};
 use super::files::FileKind;
 use super::values::encode_frame;
 use super::{run_blocking, Engine, Planned};
-use crate::encode::copy::CopyWriter;
+use crate::encode::copy::{CopyOut, CopyWriter};
 use crate::encode::TextColumns;
 use crate::error::{Error, Result};
 use crate::sql::params::Param;
@@ -166,7 +166,7 @@ impl Engine {
         query: &Planned,
         params: &[Param],
         format: &CopyFormat,
-    ) -> Result<(usize, BoxStream<'static, Result<Bytes>>)> {
+    ) -> Result<(usize, BoxStream<'static, Result<CopyOut>>)> {
         let writer = CopyWriter::new(format.clone());
         let binary = format.binary;
         let encode = move |writer: CopyWriter, header: Option<String>, frames| {
@@ -196,36 +196,26 @@ impl Engine {
     }
 }
 
-/// Frames → COPY lines, one CopyData per row. The header travels with the
-/// first row so the row count in the tag stays exact (without rows it goes
-/// alone, and counts as one).
+/// Frames → COPY lines: the header (CSV with HEADER), then one per row.
 fn copy_lines(
     writer: CopyWriter,
     header: Option<String>,
     frames: BoxStream<'static, Result<DataFrame>>,
-) -> BoxStream<'static, Result<Bytes>> {
+) -> BoxStream<'static, Result<CopyOut>> {
     let writer = std::sync::Arc::new(writer);
-    let header = std::sync::Arc::new(std::sync::Mutex::new(header));
-    let tail_header = header.clone();
     // Each frame is converted to text columns once; its lines are made as they are sent.
     let rows = frames.flat_map(move |frame| {
-        let (writer, header) = (writer.clone(), header.clone());
+        let writer = writer.clone();
         let cols = frame.and_then(|f| Ok((f.height(), TextColumns::new(&f)?)));
         match cols {
             Err(e) => stream::iter(vec![Err(e)]).boxed(),
-            Ok((height, cols)) => stream::iter((0..height).map(move |r| {
-                let mut line = writer.line(&cols, r);
-                if let Some(h) = header.lock().expect("header lock").take() {
-                    line.insert_str(0, &h);
-                }
-                Ok(Bytes::from(line))
-            }))
-            .boxed(),
+            Ok((height, cols)) => {
+                stream::iter((0..height).map(move |r| Ok(CopyOut::Row(Bytes::from(writer.line(&cols, r)))))).boxed()
+            }
         }
     });
-    let tail = stream::once(async move { tail_header.lock().expect("header lock").take() })
-        .filter_map(|h| async move { h.map(|h| Ok(Bytes::from(h))) });
-    rows.chain(tail).boxed()
+    let head = stream::iter(header.map(|h| Ok(CopyOut::Framing(Bytes::from(h)))));
+    head.chain(rows).boxed()
 }
 
 /// Nested JSON objects become dotted columns (`address.city`).

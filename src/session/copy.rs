@@ -7,14 +7,17 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures::stream::BoxStream;
 use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::results::{CopyResponse, Response, Tag};
 use pgwire::api::ClientInfo;
 use pgwire::error::{PgWireError, PgWireResult};
-use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail, CopyOutResponse};
 use pgwire::messages::PgWireBackendMessage;
 
+use super::streamed::feed;
+use crate::encode::copy::CopyOut;
 use crate::error::{Error, Result};
 use crate::exec::copy::{CopyInPlan, CopyPlan};
 use crate::exec::copy_in::CopyIn;
@@ -26,7 +29,11 @@ use crate::sql::params::Param;
 pub struct CopyState(tokio::sync::Mutex<Option<CopyIn>>);
 
 /// Run a planned COPY.
-pub async fn run<C: ClientInfo>(engine: &Engine, client: &C, plan: &CopyPlan, params: &[Param]) -> Result<Response> {
+pub async fn run<C>(engine: &Engine, client: &mut C, plan: &CopyPlan, params: &[Param]) -> Result<Response>
+where
+    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
     match plan {
         CopyPlan::FromStdin(p) => start(client, p).await,
         CopyPlan::FromFile { plan, path, kind } => {
@@ -47,11 +54,41 @@ pub async fn run<C: ClientInfo>(engine: &Engine, client: &C, plan: &CopyPlan, pa
             file: None,
         } => {
             let (columns, lines) = engine.copy_to_stdout(query, params, format).await?;
-            let data = lines.map(|l| l.map(CopyData::new).map_err(PgWireError::from));
-            let overall = if format.binary { 1 } else { 0 };
-            Ok(Response::CopyOut(CopyResponse::new(overall, columns, data)))
+            send_out(client, columns, format.binary, lines).await
         }
     }
+}
+
+/// Send COPY TO STDOUT's data from within the statement, not after it (as
+/// a CopyOut response to pgwire would be): so statement_timeout and cancel
+/// requests bound the whole export, not just its start, and an error part
+/// way ends the data with an ErrorResponse, as PostgreSQL does.
+async fn send_out<C>(
+    client: &mut C,
+    columns: usize,
+    binary: bool,
+    mut lines: BoxStream<'static, Result<CopyOut>>,
+) -> Result<Response>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let format = i8::from(binary);
+    let response = CopyOutResponse::new(format, columns as i16, vec![i16::from(format); columns]);
+    feed(client, PgWireBackendMessage::CopyOutResponse(response)).await?;
+    let mut rows = 0usize;
+    while let Some(line) = lines.next().await {
+        let data = match line? {
+            CopyOut::Row(data) => {
+                rows += 1;
+                data
+            }
+            CopyOut::Framing(data) => data,
+        };
+        feed(client, PgWireBackendMessage::CopyData(CopyData::new(data))).await?;
+    }
+    feed(client, PgWireBackendMessage::CopyDone(CopyDone::new())).await?;
+    Ok(Response::Execution(Tag::new("COPY").with_rows(rows)))
 }
 
 /// Start a COPY FROM STDIN: remember it on the connection, ask for data.

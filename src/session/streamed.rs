@@ -84,7 +84,8 @@ where
     Ok(Response::Execution(Tag::new("SELECT").with_rows(sent)))
 }
 
-async fn feed<C>(client: &mut C, message: PgWireBackendMessage) -> PgWireResult<()>
+/// Queue one message for the client (sent when the buffer fills or at the end).
+pub(super) async fn feed<C>(client: &mut C, message: PgWireBackendMessage) -> PgWireResult<()>
 where
     C: Sink<PgWireBackendMessage> + Unpin + Send,
     PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
