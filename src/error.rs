@@ -211,14 +211,19 @@ impl From<polars::error::PolarsError> for Error {
     }
 }
 
+/// Whether a Redis error says the connection failed (Redis is down,
+/// unreachable or too slow) rather than Redis refusing one command.
+pub fn connection_failed(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_unrecoverable_error()
+}
+
 impl From<redis::RedisError> for Error {
     fn from(e: redis::RedisError) -> Self {
-        if e.is_io_error()
-            || e.is_connection_dropped()
-            || e.is_connection_refusal()
-            || e.is_timeout()
-            || e.is_unrecoverable_error()
-        {
+        if connection_failed(&e) {
             Error::RedisUnavailable(e.to_string())
         } else {
             Error::Redis(e.to_string())

@@ -22,6 +22,7 @@ pub mod system;
 pub mod types;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -202,6 +203,9 @@ pub struct Catalog {
     tables: RwLock<Arc<BTreeMap<String, Arc<TableInfo>>>>,
     /// Serialises refreshes and remembers when the last one finished.
     refreshing: tokio::sync::Mutex<Option<Instant>>,
+    /// The store's epoch (see [`Store::epoch`]) the last rescan read: a
+    /// Redis restarted since, perhaps empty, makes what it found stale.
+    scanned_epoch: AtomicU64,
 }
 
 /// A refresh on a miss happens at most this often.
@@ -214,6 +218,7 @@ impl Catalog {
             opts,
             tables: RwLock::new(Arc::new(BTreeMap::new())),
             refreshing: tokio::sync::Mutex::new(None),
+            scanned_epoch: AtomicU64::new(0),
         })
     }
 
@@ -227,9 +232,13 @@ impl Catalog {
     }
 
     /// Look a table up, rescanning once if it is not known yet.
+    /// Rescans first if Redis was restarted since the last rescan.
     pub async fn get(&self, name: &str) -> Result<Arc<TableInfo>> {
-        if let Some(t) = self.snapshot().get(name) {
-            return Ok(t.clone());
+        let fresh = self.store.epoch().await? == self.scanned_epoch.load(Ordering::Relaxed);
+        if fresh {
+            if let Some(t) = self.snapshot().get(name) {
+                return Ok(t.clone());
+            }
         }
         self.refresh_if_older_than(MISS_REFRESH_MIN_GAP).await?;
         self.snapshot()
@@ -238,14 +247,18 @@ impl Catalog {
             .ok_or_else(|| Error::UndefinedTable(name.to_string()))
     }
 
-    /// Refresh unless one finished less than `age` ago (waits for a running one).
+    /// Refresh unless one finished less than `age` ago and Redis was not
+    /// restarted since (waits for a running one).
     pub async fn refresh_if_older_than(&self, age: Duration) -> Result<()> {
         let mut last = self.refreshing.lock().await;
-        if matches!(*last, Some(t) if t.elapsed() < age) {
+        let epoch = self.store.epoch().await?;
+        let same_redis = epoch == self.scanned_epoch.load(Ordering::Relaxed);
+        if same_redis && matches!(*last, Some(t) if t.elapsed() < age) {
             return Ok(());
         }
         self.rescan().await?;
         *last = Some(Instant::now());
+        self.scanned_epoch.store(epoch, Ordering::Relaxed);
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 //! pipelines themselves, so a cluster-aware implementation can slot in here.
 
 pub mod embedded;
+pub mod health;
 pub mod json;
 pub mod resp3;
 
@@ -15,7 +16,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Pipeline, Value};
 use tokio::sync::mpsc;
 
-use crate::error::{Error, Result};
+use crate::error::{connection_failed, Error, Result};
 
 /// Keys fetched per pipelined round trip.
 pub const FETCH_BATCH: usize = 512;
@@ -23,10 +24,12 @@ pub const FETCH_BATCH: usize = 512;
 pub const SCAN_COUNT: usize = 2000;
 
 /// A handle on one Redis server. Cheap to clone; all clones share one
-/// multiplexed connection that reconnects by itself.
+/// multiplexed connection that reconnects by itself, checked before use
+/// when it may be stale (see [`health`]).
 #[derive(Clone)]
 pub struct Store {
     conn: ConnectionManager,
+    health: Arc<health::Health>,
     /// RESP3 connections for FT.* commands, whose replies carry RediSearch's
     /// partial-result warnings (RESP2 drops them), read without copying.
     search: Arc<resp3::Pool>,
@@ -49,12 +52,14 @@ impl Store {
             .set_max_delay(Duration::from_millis(500));
         let info = client.get_connection_info().clone();
         let db = info.redis_settings().db();
-        let search = Arc::new(resp3::Pool::new(&info)?);
+        let health = Arc::new(health::Health::default());
+        let search = Arc::new(resp3::Pool::new(&info, health.clone())?);
         let conn = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {}: {e}", redacted(url))))?;
         Ok(Store {
             conn,
+            health,
             search,
             hsetex: Arc::default(),
             url: url.to_string(),
@@ -68,8 +73,59 @@ impl Store {
 
     /// Run one command.
     pub async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
+        let mut conn = self.shared().await?;
+        let reply = cmd.query_async(&mut conn).await;
+        self.noted(reply)
+    }
+
+    /// The shared connection, checked first if it may be stale.
+    async fn shared(&self) -> Result<ConnectionManager> {
         let mut conn = self.conn.clone();
-        Ok(cmd.query_async(&mut conn).await?)
+        if self.health.needs_check() {
+            let mut info = redis::cmd("INFO");
+            info.arg("server");
+            // On a dead connection the first try fails and the manager
+            // reconnects; INFO can safely be sent again.
+            let reply: redis::RedisResult<String> = match info.query_async(&mut conn).await {
+                Err(e) if connection_failed(&e) => info.query_async(&mut conn).await,
+                other => other,
+            };
+            let run_id = match reply {
+                Ok(text) => health::run_id(&text),
+                Err(e) if connection_failed(&e) => return Err(e.into()),
+                // INFO refused (an ACL user without it): nothing to compare.
+                Err(_) => None,
+            };
+            if self.health.checked(run_id) {
+                tracing::warn!("Redis was restarted (new run_id): the catalog is rescanned");
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Note how a command on the shared connection ended.
+    fn noted<T>(&self, reply: redis::RedisResult<T>) -> Result<T> {
+        match reply {
+            Ok(v) => {
+                self.health.answered();
+                Ok(v)
+            }
+            Err(e) => {
+                if connection_failed(&e) {
+                    self.health.suspect();
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// How many times Redis was found restarted (a new process, perhaps
+    /// empty) since this store connected; checks first if due.
+    pub async fn epoch(&self) -> Result<u64> {
+        if self.health.needs_check() {
+            self.shared().await?;
+        }
+        Ok(self.health.epoch())
     }
 
     /// The database number this store reads.
@@ -111,8 +167,9 @@ impl Store {
 
     /// Run a pipeline; a failing command inside it comes back as an error value.
     pub async fn pipeline(&self, pipe: &Pipeline) -> Result<Vec<Value>> {
-        let mut conn = self.conn.clone();
-        Ok(pipe.query_async(&mut conn).await?)
+        let mut conn = self.shared().await?;
+        let reply = pipe.query_async(&mut conn).await;
+        self.noted(reply)
     }
 
     /// Run commands (each its arguments) pipelined on a connection of their
@@ -421,8 +478,6 @@ impl std::hash::Hasher for Fingerprint {
     }
 }
 
-/// Escape the glob metacharacters of Redis MATCH patterns (`* ? [ ] \`), so a
-/// prefix is matched literally and can never widen a SCAN.
 /// A Redis URL fit for messages and logs: its password replaced by `***`.
 pub fn redacted(url: &str) -> String {
     let Some(start) = url.find("://").map(|i| i + 3) else {
@@ -438,6 +493,8 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
+/// Escape the glob metacharacters of Redis MATCH patterns (`* ? [ ] \`), so a
+/// prefix is matched literally and can never widen a SCAN.
 pub fn escape_glob(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 4);
     for c in s.chars() {

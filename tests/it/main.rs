@@ -8,6 +8,8 @@ mod arrays;
 mod auth;
 mod copy;
 mod dialect;
+mod faults;
+mod faults_write;
 mod files;
 mod index;
 mod json;

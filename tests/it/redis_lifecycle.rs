@@ -1,60 +1,9 @@
 //! Redis going away and coming back, and the embedded Redis of `serve`
 //! without `--redis`. These tests start their own redis-server processes.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::common::*;
-
-fn redis_server_bin() -> String {
-    std::env::var("REDSQL_REDIS_SERVER").expect("REDSQL_REDIS_SERVER is not set: run the tests with `make test`")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct OwnRedis(Child);
-
-impl OwnRedis {
-    async fn start(port: u16) -> OwnRedis {
-        let mut child = Command::new(redis_server_bin())
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return OwnRedis(child);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("redis-server did not start on {port}");
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test]
 async fn redis_down_gives_08006_and_redsql_reconnects() {

@@ -10,34 +10,6 @@ use tokio_postgres::NoTls;
 
 use crate::common::*;
 
-/// Keep Redis busy for about two seconds: a Lua loop waiting for TIME to move.
-/// Inside a script Redis (7+) freezes TIME, so the loop ends only once Redis
-/// passes its busy-reply threshold (set to 2 s here) and refreshes its clock;
-/// until then Redis answers nobody. Returns when the script is done.
-async fn busy_redis(url: String) {
-    // No response timeout: the reply comes when the script is done.
-    let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
-    let mut con = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .unwrap();
-    let () = redis::cmd("CONFIG")
-        .arg(&["SET", "busy-reply-threshold", "2000"])
-        .query_async(&mut con)
-        .await
-        .unwrap();
-    let script = "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] \
-                  while true do local n = redis.call('TIME') \
-                  if n[1] * 1000000 + n[2] > start then break end end return 1";
-    let _: i64 = redis::cmd("EVAL")
-        .arg(script)
-        .arg(0)
-        .query_async(&mut con)
-        .await
-        .unwrap();
-}
-
 async fn table(c: &Conn) -> String {
     let t = unique("slow");
     c.client
@@ -47,13 +19,6 @@ async fn table(c: &Conn) -> String {
         .await
         .unwrap();
     t
-}
-
-/// Start a script that keeps Redis busy (see [`busy_redis`]), and wait until it runs.
-async fn block_redis(url: &str) -> tokio::task::JoinHandle<()> {
-    let busy = tokio::spawn(busy_redis(url.to_string()));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    busy
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,12 +11,13 @@
 //! (see `exec::search`) and dropped instead of returned when a command did
 //! not complete, so a half-read reply is never read as the next one's.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::health::Health;
 use crate::error::{Error, Result};
 
 mod tape;
@@ -34,6 +35,8 @@ pub struct Conn {
     io: Box<dyn Io>,
     buf: BytesMut,
     out: Vec<u8>,
+    /// Told when this connection breaks (Redis may have restarted).
+    health: Arc<Health>,
 }
 
 impl Conn {
@@ -63,8 +66,11 @@ impl Conn {
     /// their replies; read them with [`Conn::receive`] (the connection
     /// must not be given back in between).
     pub async fn send(&mut self, encoded: &[u8]) -> Result<()> {
-        self.io.write_all(encoded).await.map_err(broken)?;
-        self.io.flush().await.map_err(broken)
+        let sent = match self.io.write_all(encoded).await {
+            Ok(()) => self.io.flush().await,
+            Err(e) => Err(e),
+        };
+        sent.map_err(|e| self.broken(e))
     }
 
     /// Read the replies of `n` commands sent, into one [`Reply`].
@@ -74,7 +80,9 @@ impl Conn {
             if self.buf.capacity() - self.buf.len() < 64 * 1024 {
                 self.buf.reserve(1 << 20);
             }
-            if self.io.read_buf(&mut self.buf).await.map_err(broken)? == 0 {
+            let read = self.io.read_buf(&mut self.buf).await;
+            if read.map_err(|e| self.broken(e))? == 0 {
+                self.health.suspect();
                 return Err(Error::RedisUnavailable("Redis closed the connection".into()));
             }
         }
@@ -84,6 +92,11 @@ impl Conn {
     /// Whether an idle connection is still open: nothing to read, not even
     /// the end of the stream (as after a Redis restart), checked without a
     /// round trip.
+    fn broken(&self, e: std::io::Error) -> Error {
+        self.health.suspect();
+        broken(e)
+    }
+
     fn idle_and_open(&mut self) -> bool {
         let mut byte = [0u8; 1];
         let mut buf = tokio::io::ReadBuf::new(&mut byte);
@@ -129,6 +142,7 @@ fn broken(e: std::io::Error) -> Error {
 
 /// Where and how to open connections, and the idle ones.
 pub struct Pool {
+    health: Arc<Health>,
     addr: redis::ConnectionAddr,
     hello: Vec<Vec<u8>>,
     db: i64,
@@ -136,7 +150,7 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn new(info: &redis::ConnectionInfo) -> Result<Pool> {
+    pub fn new(info: &redis::ConnectionInfo, health: Arc<Health>) -> Result<Pool> {
         let settings = info.redis_settings();
         let mut hello: Vec<Vec<u8>> = vec![b"HELLO".to_vec(), b"3".to_vec()];
         if let Some(pass) = settings.password() {
@@ -149,6 +163,7 @@ impl Pool {
             other => return Err(Error::RedisUnavailable(format!("unsupported Redis address {other:?}"))),
         }
         Ok(Pool {
+            health,
             addr: info.addr().clone(),
             hello,
             db: settings.db(),
@@ -165,7 +180,18 @@ impl Pool {
             if c.idle_and_open() {
                 return Ok(c);
             }
+            // Closed by Redis while idle: Redis may have restarted.
+            self.health.suspect();
         }
+        let opened = self.open().await;
+        if opened.is_err() {
+            self.health.suspect();
+        }
+        opened
+    }
+
+    /// A new connection, set up (HELLO 3, AUTH, SELECT).
+    async fn open(&self) -> Result<Conn> {
         let io: Box<dyn Io> = match &self.addr {
             redis::ConnectionAddr::Tcp(host, port) => {
                 let s = tokio::time::timeout(
@@ -190,6 +216,7 @@ impl Pool {
             io,
             buf: BytesMut::with_capacity(64 * 1024),
             out: Vec::new(),
+            health: self.health.clone(),
         };
         let mut setup = vec![self.hello.clone()];
         if self.db != 0 {

@@ -2,6 +2,9 @@
 //! real tokio-postgres client. `make test` provides the Redis servers.
 #![allow(dead_code)]
 
+mod redis_proc;
+pub use redis_proc::*;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
