@@ -53,7 +53,7 @@ impl Store {
         let info = client.get_connection_info().clone();
         let db = info.redis_settings().db();
         let health = Arc::new(health::Health::default());
-        let search = Arc::new(resp3::Pool::new(&info, health.clone())?);
+        let search = Arc::new(resp3::Pool::with_health(&info, health.clone())?);
         let conn = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {}: {e}", redacted(url))))?;

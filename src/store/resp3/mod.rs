@@ -150,7 +150,13 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn new(info: &redis::ConnectionInfo, health: Arc<Health>) -> Result<Pool> {
+    /// A pool of its own (the benchmark's raw FT client).
+    pub fn new(info: &redis::ConnectionInfo) -> Result<Pool> {
+        Self::with_health(info, Arc::default())
+    }
+
+    /// A pool whose broken connections tell `health` (a [`super::Store`]'s).
+    pub fn with_health(info: &redis::ConnectionInfo, health: Arc<Health>) -> Result<Pool> {
         let settings = info.redis_settings();
         let mut hello: Vec<Vec<u8>> = vec![b"HELLO".to_vec(), b"3".to_vec()];
         if let Some(pass) = settings.password() {
