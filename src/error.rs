@@ -31,6 +31,12 @@ pub enum Error {
     /// 0A000: valid SQL that redsql does not do (yet).
     #[error("{0}")]
     Unsupported(String),
+    /// 42803: aggregates or windows where they cannot be.
+    #[error("{0}")]
+    Grouping(String),
+    /// 53200: the statement would take more memory than redsql may use.
+    #[error("{0}")]
+    OutOfMemory(String),
     /// 42501: something a query may never do (read server files, ...).
     #[error("{0}")]
     Forbidden(String),
@@ -91,6 +97,8 @@ impl Error {
             Error::UndefinedObject(_) => "42704",
             Error::UndefinedFunction(_) => "42883",
             Error::DatatypeMismatch(_) => "42804",
+            Error::Grouping(_) => "42803",
+            Error::OutOfMemory(_) => "53200",
             Error::Unsupported(_) => "0A000",
             Error::Forbidden(_) => "42501",
             Error::WrongKeyType(_) => "42809",
@@ -112,7 +120,42 @@ impl Error {
     pub fn from_polars(err: polars::error::PolarsError) -> Error {
         let full = err.to_string();
         let msg = clean_polars_message(&full);
-        let lower = msg.to_ascii_lowercase();
+        // Classified by the whole first line: the shown message is cut short.
+        let lower = first_line(&full).to_ascii_lowercase();
+        if lower.starts_with("array element ") && lower.ends_with(" is not supported") {
+            // "array element <AST dump> is not supported"
+            return Error::Unsupported("this kind of expression is not supported as an array element".into());
+        }
+        if let Some(rest) = lower.strip_prefix("cannot parse literal") {
+            // Numbers beyond what Polars holds (PostgreSQL would use numeric).
+            let literal = rest.trim_start_matches(':').trim().trim_matches('"');
+            let number = !literal.is_empty() && literal.chars().all(|c| c.is_ascii_digit() || "+-.e".contains(c));
+            let code = if number { "22003" } else { "22P02" };
+            return Error::Data(
+                code,
+                msg.replacen("cannot parse literal", "value out of range:", usize::from(number)),
+            );
+        }
+        if lower.contains("limit/fetch conversion error") {
+            return Error::Data("22003", "LIMIT or OFFSET value out of range".into());
+        }
+        // Found by the SQL fuzzer (tests/it/hostile/sql.rs), in PostgreSQL's classes.
+        if lower.contains("should participate in the group by clause or an aggregate function") {
+            return Error::Grouping(msg);
+        }
+        if lower.starts_with("ambiguous reference to column") {
+            return Error::Data("42702", msg);
+        }
+        if let Some(rest) = msg.strip_prefix("no table or struct column named '") {
+            let name = rest.split('\'').next().unwrap_or_default();
+            return Error::Data("42P01", format!("missing FROM-clause entry for table \"{name}\""));
+        }
+        if lower.contains("is not a supported literal type")
+            || lower.starts_with("like/ilike pattern must be a string literal")
+            || lower == "unexpected subquery"
+        {
+            return Error::Unsupported(msg);
+        }
         if let Some(rest) = lower.strip_prefix("relation '") {
             let name = rest.split('\'').next().unwrap_or_default();
             return Error::UndefinedTable(name.to_string());
@@ -161,6 +204,8 @@ impl Error {
             || lower.contains("arithmetic on")
             || lower.contains("dtype")
             || lower.contains("datatype")
+            || lower.contains("must be of type")
+            || lower.contains("while building series of type")
         {
             return Error::DatatypeMismatch(msg);
         }
@@ -231,25 +276,27 @@ impl From<redis::RedisError> for Error {
     }
 }
 
-/// Keep the first line of a Polars message and drop its "Resolved plan until
-/// failure" appendix and AST dumps, which are noise for a SQL user.
+/// The first line of a Polars message, without the error kind Polars puts
+/// in front ("SQLInterface: ") and its "Resolved plan until failure"
+/// appendix, which are noise for a SQL user.
+fn first_line(full: &str) -> &str {
+    let first = full.trim().lines().next().unwrap_or_default().trim();
+    [
+        "SQLInterface: ",
+        "SQLSyntax: ",
+        "ColumnNotFound: ",
+        "InvalidOperation: ",
+        "ComputeError: ",
+        "SchemaMismatch: ",
+    ]
+    .iter()
+    .find_map(|kind| first.strip_prefix(kind))
+    .unwrap_or(first)
+}
+
+/// [`first_line`], cut at 400 characters (some messages hold AST dumps).
 fn clean_polars_message(full: &str) -> String {
-    let mut msg = full.trim();
-    for marker in ["\n\nResolved plan", "\nResolved plan", "\n\nThis error occurred"] {
-        if let Some(i) = msg.find(marker) {
-            msg = &msg[..i];
-        }
-    }
-    let first = msg.lines().next().unwrap_or(msg).trim();
-    let first = first
-        .strip_prefix("SQLInterface: ")
-        .or_else(|| first.strip_prefix("SQLSyntax: "))
-        .or_else(|| first.strip_prefix("ColumnNotFound: "))
-        .or_else(|| first.strip_prefix("InvalidOperation: "))
-        .or_else(|| first.strip_prefix("ComputeError: "))
-        .or_else(|| first.strip_prefix("SchemaMismatch: "))
-        .unwrap_or(first);
-    let mut out: String = first.chars().take(400).collect();
+    let mut out: String = first_line(full).chars().take(400).collect();
     if out.ends_with(':') {
         out.pop();
     }
@@ -270,6 +317,55 @@ fn rename_column_message(msg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn polars_errors_found_by_the_sql_fuzzer_get_their_sqlstate() {
+        use polars::prelude::polars_err;
+        let code = |e: polars::error::PolarsError| Error::from_polars(e).sqlstate();
+        let ast = format!("Case {{ {} }}", "x".repeat(600));
+        assert_eq!(
+            code(polars_err!(SQLInterface: "array element {} is not supported", ast)),
+            "0A000"
+        );
+        assert_eq!(
+            code(polars_err!(SQLInterface: "cannot parse literal {:?}", "1e308")),
+            "22003"
+        );
+        assert_eq!(
+            code(polars_err!(SQLInterface: "cannot parse literal {:?}", "9223372036854775808")),
+            "22003"
+        );
+        let limit = "LIMIT/FETCH conversion error: number too large to fit in target type";
+        assert_eq!(code(polars_err!(SQLInterface: "{}", limit)), "22003");
+        let filter = "filter predicate must be of type `Boolean`, got `String`";
+        assert_eq!(code(polars_err!(InvalidOperation: "{}", filter)), "42804");
+        let build = "unexpected value while building Series of type Float64; found value of type Boolean: true";
+        assert_eq!(code(polars_err!(ComputeError: "{}", build)), "42804");
+        assert_eq!(
+            code(polars_err!(SQLInterface: "cannot parse literal: {:?}", "1e-400")),
+            "22003"
+        );
+        let group = "'qty' should participate in the GROUP BY clause or an aggregate function";
+        assert_eq!(code(polars_err!(SQLInterface: "{}", group)), "42803");
+        let ambiguous = "ambiguous reference to column \"_key\" (use one of: r._key, s._key)";
+        assert_eq!(code(polars_err!(SQLInterface: "{}", ambiguous)), "42702");
+        let missing = Error::from_polars(polars_err!(SQLInterface: "no table or struct column named 's' found"));
+        assert_eq!(
+            (missing.sqlstate(), missing.to_string().as_str()),
+            ("42P01", "missing FROM-clause entry for table \"s\"")
+        );
+        for unsupported in [
+            "value UnicodeStringLiteral(\"\\0\") is not a supported literal type",
+            "LIKE/ILIKE pattern must be a string literal; found (amount >= 1)",
+            "unexpected subquery",
+        ] {
+            assert_eq!(
+                code(polars_err!(SQLInterface: "{}", unsupported)),
+                "0A000",
+                "{unsupported}"
+            );
+        }
+    }
 
     #[test]
     fn redis_saying_not_now_is_57p03() {

@@ -110,6 +110,11 @@ struct ServeArgs {
     /// Client connections allowed at once; one more is refused (53300).
     #[arg(long, env = "REDSQL_MAX_CONNECTIONS", default_value_t = 100)]
     max_connections: usize,
+    /// Memory redsql may use (resident): past it, running statements are
+    /// stopped with 53200 (out_of_memory). `auto`: half the machine's (or
+    /// cgroup's) memory; `off`; or a size such as 4GB or 512MB.
+    #[arg(long, env = "REDSQL_MAX_MEMORY", default_value = "auto")]
+    max_memory: String,
     /// TLS certificate chain (PEM) offered to clients that ask for TLS
     /// (sslmode=require); needs --tls-key.
     #[arg(long, env = "REDSQL_TLS_CERT", requires = "tls_key")]
@@ -151,7 +156,14 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Parsing, rewriting and planning recurse over the statement's tree: a
+    // long chain (`a || b || ...`, `UNION ALL` of hundreds of SELECTs, casts)
+    // took more than the default 2 MB of stack and aborted the server (the
+    // SQL fuzzer: 500 casts). Stacks are reserved, not used, until needed.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(redsql::sql::THREAD_STACK)
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(args).await,
@@ -187,6 +199,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             require_tls: args.tls_required,
         },
     };
+    match redsql::exec::memory::parse_limit(&args.max_memory)? {
+        Some(limit) => {
+            redsql::exec::memory::guard(limit);
+            tracing::info!(limit_mb = limit >> 20, "memory limit (--max-memory)");
+        }
+        None => tracing::info!("no memory limit (--max-memory off)"),
+    }
     let server = Server::start(config).await?;
     let addr = server.local_addr();
     eprintln!(

@@ -56,7 +56,10 @@ fn parse_storage(v: &str) -> Result<&'static str> {
 /// A prefix must be non-empty and free of glob characters.
 pub(super) fn check_prefix(prefix: &str) -> Result<()> {
     if prefix.is_empty() || prefix.contains(['*', '?', '[', ']']) {
-        return Err(Error::Data("22023", format!("invalid prefix {prefix:?}")));
+        return Err(Error::Data(
+            "22023",
+            format!("invalid prefix {prefix:?}: a table's prefix must not be empty or hold * ? [ ]"),
+        ));
     }
     Ok(())
 }

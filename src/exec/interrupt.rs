@@ -8,10 +8,14 @@
 //! at its cancel flag before each operator (scan, filter, join, sort, group
 //! by...), so a long query ends at its next operator instead of running to
 //! the end with nobody waiting for it.
+//!
+//! The memory watchdog ([`super::memory`]) stops every running step the
+//! same way, through the registry of steps, when redsql's memory passes
+//! `--max-memory`; such a step ends with 53200 rather than 57014.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use polars::prelude::{DataFrame, InProcessQuery, LazyFrame};
 
@@ -22,14 +26,31 @@ thread_local! {
     static CURRENT: RefCell<Option<Arc<Stop>>> = const { RefCell::new(None) };
 }
 
+/// The steps running now, for the memory watchdog.
+static STEPS: Mutex<Vec<Weak<Stop>>> = Mutex::new(Vec::new());
+
 /// Whether a step is still wanted, and the Polars query it is waiting for.
 #[derive(Default)]
 struct Stop {
     stopped: AtomicBool,
+    /// Stopped by the memory watchdog: the limit it passed, in bytes.
+    out_of_memory: Mutex<Option<u64>>,
     running: Mutex<Option<InProcessQuery>>,
 }
 
 impl Stop {
+    /// Why the step was stopped, as its statement's error.
+    fn error(&self) -> Error {
+        match *self.out_of_memory.lock().expect("stop lock") {
+            Some(limit) => Error::OutOfMemory(format!(
+                "out of memory: redsql's memory passed its limit of {} MB (--max-memory) while this \
+                 statement ran, and it was stopped",
+                limit >> 20
+            )),
+            None => no_longer_wanted(),
+        }
+    }
+
     fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
         if let Some(query) = self.running.lock().expect("stop lock").as_ref() {
@@ -72,13 +93,23 @@ impl Drop for Current {
 /// cancels the Polars queries `f` runs through [`collect`].
 pub(crate) async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     let stop = Arc::new(Stop::default());
+    {
+        let mut steps = STEPS.lock().unwrap_or_else(|e| e.into_inner());
+        steps.retain(|s| s.strong_count() > 0);
+        steps.push(Arc::downgrade(&stop));
+    }
     let _stop_on_drop = StopOnDrop(stop.clone());
-    tokio::task::spawn_blocking(move || {
-        let _current = Current::set(stop);
+    let step = stop.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let _current = Current::set(step);
         f()
     })
-    .await
-    .map_err(|e| Error::Internal(format!("query worker failed: {e}")))?
+    .await;
+    // Whatever failed in a step the watchdog stopped failed for that reason.
+    if matches!(out, Ok(Err(_))) && stop.out_of_memory.lock().expect("stop lock").is_some() {
+        return Err(stop.error());
+    }
+    out.map_err(|e| Error::Internal(format!("query worker failed: {e}")))?
 }
 
 /// Collect a lazy query; inside [`run_blocking`], cancellably.
@@ -87,7 +118,7 @@ pub(crate) fn collect(query: LazyFrame) -> Result<DataFrame> {
         return Ok(query.collect()?);
     };
     if stop.stopped() {
-        return Err(no_longer_wanted());
+        return Err(stop.error());
     }
     let running = query.collect_concurrently()?;
     *stop.running.lock().expect("stop lock") = Some(running.clone());
@@ -97,9 +128,28 @@ pub(crate) fn collect(query: LazyFrame) -> Result<DataFrame> {
     let result = running.fetch_blocking();
     *stop.running.lock().expect("stop lock") = None;
     match result {
-        Err(_) if stop.stopped() => Err(no_longer_wanted()),
+        Err(_) if stop.stopped() => Err(stop.error()),
         result => Ok(result?),
     }
+}
+
+/// Stop every running step because memory passed `limit` bytes; how many.
+pub(crate) fn stop_all_for_memory(limit: u64) -> usize {
+    let steps: Vec<Arc<Stop>> = STEPS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    let mut stopped = 0;
+    for step in steps {
+        if !step.stopped() {
+            *step.out_of_memory.lock().expect("stop lock") = Some(limit);
+            step.stop();
+            stopped += 1;
+        }
+    }
+    stopped
 }
 
 fn no_longer_wanted() -> Error {

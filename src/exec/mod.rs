@@ -21,6 +21,7 @@ mod interrupt;
 pub mod json_doc;
 pub mod load;
 pub mod lookup_rows;
+pub mod memory;
 pub mod scan;
 pub mod search;
 pub mod srf;

@@ -32,19 +32,42 @@ pub const NOW: &str = "__redsql_now";
 
 /// Apply every rule to a query.
 pub fn rewrite(query: &mut Query) -> Result<()> {
-    let mut rules = Rules(None);
+    let mut rules = Rules(None, 0);
     let _ = VisitMut::visit(query, &mut rules);
     rules.0.map_or(Ok(()), Err)
 }
 
-struct Rules(Option<Error>);
+/// The first error, and how deep in subqueries the visit is.
+struct Rules(Option<Error>, usize);
+
+/// Deeper than the parser lets a statement nest: only a rewrite that
+/// keeps rewriting its own output gets here, and ends with an error
+/// instead of taking all memory.
+const MAX_QUERY_DEPTH: usize = 200;
 
 impl VisitorMut for Rules {
     type Break = ();
     fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        self.1 += 1;
+        let check = if self.1 > MAX_QUERY_DEPTH {
+            Err(Error::Data(
+                "54001",
+                "statement too complex: subqueries nest too deeply".into(),
+            ))
+        } else {
+            super::grouped_windows::check(q)
+        };
+        if let Err(err) = check {
+            self.0 = Some(err);
+            return ControlFlow::Break(());
+        }
         super::grouped_windows::rewrite(q);
         drop_constant_sort_keys(q);
         keys_by_position(q);
+        ControlFlow::Continue(())
+    }
+    fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+        self.1 -= 1;
         ControlFlow::Continue(())
     }
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {

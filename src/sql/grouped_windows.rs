@@ -24,15 +24,13 @@ use sqlparser::ast::{
     Visit, VisitMut, Visitor, VisitorMut, WindowSpec, WindowType,
 };
 
+use crate::error::{Error, Result};
 use crate::exec::subquery_sql::AGGREGATES;
 
+/// A window function in `e`, not counting those of its subqueries (which
+/// the rewrite handles when it visits them).
 fn is_window(e: &Expr) -> bool {
-    let mut found = false;
-    let _ = sqlparser::ast::visit_expressions(e, |e| {
-        found |= matches!(e, Expr::Function(f) if f.over.is_some());
-        ControlFlow::<()>::Continue(())
-    });
-    found
+    outside_subqueries(e, |e| matches!(e, Expr::Function(f) if f.over.is_some()))
 }
 
 fn is_aggregate_call(e: &Expr) -> bool {
@@ -83,6 +81,50 @@ fn inline_named_windows(sel: &mut Select) {
 
 /// Inline named windows; split the query's SELECT when it groups and has a
 /// window function.
+/// PostgreSQL's rule (42803): an aggregate cannot take a window function
+/// (`max(row_number() OVER ())`); window functions go over aggregates, not
+/// inside them. Subqueries are checked when the rewrite visits them.
+pub fn check(q: &Query) -> Result<()> {
+    let SetExpr::Select(sel) = q.body.as_ref() else {
+        return Ok(());
+    };
+    let window = |e: &Expr| matches!(e, Expr::Function(f) if f.over.is_some());
+    let nested =
+        |e: &Expr| matches!(e, Expr::Function(f) if is_aggregate_call(e) && outside_subqueries(&f.args, window));
+    if outside_subqueries(&sel.projection, nested) || outside_subqueries(&sel.having, nested) {
+        return Err(Error::Grouping(
+            "aggregate function calls cannot contain window function calls".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `pred` holds for an expression of `node` outside its subqueries.
+fn outside_subqueries(node: &impl Visit, pred: impl Fn(&Expr) -> bool) -> bool {
+    struct Find<F> {
+        depth: usize,
+        pred: F,
+    }
+    impl<F: Fn(&Expr) -> bool> Visitor for Find<F> {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            self.depth += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            self.depth -= 1;
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if self.depth == 0 && (self.pred)(e) {
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    node.visit(&mut Find { depth: 0, pred }).is_break()
+}
+
 pub fn rewrite(q: &mut Query) {
     let SetExpr::Select(sel) = q.body.as_mut() else { return };
     inline_named_windows(sel);
@@ -266,5 +308,20 @@ mod tests {
         ] {
             assert_eq!(rw(sql), sql);
         }
+    }
+
+    /// Found by the SQL fuzzer: each of these once rewrote its own output
+    /// without end, until the server ran out of memory.
+    #[test]
+    fn windows_inside_aggregates_or_subqueries_end() {
+        let rewritten = |sql: &str| {
+            let mut q = crate::sql::parse_query(sql);
+            crate::sql::dialect::rewrite(&mut q).map(|()| q.to_string())
+        };
+        let e = rewritten("SELECT max(row_number() OVER ()) FROM t").unwrap_err();
+        assert_eq!(e.sqlstate(), "42803");
+        // A window in a scalar subquery inside an aggregate is fine (as in PostgreSQL).
+        let sql = "SELECT sum((SELECT count(*) OVER () FROM r LIMIT 1)) FROM t";
+        assert!(rewritten(sql).unwrap().contains("count(*) OVER ()"));
     }
 }

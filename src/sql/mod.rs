@@ -78,13 +78,101 @@ pub fn quote_ident_if_needed(name: &str) -> String {
     }
 }
 
+/// Square brackets nested deeper than this are refused before parsing:
+/// sqlparser (0.62) backtracks over `ARRAY[ARRAY[...` in time that doubles
+/// with each level past about 47 (found by the SQL fuzzer: 48 levels held
+/// a worker thread for minutes). Parentheses end at its recursion limit.
+const MAX_BRACKET_DEPTH: usize = 32;
+
+/// Stack of the threads that parse, rewrite and plan statements (the
+/// server's runtime): trees as deep as [`MAX_CHAIN`] allows fit in it.
+pub const THREAD_STACK: usize = 256 << 20;
+
+/// Operators and set operations one statement may chain (`1 + 1 + ...`,
+/// `x::int::int...`, `UNION ALL SELECT ...`): each is a level of the tree
+/// every pass recurses over. PostgreSQL ends such statements at its stack
+/// limit too (54001).
+const MAX_CHAIN: usize = 10_000;
+
+/// Subqueries and CTEs one statement may hold: Polars plans a chain of n
+/// CTEs in time that grows with about n³ (1,000: 4 s; 2,000: 30 s).
+const MAX_QUERIES: usize = 500;
+
+/// How deep `[` nest in `sql`, and how many binary operators and set
+/// operations it has, outside quoted strings and identifiers. A `-` or
+/// `+` after `(`, `,` or another operator is a sign, not counted (bulk
+/// INSERTs hold many negative numbers).
+fn shape(sql: &str) -> (usize, usize) {
+    let (mut depth, mut max, mut chain, mut quote) = (0usize, 0usize, 0usize, None);
+    let mut prev = b'(';
+    let bytes = sql.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match (quote, b) {
+            (Some(q), _) if b == q => quote = None,
+            (Some(_), _) => continue,
+            (None, b'\'' | b'"') => quote = Some(b),
+            (None, b'[') => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            (None, b']') => depth = depth.saturating_sub(1),
+            (None, b'+' | b'-') if !b"(,=<>+-*/|:[".contains(&prev) => chain += 1,
+            (None, b'*' | b'/' | b'%') => chain += 1,
+            (None, b'|') if bytes.get(i + 1) == Some(&b'|') => chain += 1,
+            (None, b':') if bytes.get(i + 1) == Some(&b':') => chain += 1,
+            (None, b' ') => {
+                let word =
+                    |w: &[u8]| bytes.len() >= i + 1 + w.len() && bytes[i + 1..i + 1 + w.len()].eq_ignore_ascii_case(w);
+                if word(b"and ") || word(b"or ") || word(b"union ") || word(b"except ") || word(b"intersect ") {
+                    chain += 1;
+                }
+            }
+            _ => {}
+        }
+        if !b.is_ascii_whitespace() {
+            prev = b;
+        }
+    }
+    (max, chain)
+}
+
 /// Parse a query string into statements (none for an empty or comment-only string).
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
-    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
+    let (brackets, chain) = shape(sql);
+    if brackets > MAX_BRACKET_DEPTH {
+        return Err(Error::Data(
+            "54001",
+            format!("statement too complex: brackets nest deeper than {MAX_BRACKET_DEPTH} levels"),
+        ));
+    }
+    if chain > MAX_CHAIN {
+        return Err(Error::Data(
+            "54001",
+            format!("statement too complex: more than {MAX_CHAIN} operators or set operations"),
+        ));
+    }
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
         let msg = e.to_string();
         let msg = msg.strip_prefix("sql parser error: ").unwrap_or(&msg);
         Error::Syntax(format!("syntax error: {msg}"))
-    })
+    })?;
+    let mut queries = 0usize;
+    struct Count<'a>(&'a mut usize);
+    impl sqlparser::ast::Visitor for Count<'_> {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &sqlparser::ast::Query) -> std::ops::ControlFlow<()> {
+            *self.0 += 1;
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let _ = sqlparser::ast::Visit::visit(&statements, &mut Count(&mut queries));
+    if queries > MAX_QUERIES {
+        return Err(Error::Data(
+            "54001",
+            format!("statement too complex: more than {MAX_QUERIES} subqueries and CTEs"),
+        ));
+    }
+    Ok(statements)
 }
 
 /// The AND-ed parts of a condition (through parentheses).
@@ -125,6 +213,33 @@ pub fn parse_expr(sql: &str) -> Result<sqlparser::ast::Expr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deeply_nested_brackets_are_refused_before_the_parser_backtracks() {
+        let nested = |n: usize| format!("SELECT {}1{}", "ARRAY[".repeat(n), "]".repeat(n));
+        assert!(parse(&nested(MAX_BRACKET_DEPTH)).is_ok());
+        let e = parse(&nested(5000)).unwrap_err();
+        assert_eq!(e.sqlstate(), "54001");
+        assert_eq!(shape("SELECT '[[[[' , \"a[[\" , x[1][2]").0, 1);
+        let chain = |sql: &str| shape(sql).1;
+        assert_eq!(chain("SELECT 1 + 2 - 3 * 4 / 5 % 6 || 'a' || '-' "), 7);
+        assert_eq!(chain("SELECT x::int FROM t WHERE a AND b OR c UNION SELECT 1"), 4);
+        assert_eq!(
+            chain("INSERT INTO t VALUES (-1, -2), (+3, 5 - -4)"),
+            1,
+            "signs are not operators"
+        );
+        let ctes: Vec<String> = (1..=MAX_QUERIES)
+            .map(|i| format!("c{i} AS (SELECT * FROM c{})", i - 1))
+            .collect();
+        let sql = format!(
+            "WITH c0 AS (SELECT 1 AS x), {} SELECT * FROM c{MAX_QUERIES}",
+            ctes.join(", ")
+        );
+        assert_eq!(parse(&sql).unwrap_err().sqlstate(), "54001");
+        let casts = format!("SELECT 1{}", "::int".repeat(MAX_CHAIN + 1));
+        assert_eq!(parse(&casts).unwrap_err().sqlstate(), "54001");
+    }
 
     #[test]
     fn splits_and_handles_comments() {

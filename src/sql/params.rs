@@ -69,11 +69,12 @@ impl Param {
     }
 }
 
-/// The 1-based index of a `$n` placeholder.
+/// The 1-based index of a `$n` placeholder (`$0` is none: there is no
+/// parameter 0).
 pub fn placeholder_index(expr: &Expr) -> Option<usize> {
     match expr {
         Expr::Value(v) => match &v.value {
-            Value::Placeholder(p) => p.strip_prefix('$')?.parse().ok(),
+            Value::Placeholder(p) => p.strip_prefix('$')?.parse().ok().filter(|n: &usize| *n > 0),
             _ => None,
         },
         _ => None,

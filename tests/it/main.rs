@@ -11,6 +11,7 @@ mod dialect;
 mod faults;
 mod faults_write;
 mod files;
+mod hostile;
 mod index;
 mod json;
 mod load;
