@@ -40,40 +40,14 @@ pub const AGGREGATES: &[&str] = &[
     "covar_samp",
 ];
 
-/// Whether `e` computes an aggregate (outside window functions and subqueries).
+/// Whether `e` computes an aggregate (outside window functions and
+/// subqueries: `(SELECT count(*) FROM t WHERE ...)` does not group the
+/// outer query).
 pub fn is_aggregate(e: &Expr) -> bool {
-    use sqlparser::ast::{Visit, Visitor};
-    use std::ops::ControlFlow;
-    /// Aggregates of this expression, not of the subqueries inside it
-    /// (`(SELECT count(*) FROM t WHERE ...)` does not group the outer query).
-    struct Find {
-        found: bool,
-        depth: usize,
-    }
-    impl Visitor for Find {
-        type Break = ();
-        fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
-            self.depth += 1;
-            ControlFlow::Continue(())
-        }
-        fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
-            self.depth -= 1;
-            ControlFlow::Continue(())
-        }
-        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            if let Expr::Function(f) = e {
-                let name = f.name.to_string().to_lowercase();
-                if self.depth == 0 && f.over.is_none() && AGGREGATES.contains(&name.as_str()) {
-                    self.found = true;
-                    return ControlFlow::Break(());
-                }
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut f = Find { found: false, depth: 0 };
-    let _ = e.visit(&mut f);
-    f.found
+    crate::sql::outside_subqueries(e, |e| {
+        matches!(e, Expr::Function(f) if f.over.is_none()
+            && AGGREGATES.contains(&f.name.to_string().to_lowercase().as_str()))
+    })
 }
 
 /// The qualifiers a relation defines.

@@ -24,6 +24,7 @@ use sqlparser::ast::{
     Visit, VisitMut, Visitor, VisitorMut, WindowSpec, WindowType,
 };
 
+use super::outside_subqueries;
 use crate::error::{Error, Result};
 use crate::exec::subquery_sql::AGGREGATES;
 
@@ -97,32 +98,6 @@ pub fn check(q: &Query) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Whether `pred` holds for an expression of `node` outside its subqueries.
-fn outside_subqueries(node: &impl Visit, pred: impl Fn(&Expr) -> bool) -> bool {
-    struct Find<F> {
-        depth: usize,
-        pred: F,
-    }
-    impl<F: Fn(&Expr) -> bool> Visitor for Find<F> {
-        type Break = ();
-        fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
-            self.depth += 1;
-            ControlFlow::Continue(())
-        }
-        fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
-            self.depth -= 1;
-            ControlFlow::Continue(())
-        }
-        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            if self.depth == 0 && (self.pred)(e) {
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    node.visit(&mut Find { depth: 0, pred }).is_break()
 }
 
 pub fn rewrite(q: &mut Query) {

@@ -27,7 +27,9 @@ pub mod pg_compat;
 pub mod pg_values;
 pub mod temporal;
 
-use sqlparser::ast::Statement;
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{Expr, Query, Statement, Visit, Visitor};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
@@ -158,14 +160,14 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     })?;
     let mut queries = 0usize;
     struct Count<'a>(&'a mut usize);
-    impl sqlparser::ast::Visitor for Count<'_> {
+    impl Visitor for Count<'_> {
         type Break = ();
-        fn pre_visit_query(&mut self, _: &sqlparser::ast::Query) -> std::ops::ControlFlow<()> {
+        fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
             *self.0 += 1;
-            std::ops::ControlFlow::Continue(())
+            ControlFlow::Continue(())
         }
     }
-    let _ = sqlparser::ast::Visit::visit(&statements, &mut Count(&mut queries));
+    let _ = statements.visit(&mut Count(&mut queries));
     if queries > MAX_QUERIES {
         return Err(Error::Data(
             "54001",
@@ -173,6 +175,32 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         ));
     }
     Ok(statements)
+}
+
+/// Whether `pred` holds for an expression of `node` outside its subqueries.
+pub fn outside_subqueries(node: &impl Visit, pred: impl Fn(&Expr) -> bool) -> bool {
+    struct Find<F> {
+        depth: usize,
+        pred: F,
+    }
+    impl<F: Fn(&Expr) -> bool> Visitor for Find<F> {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            self.depth += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            self.depth -= 1;
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if self.depth == 0 && (self.pred)(e) {
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    node.visit(&mut Find { depth: 0, pred }).is_break()
 }
 
 /// The AND-ed parts of a condition (through parentheses).

@@ -90,7 +90,7 @@ fn slt_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Split a seed line into arguments, honouring double quotes and `\"`.
-fn split_args(line: &str) -> Vec<String> {
+pub fn split_args(line: &str) -> Vec<String> {
     let mut args = Vec::new();
     let mut cur = String::new();
     let (mut quoted, mut has) = (false, false);

@@ -49,32 +49,6 @@ fn slt_statements() -> Vec<String> {
     out
 }
 
-/// Arguments of a seed line (double quotes group, `\"` escapes).
-fn seed_args(line: &str) -> Vec<String> {
-    let (mut args, mut cur, mut quoted, mut has) = (Vec::new(), String::new(), false, false);
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if quoted => cur.extend(chars.next()),
-            '"' => {
-                quoted = !quoted;
-                has = true;
-            }
-            c if c.is_whitespace() && !quoted => {
-                if has || !cur.is_empty() {
-                    args.push(std::mem::take(&mut cur));
-                    has = false;
-                }
-            }
-            c => cur.push(c),
-        }
-    }
-    if has || !cur.is_empty() {
-        args.push(cur);
-    }
-    args
-}
-
 /// Empty the test db (key by key: FLUSHDB drops every RediSearch index)
 /// and load the .slt seeds into it.
 async fn reseed() {
@@ -92,7 +66,7 @@ async fn reseed() {
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
         {
-            let args = seed_args(line);
+            let args = crate::sqllogictest::split_args(line);
             pipe.cmd(&args[0]).arg(&args[1..]).ignore();
         }
     }
