@@ -14,7 +14,7 @@
 //! `--max-memory`; such a step ends with 53200 rather than 57014.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use polars::prelude::{DataFrame, InProcessQuery, LazyFrame};
@@ -33,21 +33,21 @@ static STEPS: Mutex<Vec<Weak<Stop>>> = Mutex::new(Vec::new());
 #[derive(Default)]
 struct Stop {
     stopped: AtomicBool,
-    /// Stopped by the memory watchdog: the limit it passed, in bytes.
-    out_of_memory: Mutex<Option<u64>>,
+    /// Stopped by the memory watchdog: the limit it passed, in bytes (0: not).
+    out_of_memory: AtomicU64,
     running: Mutex<Option<InProcessQuery>>,
 }
 
 impl Stop {
     /// Why the step was stopped, as its statement's error.
     fn error(&self) -> Error {
-        match *self.out_of_memory.lock().expect("stop lock") {
-            Some(limit) => Error::OutOfMemory(format!(
+        match self.out_of_memory.load(Ordering::SeqCst) {
+            0 => no_longer_wanted(),
+            limit => Error::OutOfMemory(format!(
                 "out of memory: redsql's memory passed its limit of {} MB (--max-memory) while this \
                  statement ran, and it was stopped",
                 limit >> 20
             )),
-            None => no_longer_wanted(),
         }
     }
 
@@ -106,7 +106,7 @@ pub(crate) async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T
     })
     .await;
     // Whatever failed in a step the watchdog stopped failed for that reason.
-    if matches!(out, Ok(Err(_))) && stop.out_of_memory.lock().expect("stop lock").is_some() {
+    if matches!(out, Ok(Err(_))) && stop.out_of_memory.load(Ordering::SeqCst) != 0 {
         return Err(stop.error());
     }
     out.map_err(|e| Error::Internal(format!("query worker failed: {e}")))?
@@ -144,7 +144,7 @@ pub(crate) fn stop_all_for_memory(limit: u64) -> usize {
     let mut stopped = 0;
     for step in steps {
         if !step.stopped() {
-            *step.out_of_memory.lock().expect("stop lock") = Some(limit);
+            step.out_of_memory.store(limit.max(1), Ordering::SeqCst);
             step.stop();
             stopped += 1;
         }

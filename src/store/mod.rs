@@ -80,27 +80,35 @@ impl Store {
 
     /// The shared connection, checked first if it may be stale.
     async fn shared(&self) -> Result<ConnectionManager> {
-        let mut conn = self.conn.clone();
-        if self.health.needs_check() {
-            let mut info = redis::cmd("INFO");
-            info.arg("server");
-            // On a dead connection the first try fails and the manager
-            // reconnects; INFO can safely be sent again.
-            let reply: redis::RedisResult<String> = match info.query_async(&mut conn).await {
-                Err(e) if connection_failed(&e) => info.query_async(&mut conn).await,
-                other => other,
-            };
-            let run_id = match reply {
-                Ok(text) => health::run_id(&text),
-                Err(e) if connection_failed(&e) => return Err(e.into()),
-                // INFO refused (an ACL user without it): nothing to compare.
-                Err(_) => None,
-            };
-            if self.health.checked(run_id) {
-                tracing::warn!("Redis was restarted (new run_id): the catalog is rescanned");
-            }
+        self.check_if_due().await?;
+        Ok(self.conn.clone())
+    }
+
+    /// Check the shared connection with INFO server if it may be stale
+    /// (see [`health`]).
+    async fn check_if_due(&self) -> Result<()> {
+        if !self.health.needs_check() {
+            return Ok(());
         }
-        Ok(conn)
+        let mut conn = self.conn.clone();
+        let mut info = redis::cmd("INFO");
+        info.arg("server");
+        // On a dead connection the first try fails and the manager
+        // reconnects; INFO can safely be sent again.
+        let reply: redis::RedisResult<String> = match info.query_async(&mut conn).await {
+            Err(e) if connection_failed(&e) => info.query_async(&mut conn).await,
+            other => other,
+        };
+        let run_id = match reply {
+            Ok(text) => health::run_id(&text),
+            Err(e) if connection_failed(&e) => return Err(e.into()),
+            // INFO refused (an ACL user without it): nothing to compare.
+            Err(_) => None,
+        };
+        if self.health.checked(run_id) {
+            tracing::warn!("Redis was restarted (new run_id): the catalog is rescanned");
+        }
+        Ok(())
     }
 
     /// Note how a command on the shared connection ended.
@@ -122,9 +130,7 @@ impl Store {
     /// How many times Redis was found restarted (a new process, perhaps
     /// empty) since this store connected; checks first if due.
     pub async fn epoch(&self) -> Result<u64> {
-        if self.health.needs_check() {
-            self.shared().await?;
-        }
+        self.check_if_due().await?;
         Ok(self.health.epoch())
     }
 

@@ -89,14 +89,15 @@ impl Conn {
         Ok(replies.finish(&mut self.buf))
     }
 
-    /// Whether an idle connection is still open: nothing to read, not even
-    /// the end of the stream (as after a Redis restart), checked without a
-    /// round trip.
+    /// An I/O failure of this connection, told to the store's health.
     fn broken(&self, e: std::io::Error) -> Error {
         self.health.suspect();
         broken(e)
     }
 
+    /// Whether an idle connection is still open: nothing to read, not even
+    /// the end of the stream (as after a Redis restart), checked without a
+    /// round trip.
     fn idle_and_open(&mut self) -> bool {
         let mut byte = [0u8; 1];
         let mut buf = tokio::io::ReadBuf::new(&mut byte);
