@@ -82,7 +82,8 @@ impl Engine {
                 break;
             }
         }
-        copy.finish(store).await
+        copy.end(store).await;
+        copy.finish().await
     }
 
     /// Write a frame's rows into the table, columns matched by name.

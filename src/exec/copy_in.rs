@@ -56,8 +56,12 @@ impl CopyIn {
         }
     }
 
-    /// The end of the data: write what is left; the row count or the error.
-    pub async fn finish(mut self, store: &Store) -> Result<usize> {
+    /// The end of the data: hand what is left to the writer. Like [`data`],
+    /// this may be dropped part way (the COPY is then [`abandon`]ed).
+    ///
+    /// [`data`]: CopyIn::data
+    /// [`abandon`]: CopyIn::abandon
+    pub async fn end(&mut self, store: &Store) {
         if !self.failed() {
             match self.reader.finish() {
                 Ok(records) => self.pending.extend(records),
@@ -68,6 +72,10 @@ impl CopyIn {
             let batch = std::mem::take(&mut self.pending);
             self.write(store, batch).await;
         }
+    }
+
+    /// After [`CopyIn::end`]: wait for the writer; the row count or the error.
+    pub async fn finish(mut self) -> Result<usize> {
         let (written, result) = self.settle().await;
         // The writer's error came first: batches after it were not written.
         match result.err().or(self.error) {
@@ -156,7 +164,7 @@ fn at_line(e: Error, line: usize, column: &str) -> Error {
     }
 }
 
-pub(super) fn with_count(e: Error, written: usize) -> Error {
+pub(crate) fn with_count(e: Error, written: usize) -> Error {
     let note = match written {
         0 => "; no rows were written".to_string(),
         1 => "; 1 row was written before it".to_string(),

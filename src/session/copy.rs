@@ -16,17 +16,18 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail, CopyOutResponse};
 use pgwire::messages::PgWireBackendMessage;
 
+use super::cancel::CopyLimits;
 use super::streamed::feed;
 use crate::encode::copy::CopyOut;
 use crate::error::{Error, Result};
 use crate::exec::copy::{CopyInPlan, CopyPlan};
-use crate::exec::copy_in::CopyIn;
+use crate::exec::copy_in::{with_count, CopyIn};
 use crate::exec::Engine;
 use crate::sql::params::Param;
 
 /// The COPY in progress on a connection, if any.
 #[derive(Default)]
-pub struct CopyState(tokio::sync::Mutex<Option<CopyIn>>);
+pub struct CopyState(tokio::sync::Mutex<Option<Running>>);
 
 /// Run a planned COPY.
 pub async fn run<C>(engine: &Engine, client: &mut C, plan: &CopyPlan, params: &[Param]) -> Result<Response>
@@ -91,16 +92,35 @@ where
     Ok(Response::Execution(Tag::new("COPY").with_rows(rows)))
 }
 
-/// Start a COPY FROM STDIN: remember it on the connection, ask for data.
+/// Start a COPY FROM STDIN: remember it on the connection, with its limits
+/// (statement_timeout from now, cancel requests), and ask for data.
 async fn start<C: ClientInfo>(client: &C, plan: &CopyInPlan) -> Result<Response> {
     let columns = plan.columns.len();
-    let state = client.session_extensions().get_or_insert_with(CopyState::default);
-    *state.0.lock().await = Some(CopyIn::new(plan.clone()));
+    let timeout = super::commands::statement_timeout(&super::handlers::settings(client));
+    let running = Running {
+        copy: CopyIn::new(plan.clone()),
+        limits: CopyLimits::start(client, timeout),
+    };
+    *state(client).0.lock().await = Some(running);
     Ok(Response::CopyIn(CopyResponse::new(
         0,
         columns,
         futures::stream::empty(),
     )))
+}
+
+/// A COPY FROM STDIN waiting for data.
+struct Running {
+    copy: CopyIn,
+    limits: CopyLimits,
+}
+
+impl Running {
+    /// Ended early (timeout, cancel): wait for the batches already handed
+    /// to the writer, and say how many rows were written.
+    async fn stopped(self, why: Error) -> Error {
+        with_count(why, self.copy.abandon().await)
+    }
 }
 
 pub struct Copy {
@@ -121,8 +141,16 @@ impl CopyHandler for Copy {
     {
         let state = state(client);
         let mut guard = state.0.lock().await;
-        if let Some(copy) = guard.as_mut() {
-            copy.data(self.engine.catalog().store(), &copy_data.data).await;
+        let Some(Running { copy, limits }) = guard.as_mut() else {
+            return Ok(());
+        };
+        let store = self.engine.catalog().store();
+        if let Err(why) = limits.within(copy.data(store, &copy_data.data)).await {
+            // The error goes out now; pgwire drops the rest of the data.
+            let running = guard.take().expect("a COPY in progress");
+            let e = running.stopped(why).await;
+            self.engine.catalog().invalidate().await;
+            return Err(e.into());
         }
         Ok(())
     }
@@ -134,11 +162,15 @@ impl CopyHandler for Copy {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let state = state(client);
-        let copy = state.0.lock().await.take();
-        let Some(copy) = copy else {
+        let running = state.0.lock().await.take();
+        let Some(mut running) = running else {
             return Err(Error::Data("08P01", "CopyDone without a COPY in progress".into()).into());
         };
-        let result = copy.finish(self.engine.catalog().store()).await;
+        let store = self.engine.catalog().store();
+        let result = match running.limits.within(running.copy.end(store)).await {
+            Ok(()) => running.copy.finish().await,
+            Err(why) => Err(running.stopped(why).await),
+        };
         self.engine.catalog().invalidate().await;
         let rows = result?;
         client
@@ -158,7 +190,7 @@ impl CopyHandler for Copy {
         let state = state(client);
         let copy = state.0.lock().await.take();
         let written = match copy {
-            Some(copy) => copy.abandon().await,
+            Some(running) => running.copy.abandon().await,
             None => 0,
         };
         self.engine.catalog().invalidate().await;

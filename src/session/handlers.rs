@@ -122,7 +122,9 @@ impl PgWireServerHandlers for Handlers {
     }
 
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
-        Arc::new(pgwire::api::cancel::DefaultCancelHandler::new(self.connections.clone()))
+        Arc::new(super::cancel::Cancel {
+            connections: self.connections.clone(),
+        })
     }
 
     fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
@@ -194,7 +196,7 @@ async fn prepare(
     })
 }
 
-fn settings<C: ClientInfo>(client: &C) -> Arc<Settings> {
+pub(super) fn settings<C: ClientInfo>(client: &C) -> Arc<Settings> {
     client.session_extensions().get_or_insert_with(Settings::default)
 }
 

@@ -3,7 +3,8 @@
 //! ends a statement that runs longer (57014); a change inside BEGIN is told
 //! it takes effect at once. Cancel requests are raced
 //! against each Query and Execute by pgwire itself, once the session is
-//! registered at startup (`auth::Authenticator`).
+//! registered at startup (`auth::Authenticator`); COPY FROM STDIN's data
+//! phase, which outlives its Execute, has its own limits (`cancel`).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};

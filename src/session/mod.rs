@@ -3,6 +3,7 @@
 //! to [`crate::exec::Engine`] and results to [`crate::encode`].
 
 pub mod auth;
+pub mod cancel;
 pub mod commands;
 pub mod copy;
 pub mod cursors;

@@ -206,21 +206,6 @@ async fn redis_killed_mid_write_fails_the_statement_and_the_next_one_works() {
     server.shutdown().await;
 }
 
-/// The count a failed COPY reports (`...; N rows were written before it`).
-fn copy_written(msg: &str) -> u64 {
-    if msg.contains("no rows were written") {
-        return 0;
-    }
-    let before = msg
-        .rfind(" row")
-        .unwrap_or_else(|| panic!("COPY's error does not say how many rows were written: {msg}"));
-    msg[..before]
-        .rsplit(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no count in {msg}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_cut_off_mid_statement_never_report_more_than_redis_holds() {
     let own = OwnRedis::start(free_port()).await;

@@ -134,3 +134,138 @@ async fn a_busy_redis_is_a_retryable_error() {
         vec![vec![Some("2".into())]]
     );
 }
+
+/// Rows `from..to` as COPY text data.
+fn copy_rows(from: usize, to: usize) -> bytes::Bytes {
+    let mut data = String::new();
+    for i in from..to {
+        data.push_str(&format!("{i}\tv{i}\n"));
+    }
+    bytes::Bytes::from(data)
+}
+
+/// A COPY FROM STDIN whose data keeps coming: `first` rows, a pause (during
+/// which `meanwhile` runs), one more row, the end. Its error, if any.
+async fn paused_copy(
+    c: &Conn,
+    t: &str,
+    first: usize,
+    meanwhile: impl std::future::Future<Output = ()>,
+) -> Option<tokio_postgres::Error> {
+    use futures::SinkExt;
+    let sink = c.client.copy_in(&format!("COPY {t} FROM STDIN")).await.unwrap();
+    futures::pin_mut!(sink);
+    sink.send(copy_rows(100, 100 + first)).await.unwrap();
+    sink.flush().await.unwrap();
+    meanwhile.await;
+    // The server may already have answered: the error comes from either call.
+    if let Err(e) = sink.send(copy_rows(100 + first, 101 + first)).await {
+        return Some(e);
+    }
+    sink.finish().await.err()
+}
+
+/// COPY FROM STDIN's data phase comes after its Execute, one CopyData
+/// message at a time: statement_timeout (counted from the COPY's start) and
+/// cancel requests end it there too, as in PostgreSQL when the next data
+/// arrives, with 57014 and the exact number of rows written before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_timeout_and_cancel_end_copy_from_stdin() {
+    let server = private_server(1000).await;
+    let c = connect(&server).await;
+    let other = connect(&server).await;
+    let t = table(&c).await;
+
+    c.client.batch_execute("SET statement_timeout = 400").await.unwrap();
+    let pause = tokio::time::sleep(Duration::from_millis(700));
+    let e = paused_copy(&c, &t, 3000, pause).await.expect("the COPY fails");
+    let db = e.as_db_error().expect("a server error");
+    assert_eq!(db.code().code(), "57014", "{}", db.message());
+    assert!(db.message().contains("statement timeout"), "{}", db.message());
+    // The three batches handed over before the deadline were written.
+    assert_eq!(copy_written(db.message()), 3000, "{}", db.message());
+    let count = format!("SELECT count(*) FROM {t}");
+    assert_eq!(texts(&c.client, &count).await, vec![vec![Some("3002".into())]]);
+
+    // Without the limit the same pause is fine.
+    c.client.batch_execute("SET statement_timeout = 0").await.unwrap();
+    let pause = tokio::time::sleep(Duration::from_millis(700));
+    let t2 = table(&c).await;
+    assert!(paused_copy(&c, &t2, 3000, pause).await.is_none());
+    let count2 = format!("SELECT count(*) FROM {t2}");
+    assert_eq!(texts(&c.client, &count2).await, vec![vec![Some("3003".into())]]);
+
+    // A cancel request ends this session's COPY, not another session's.
+    let t3 = table(&c).await;
+    let t4 = table(&c).await;
+    let token = c.client.cancel_token();
+    let bystander = paused_copy(&other, &t4, 1500, tokio::time::sleep(Duration::from_millis(600)));
+    let cancel = async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        token.cancel_query(NoTls).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let canceled = paused_copy(&c, &t3, 2000, cancel);
+    let (canceled, bystander) = tokio::join!(canceled, bystander);
+    let e = canceled.expect("the canceled COPY fails");
+    let db = e.as_db_error().expect("a server error");
+    assert_eq!(db.code().code(), "57014", "{}", db.message());
+    assert!(db.message().contains("user request"), "{}", db.message());
+    assert_eq!(copy_written(db.message()), 2000, "{}", db.message());
+    assert!(bystander.is_none(), "{bystander:?}");
+    assert_eq!(
+        texts(&c.client, &format!("SELECT count(*) FROM {t3}")).await,
+        vec![vec![Some("2002".into())]]
+    );
+    assert_eq!(
+        texts(&other.client, &format!("SELECT count(*) FROM {t4}")).await,
+        vec![vec![Some("1503".into())]]
+    );
+}
+
+/// psql's Ctrl-C during `COPY ... FROM STDIN`: psql sends a cancel request
+/// and ends the data with CopyFail; the COPY ends with 57014 saying how many
+/// rows were written, and exactly those are in the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_ctrl_c_ends_copy_from_stdin() {
+    use std::io::Write;
+    let server = private_server(1000).await;
+    let c = connect(&server).await;
+    let t = table(&c).await;
+    let addr = server.local_addr();
+    let copy = format!("COPY {t} FROM STDIN");
+    let psql = tokio::task::spawn_blocking(move || {
+        let mut child = psql_command(addr)
+            .args(["-v", "VERBOSITY=verbose", "-c", &copy])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("psql runs");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&copy_rows(100, 2100)).unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        // `timeout` (psql_command) passes the signal on to psql.
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        std::thread::sleep(Duration::from_millis(300));
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    });
+    let out = psql.await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "psql succeeded: {stderr}");
+    assert!(stderr.contains("57014"), "{stderr}");
+    // What psql had sent of the 2,000 rows depends on its buffering; what
+    // the error says is what the table holds.
+    let written = copy_written(stderr.trim());
+    assert!((1000..=2000).contains(&written), "{stderr}");
+    assert_eq!(
+        texts(&c.client, &format!("SELECT count(*) FROM {t}")).await,
+        vec![vec![Some((written + 2).to_string())]]
+    );
+}

@@ -185,3 +185,18 @@ pub async fn calls(con: &mut redis::aio::MultiplexedConnection, command: &str) -
         .and_then(|rest| rest.split(',').next())
         .map_or(0, |n| n.parse().unwrap())
 }
+
+/// The count a failed COPY reports (`...; N rows were written before it`).
+pub fn copy_written(msg: &str) -> u64 {
+    if msg.contains("no rows were written") {
+        return 0;
+    }
+    let before = msg
+        .rfind(" row")
+        .unwrap_or_else(|| panic!("COPY's error does not say how many rows were written: {msg}"));
+    msg[..before]
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {msg}"))
+}
