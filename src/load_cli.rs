@@ -20,6 +20,8 @@ use crate::store::Store;
 pub struct LoadArgs {
     pub file: PathBuf,
     pub redis_url: String,
+    /// TLS settings for a `rediss://` URL.
+    pub redis_tls: crate::store::RedisTls,
     pub table: String,
     pub key: String,
     pub format: Option<String>,
@@ -75,7 +77,7 @@ pub async fn run(args: &LoadArgs) -> Result<LoadSummary> {
         spec.format.delimiter = d;
     }
 
-    let store = Store::connect(&args.redis_url).await?;
+    let store = Store::connect_with(&args.redis_url, &args.redis_tls).await?;
     let catalog = Catalog::new(store, CatalogOptions::default());
     catalog.refresh().await?;
     let engine = Engine::new(catalog, DataDir::default());

@@ -42,9 +42,11 @@ struct LoadArgs {
     /// The column whose value is each row's key id (`<prefix><id>`).
     #[arg(long)]
     key: String,
-    /// Redis to load into.
+    /// Redis to load into (redis://, rediss:// for TLS, redis+unix://).
     #[arg(long, env = "REDSQL_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     redis: String,
+    #[command(flatten)]
+    redis_tls: RedisTlsArgs,
     /// csv, text, parquet, json or ndjson.
     #[arg(long)]
     format: Option<String>,
@@ -71,15 +73,43 @@ struct LoadArgs {
     no_progress: bool,
 }
 
+/// TLS towards Redis, for rediss:// URLs.
+#[derive(clap::Args)]
+struct RedisTlsArgs {
+    /// CA certificate(s) (PEM) that Redis' certificate is checked against;
+    /// without it, the system's trusted roots.
+    #[arg(long, env = "REDSQL_REDIS_CA")]
+    redis_ca: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for a Redis that asks for one
+    /// (tls-auth-clients); needs --redis-key.
+    #[arg(long, env = "REDSQL_REDIS_CERT", requires = "redis_key")]
+    redis_cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, env = "REDSQL_REDIS_KEY", requires = "redis_cert")]
+    redis_key: Option<std::path::PathBuf>,
+}
+
+impl RedisTlsArgs {
+    fn settings(self) -> redsql::store::RedisTls {
+        redsql::store::RedisTls {
+            ca: self.redis_ca,
+            client: self.redis_cert.zip(self.redis_key),
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "REDSQL_LISTEN", default_value = "127.0.0.1:5433")]
     listen: String,
-    /// Redis to serve (redis://[user:password@]host:port[/db]). Without it,
-    /// redsql starts a private redis-server and stops it on exit.
+    /// Redis to serve (redis://[user:password@]host:port[/db], rediss://
+    /// for TLS, redis+unix:///path). Without it, redsql starts a private
+    /// redis-server and stops it on exit.
     #[arg(long, env = "REDSQL_REDIS_URL")]
     redis: Option<String>,
+    #[command(flatten)]
+    redis_tls: RedisTlsArgs,
     /// Keys sampled per table to infer its schema.
     #[arg(long, env = "REDSQL_SAMPLE_SIZE", default_value_t = 1000)]
     sample_size: usize,
@@ -184,6 +214,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config {
         listen: args.listen,
         redis_url: args.redis,
+        redis_tls: args.redis_tls.settings(),
         catalog: CatalogOptions {
             sample_size: args.sample_size.max(1),
             refresh_interval: Duration::from_secs(args.refresh_seconds.max(1)),
@@ -224,6 +255,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     let args = redsql::load_cli::LoadArgs {
         file: args.file,
         redis_url: args.redis,
+        redis_tls: args.redis_tls.settings(),
         table: args.table,
         key: args.key,
         format: args.format,

@@ -15,7 +15,7 @@ use crate::exec::Engine;
 use crate::session::auth::{Access, Method, Users};
 use crate::session::Handlers;
 use crate::store::embedded::EmbeddedRedis;
-use crate::store::Store;
+use crate::store::{RedisTls, Store};
 
 /// Everything `redsql serve` needs.
 #[derive(Clone, Debug)]
@@ -24,6 +24,8 @@ pub struct Config {
     pub listen: String,
     /// Redis to serve; None starts an embedded one.
     pub redis_url: Option<String>,
+    /// TLS settings for a `rediss://` URL.
+    pub redis_tls: RedisTls,
     pub catalog: CatalogOptions,
     /// Load the demo dataset at startup.
     pub demo: bool,
@@ -113,6 +115,7 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:5433".into(),
             redis_url: None,
+            redis_tls: RedisTls::default(),
             catalog: CatalogOptions::default(),
             demo: false,
             data_dir: None,
@@ -144,7 +147,7 @@ impl Server {
             .or_else(|| embedded.as_ref().map(|e| e.url.clone()))
             .expect("a Redis URL");
         let data_dir = crate::exec::files::DataDir::new(config.data_dir.as_deref())?;
-        let store = Store::connect(&url).await?;
+        let store = Store::connect_with(&url, &config.redis_tls).await?;
         if config.demo {
             let n = crate::demo::load_demo(&store).await?;
             if n > 0 {

@@ -7,6 +7,9 @@ pub mod embedded;
 pub mod health;
 pub mod json;
 pub mod resp3;
+pub mod tls;
+
+pub use tls::RedisTls;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -41,10 +44,22 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connect to `url` (`redis://[user:pass@]host:port[/db]`).
+    /// Connect to `url` (`redis://[user:pass@]host:port[/db]`; `rediss://`
+    /// checks Redis' certificate against the system's roots).
     pub async fn connect(url: &str) -> Result<Store> {
-        let client =
-            redis::Client::open(url).map_err(|e| Error::RedisUnavailable(format!("bad Redis URL {url:?}: {e}")))?;
+        Self::connect_with(url, &RedisTls::default()).await
+    }
+
+    /// Connect to `url`, with these TLS settings if it is `rediss://`.
+    pub async fn connect_with(url: &str, tls: &RedisTls) -> Result<Store> {
+        let bad_url = |e: redis::RedisError| Error::RedisUnavailable(format!("bad Redis URL {}: {e}", redacted(url)));
+        let mut client = redis::Client::open(url).map_err(bad_url)?;
+        let mut connector = None;
+        if let redis::ConnectionAddr::TcpTls { .. } = client.get_connection_info().addr() {
+            let loaded = tls.load()?;
+            client = redis::Client::build_with_tls(url, loaded.certificates).map_err(bad_url)?;
+            connector = Some(loaded.connector);
+        }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(60)))
@@ -53,10 +68,11 @@ impl Store {
         let info = client.get_connection_info().clone();
         let db = info.redis_settings().db();
         let health = Arc::new(health::Health::default());
-        let search = Arc::new(resp3::Pool::with_health(&info, health.clone())?);
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {}: {e}", redacted(url))))?;
+        let search = Arc::new(resp3::Pool::with_health(&info, health.clone(), connector)?);
+        let conn = ConnectionManager::new_with_config(client, config).await.map_err(|e| {
+            let hint = tls::hint(&e.to_string());
+            Error::RedisUnavailable(format!("cannot connect to {}: {e}{hint}", redacted(url)))
+        })?;
         Ok(Store {
             conn,
             health,

@@ -275,8 +275,9 @@ async fn connections_past_the_limit_are_refused() {
 /// A self-signed certificate for localhost (openssl), as (cert, key) files.
 fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let out = std::process::Command::new("openssl")
-        .args([
+    openssl(
+        dir,
+        &[
             "req",
             "-x509",
             "-newkey",
@@ -286,14 +287,12 @@ fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf
             "1",
             "-subj",
             "/CN=localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+        ],
+    );
     (cert, key)
 }
 

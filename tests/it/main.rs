@@ -21,6 +21,7 @@ mod psql;
 mod pushdown;
 mod pushdown_paths;
 mod redis_lifecycle;
+mod redis_tls;
 mod resp3;
 mod roundtrip;
 mod sqllogictest;

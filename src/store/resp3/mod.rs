@@ -141,9 +141,23 @@ fn broken(e: std::io::Error) -> Error {
     Error::RedisUnavailable(format!("connection to Redis broke: {e}"))
 }
 
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A TCP connection to Redis, without Nagle's delay.
+async fn tcp(host: &str, port: u16) -> Result<tokio::net::TcpStream> {
+    let s = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| Error::RedisUnavailable(format!("connecting to {host}:{port} timed out")))?
+        .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {host}:{port}: {e}")))?;
+    s.set_nodelay(true).map_err(broken)?;
+    Ok(s)
+}
+
 /// Where and how to open connections, and the idle ones.
 pub struct Pool {
     health: Arc<Health>,
+    /// For `rediss://` (see `store::tls`).
+    tls: Option<tokio_rustls::TlsConnector>,
     addr: redis::ConnectionAddr,
     hello: Vec<Vec<u8>>,
     db: i64,
@@ -153,11 +167,16 @@ pub struct Pool {
 impl Pool {
     /// A pool of its own (the benchmark's raw FT client).
     pub fn new(info: &redis::ConnectionInfo) -> Result<Pool> {
-        Self::with_health(info, Arc::default())
+        Self::with_health(info, Arc::default(), None)
     }
 
-    /// A pool whose broken connections tell `health` (a [`super::Store`]'s).
-    pub fn with_health(info: &redis::ConnectionInfo, health: Arc<Health>) -> Result<Pool> {
+    /// A pool whose broken connections tell `health` (a [`super::Store`]'s);
+    /// `tls` for a `rediss://` address.
+    pub fn with_health(
+        info: &redis::ConnectionInfo,
+        health: Arc<Health>,
+        tls: Option<tokio_rustls::TlsConnector>,
+    ) -> Result<Pool> {
         let settings = info.redis_settings();
         let mut hello: Vec<Vec<u8>> = vec![b"HELLO".to_vec(), b"3".to_vec()];
         if let Some(pass) = settings.password() {
@@ -167,10 +186,19 @@ impl Pool {
         }
         match info.addr() {
             redis::ConnectionAddr::Tcp(..) | redis::ConnectionAddr::Unix(_) => {}
+            redis::ConnectionAddr::TcpTls { insecure: false, .. } if tls.is_some() => {}
+            redis::ConnectionAddr::TcpTls { insecure: true, .. } => {
+                return Err(Error::RedisUnavailable(
+                    "rediss://...#insecure (TLS without checking Redis' certificate) is not supported; \
+                     give the CA that signed it with --redis-ca"
+                        .into(),
+                ))
+            }
             other => return Err(Error::RedisUnavailable(format!("unsupported Redis address {other:?}"))),
         }
         Ok(Pool {
             health,
+            tls,
             addr: info.addr().clone(),
             hello,
             db: settings.db(),
@@ -200,15 +228,15 @@ impl Pool {
     /// A new connection, set up (HELLO 3, AUTH, SELECT).
     async fn open(&self) -> Result<Conn> {
         let io: Box<dyn Io> = match &self.addr {
-            redis::ConnectionAddr::Tcp(host, port) => {
-                let s = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    tokio::net::TcpStream::connect((host.as_str(), *port)),
-                )
-                .await
-                .map_err(|_| Error::RedisUnavailable(format!("connecting to {host}:{port} timed out")))?
-                .map_err(|e| Error::RedisUnavailable(format!("cannot connect to {host}:{port}: {e}")))?;
-                s.set_nodelay(true).map_err(broken)?;
+            redis::ConnectionAddr::Tcp(host, port) => Box::new(tcp(host, *port).await?),
+            redis::ConnectionAddr::TcpTls { host, port, .. } => {
+                let tls = self.tls.as_ref().expect("checked in with_health");
+                let name = super::tls::server_name(host)?;
+                let tcp = tcp(host, *port).await?;
+                let s = tokio::time::timeout(CONNECT_TIMEOUT, tls.connect(name, tcp))
+                    .await
+                    .map_err(|_| Error::RedisUnavailable(format!("TLS with {host}:{port} timed out")))?
+                    .map_err(|e| Error::RedisUnavailable(format!("TLS with {host}:{port} failed: {e}")))?;
                 Box::new(s)
             }
             #[cfg(unix)]

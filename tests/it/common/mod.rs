@@ -40,6 +40,7 @@ pub async fn start_server_with_data_dir(redis_url: &str, data_dir: Option<&std::
     Server::start(Config {
         listen: "127.0.0.1:0".into(),
         redis_url: Some(redis_url.to_string()),
+        redis_tls: Default::default(),
         catalog: CatalogOptions {
             sample_size: 1000,
             refresh_interval: Duration::from_secs(2),
@@ -199,4 +200,18 @@ pub fn copy_written(msg: &str) -> u64 {
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no count in {msg}"))
+}
+
+/// Run openssl with these arguments in `dir`.
+pub fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
