@@ -35,6 +35,8 @@ cargo test --no-fail-fast "$@" 2>&1 || status=$?
 # Real clients and the differential test against PostgreSQL run after the
 # Rust tests (they share db 0), and only on a full run (no test filter).
 if [ $# -eq 0 ]; then
+  # 64 clients for a minute: alone, so it neither slows nor is slowed by the rest.
+  cargo test --test it -- --ignored --nocapture mixed_load 2>&1 || status=$?
   scripts/test-clients.sh || status=$?
   scripts/test-pgdiff.sh || status=$?
 fi

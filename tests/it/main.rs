@@ -16,6 +16,7 @@ mod index;
 mod json;
 mod load;
 mod lookup;
+mod mixed_load;
 mod pg_catalog;
 mod psql;
 mod pushdown;

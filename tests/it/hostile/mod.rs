@@ -159,6 +159,13 @@ impl Proc {
             .collect()
     }
 
+    /// The server's resident memory (VmRSS), in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
     pub fn log_tail(&self, n: usize) -> String {
         let log = self.log.lock().unwrap();
         log[log.len().saturating_sub(n)..].join("\n")
