@@ -37,6 +37,9 @@ pub enum Error {
     /// 53200: the statement would take more memory than redsql may use.
     #[error("{0}")]
     OutOfMemory(String),
+    /// 53400: a statement past a configured limit (redsql.max_query_rows).
+    #[error("{0}")]
+    LimitExceeded(String),
     /// 42501: something a query may never do (read server files, ...).
     #[error("{0}")]
     Forbidden(String),
@@ -99,6 +102,7 @@ impl Error {
             Error::DatatypeMismatch(_) => "42804",
             Error::Grouping(_) => "42803",
             Error::OutOfMemory(_) => "53200",
+            Error::LimitExceeded(_) => "53400",
             Error::Unsupported(_) => "0A000",
             Error::Forbidden(_) => "42501",
             Error::WrongKeyType(_) => "42809",

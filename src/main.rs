@@ -145,6 +145,11 @@ struct ServeArgs {
     /// cgroup's) memory; `off`; or a size such as 4GB or 512MB.
     #[arg(long, env = "REDSQL_MAX_MEMORY", default_value = "auto")]
     max_memory: String,
+    /// Rows one statement may read from Redis into memory (a scan or fetch
+    /// it holds whole); past it, 53400. 0: no limit. Sessions can change
+    /// theirs: SET redsql.max_query_rows.
+    #[arg(long, env = "REDSQL_MAX_QUERY_ROWS", default_value_t = 0)]
+    max_query_rows: u64,
     /// TLS certificate chain (PEM) offered to clients that ask for TLS
     /// (sslmode=require); needs --tls-key.
     #[arg(long, env = "REDSQL_TLS_CERT", requires = "tls_key")]
@@ -237,6 +242,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => tracing::info!("no memory limit (--max-memory off)"),
     }
+    redsql::exec::budget::set_default(args.max_query_rows);
     let server = Server::start(config).await?;
     let addr = server.local_addr();
     eprintln!(

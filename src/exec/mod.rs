@@ -7,6 +7,7 @@
 pub mod alter;
 pub mod array_subquery;
 pub mod batch_writer;
+pub mod budget;
 pub mod copy;
 pub mod copy_file;
 pub mod copy_format;

@@ -311,6 +311,9 @@ pub async fn read_table(
     // Key lookups read on the shared connection, where concurrent sessions'
     // small reads share round trips; scans on connections of their own.
     let lookup = matches!(keys_to_read, Keys::Ids(_));
+    // Keys given exactly were counted where they were found (a fetch's
+    // cursor) or are a streamed chunk, held only while it is sent.
+    let counted = !matches!(keys_to_read, Keys::Exact(_));
     let known = match keys_to_read {
         Keys::All => None,
         Keys::Ids(ids) => {
@@ -358,6 +361,9 @@ pub async fn read_table(
 
     while let Some(res) = fetched.next().await {
         let (batch, rows, batch_ttls) = res?;
+        if counted {
+            super::budget::charge(batch.len())?;
+        }
         let mut push = |i: usize, values: &mut dyn Iterator<Item = Option<&[u8]>>| {
             let key = &batch[i];
             if with_ttl {

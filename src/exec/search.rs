@@ -72,8 +72,19 @@ async fn cursor_rows(
     let mut conn = store.search_conn().await?;
     let out = async {
         let mut cursor = Cursor::open(&mut conn, args, limit).await?;
-        while cursor.page(&mut on_row).await? {}
-        Ok(cursor.seen)
+        // Each page counts against the statement's row budget as it comes.
+        let mut counted = 0;
+        loop {
+            let more = cursor.page(&mut on_row).await?;
+            if let Err(e) = super::budget::charge((cursor.seen - counted) as usize) {
+                cursor.abandon().await?;
+                return Err(e);
+            }
+            counted = cursor.seen;
+            if !more {
+                return Ok(cursor.seen);
+            }
+        }
     }
     .await;
     if reusable(&out) {

@@ -12,6 +12,7 @@ use pgwire::api::Type;
 use sqlparser::ast::{Expr, Set, Statement, Value};
 
 use crate::error::{Error, Result};
+use crate::exec::budget;
 
 /// Per-connection settings changed with SET.
 #[derive(Default)]
@@ -22,6 +23,9 @@ impl Settings {
         let name = name.to_lowercase();
         if let Some(v) = self.0.lock().expect("settings").get(&name) {
             return Some(v.clone());
+        }
+        if name == budget::SETTING {
+            return Some(budget::default_limit().to_string());
         }
         default_setting(&name).map(str::to_string)
     }
@@ -46,6 +50,22 @@ pub const STATEMENT_TIMEOUT: &str = "statement_timeout";
 pub fn statement_timeout(settings: &Settings) -> Option<std::time::Duration> {
     let ms = settings.get(STATEMENT_TIMEOUT).and_then(|v| parse_ms(&v))?;
     (ms > 0).then(|| std::time::Duration::from_millis(ms))
+}
+
+/// How many rows a statement of this session may read into memory (None: no limit).
+pub fn max_query_rows(settings: &Settings) -> Option<u64> {
+    settings
+        .get(budget::SETTING)
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+}
+
+/// A row count setting: a whole number, 0 for none.
+fn count_setting(name: &str, value: &str) -> Result<String> {
+    let v = value.trim().replace('_', "");
+    v.parse::<u64>()
+        .map(|n| n.to_string())
+        .map_err(|_| Error::Data("22023", format!("invalid value for parameter \"{name}\": \"{value}\"")))
 }
 
 /// Milliseconds of a duration setting as PostgreSQL reads them: a number
@@ -269,6 +289,9 @@ pub fn run(stmt: &Statement, settings: &Arc<Settings>, format: FieldFormat) -> R
                     }
                     if name == STATEMENT_TIMEOUT {
                         value = duration_setting(&name, &value)?;
+                    }
+                    if name == budget::SETTING {
+                        value = count_setting(&name, &value)?;
                     }
                     settings.set(&name, value);
                 }

@@ -209,7 +209,7 @@ fn cursors_of<C: ClientInfo>(client: &C) -> Arc<Cursors> {
 /// takes the types of the result. `stream`: a row-wise scan may send its
 /// rows itself, chunk by chunk (nothing else is waiting to be sent, and the
 /// client wants every row). Callers bound it by the session's
-/// `statement_timeout` ([`limits::within_timeout`]); cancel requests are
+/// `statement_timeout` and row budget ([`limits::within_limits`]); cancel requests are
 /// raced against each Query and Execute by pgwire.
 async fn execute<C>(
     engine: &Engine,
@@ -390,9 +390,9 @@ impl SimpleQueryHandler for QueryHandler {
             let result = match prepare(&self.engine, stmt, query, false, &settings(client)).await {
                 Ok(p) => match limits::writable(&self.access, client, &p) {
                     Ok(()) => {
-                        let timeout = commands::statement_timeout(&settings(client));
+                        let settings = settings(client);
                         let run = execute(&self.engine, client, &p, &[], &Format::UnifiedText, false, stream);
-                        limits::within_timeout(timeout, run).await
+                        limits::within_limits(&settings, run).await
                     }
                     Err(e) => Err(e),
                 },
@@ -499,7 +499,7 @@ impl ExtendedQueryHandler for QueryHandler {
         let params = portal_params(portal)?;
         let prepared = &portal.statement.statement;
         limits::writable(&self.access, client, prepared)?;
-        let timeout = commands::statement_timeout(&settings(client));
+        let settings = settings(client);
         let run = execute(
             &self.engine,
             client,
@@ -510,7 +510,7 @@ impl ExtendedQueryHandler for QueryHandler {
             // An Execute that asks for some rows is answered from a whole result.
             max_rows == 0,
         );
-        Ok(limits::within_timeout(timeout, run).await?)
+        Ok(limits::within_limits(&settings, run).await?)
     }
 
     /// As pgwire's, except that a statement without result columns answers

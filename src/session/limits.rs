@@ -16,6 +16,7 @@ use sqlparser::ast::Statement;
 use pgwire::api::ClientInfo;
 
 use super::auth::Access;
+use super::commands::Settings;
 use super::handlers::Prepared;
 use crate::error::{Error, Result};
 use crate::exec::copy::CopyPlan;
@@ -63,6 +64,14 @@ pub fn writable<C: ClientInfo>(access: &Access, client: &C, prepared: &Prepared)
         _ => "the server runs read-only (--read-only)".to_string(),
     };
     Err(Error::ReadOnly(format!("cannot {what}: {who}")))
+}
+
+/// Run a statement within the session's limits: statement_timeout and
+/// redsql.max_query_rows (`exec::budget`).
+pub async fn within_limits<T>(settings: &Settings, work: impl Future<Output = Result<T>>) -> Result<T> {
+    let timeout = super::commands::statement_timeout(settings);
+    let rows = super::commands::max_query_rows(settings);
+    crate::exec::budget::scope(rows, within_timeout(timeout, work)).await
 }
 
 /// Run `work` for at most `limit`: past it, 57014. Dropping the work stops
