@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Start a Redis of our own on PORT, with RediSearch and RedisJSON unless --plain.
-#   scripts/redis-start.sh PORT [--plain]
+# Start a Redis of our own on PORT, with RediSearch and RedisJSON unless --plain;
+# --cluster starts it as a Redis Cluster node (see scripts/redis-cluster.sh).
+#   scripts/redis-start.sh PORT [--plain] [--cluster]
 # Writes its pidfile, log and data under .run/redis-PORT/. Refuses a port that is
 # already taken, so it never adopts (or later stops) a Redis it did not start.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 port=${1:?usage: redis-start.sh PORT [--plain]}
-plain=${2:-}
+plain="" cluster=""
+for opt in "${@:2}"; do
+  case $opt in
+    --plain) plain=--plain ;;
+    --cluster) cluster=1 ;;
+    *) echo "redis-start: unknown option $opt" >&2; exit 2 ;;
+  esac
+done
 redis_dir=${REDSQL_REDIS_DIR:-$root/.redis}
 run="$root/.run/redis-$port"
 
@@ -18,6 +26,10 @@ fi
 mkdir -p "$run"
 args=(--port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$run"
       --daemonize yes --pidfile "$run/redis.pid" --logfile "$run/redis.log")
+if [ -n "$cluster" ]; then
+  rm -f "$run/nodes.conf"  # a node of an earlier cluster would rejoin it
+  args+=(--cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000)
+fi
 if [ "$plain" != "--plain" ]; then
   args+=(--loadmodule "$redis_dir/lib/redisearch.so" --loadmodule "$redis_dir/lib/rejson.so")
 fi

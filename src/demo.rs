@@ -9,19 +9,9 @@ pub const SALE_CSV: &str = include_str!("../demo/sale.csv");
 /// Load the demo sales into `sale:<id>` hashes unless `sale:` keys exist.
 /// Returns the number of rows written.
 pub async fn load_demo(store: &Store) -> Result<usize> {
-    let (_, existing): (u64, Vec<String>) = store
-        .query(
-            redis::cmd("SCAN")
-                .arg(0)
-                .arg("MATCH")
-                .arg("sale:*")
-                .arg("COUNT")
-                .arg(10000)
-                .arg("TYPE")
-                .arg("hash"),
-        )
-        .await?;
-    if !existing.is_empty() {
+    // The first batch of any sale:<id> key (on every master of a cluster).
+    if let Some(batch) = store.scan_table_keys("sale:", "hash").recv().await {
+        batch?;
         return Ok(0);
     }
     let mut lines = SALE_CSV.lines();
@@ -29,7 +19,7 @@ pub async fn load_demo(store: &Store) -> Result<usize> {
     let mut written = 0;
     let rows: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
     for chunk in rows.chunks(500) {
-        let mut pipe = redis::pipe();
+        let mut pipe = crate::store::Pipe::new();
         for line in chunk {
             let values: Vec<&str> = line.split(',').collect();
             let cmd = pipe.cmd("HSET").arg(format!("sale:{}", values[0]));

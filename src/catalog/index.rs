@@ -131,8 +131,13 @@ pub fn check_live(info: &IndexInfo, prefix: &str, storage: &str) -> std::result:
     Ok(())
 }
 
-/// Every index, as FT.INFO describes it. Empty without RediSearch.
+/// Every index, as FT.INFO describes it. Empty without RediSearch, and on
+/// a cluster, where an index holds one master's keys only and so covers no
+/// table (see `Store::has_search`).
 pub async fn list(store: &Store) -> Vec<IndexInfo> {
+    if store.is_cluster() {
+        return Vec::new();
+    }
     let Ok(names) = store.query::<Vec<String>>(&redis::cmd("FT._LIST")).await else {
         return Vec::new();
     };

@@ -60,7 +60,7 @@ impl ColType {
 /// Save a table definition (and register its name).
 pub async fn save(store: &Store, meta: &TableMeta) -> Result<()> {
     let key = meta_key(&meta.name);
-    let mut pipe = redis::pipe();
+    let mut pipe = crate::store::Pipe::new();
     pipe.atomic();
     pipe.cmd("DEL").arg(&key).ignore();
     let hset = pipe.cmd("HSET").arg(&key);
@@ -86,7 +86,7 @@ pub async fn save(store: &Store, meta: &TableMeta) -> Result<()> {
 
 /// Forget a table definition.
 pub async fn remove(store: &Store, name: &str) -> Result<()> {
-    let mut pipe = redis::pipe();
+    let mut pipe = crate::store::Pipe::new();
     pipe.atomic();
     pipe.cmd("DEL").arg(meta_key(name)).ignore();
     pipe.cmd("SREM").arg(TABLES_SET).arg(name).ignore();
@@ -106,7 +106,7 @@ pub async fn load_all(store: &Store) -> Result<Vec<TableMeta>> {
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let mut pipe = redis::pipe();
+    let mut pipe = crate::store::Pipe::new();
     for n in &names {
         pipe.cmd("HGETALL").arg(meta_key(n));
     }

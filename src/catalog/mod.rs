@@ -31,7 +31,7 @@ pub use types::ColType;
 
 use crate::error::{Error, Result};
 use crate::store::json::JSON_TYPE;
-use crate::store::{Store, FETCH_BATCH, SCAN_COUNT};
+use crate::store::{Store, FETCH_BATCH};
 
 /// Name of the pseudo-column holding a key's id part.
 pub const KEY_COLUMN: &str = "_key";
@@ -289,30 +289,25 @@ impl Catalog {
     /// SCAN the keyspace for keys of one Redis type, grouped by prefix.
     async fn scan_prefixes(&self, key_type: &str) -> Result<Found> {
         let mut found: Found = HashMap::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let mut cmd = redis::cmd("SCAN");
-            cmd.arg(cursor).arg("COUNT").arg(SCAN_COUNT).arg("TYPE").arg(key_type);
-            let (next, keys): (u64, Vec<Vec<u8>>) = self.store.query(&cmd).await?;
-            for key in keys {
-                let Some(colon) = key.iter().rposition(|&b| b == b':') else {
-                    continue;
-                };
-                let Ok(prefix) = std::str::from_utf8(&key[..=colon]) else {
-                    continue;
-                };
-                let entry = found.entry(prefix.to_string()).or_default();
-                // SCAN can repeat keys; counts are estimates until a table is read.
-                entry.0 += 1;
-                if entry.1.len() < self.opts.sample_size {
-                    entry.1.push(key);
+        let sample_size = self.opts.sample_size;
+        self.store
+            .scan_keys(key_type, |keys| {
+                for key in keys {
+                    let Some(colon) = key.iter().rposition(|&b| b == b':') else {
+                        continue;
+                    };
+                    let Ok(prefix) = std::str::from_utf8(&key[..=colon]) else {
+                        continue;
+                    };
+                    let entry = found.entry(prefix.to_string()).or_default();
+                    // SCAN can repeat keys; counts are estimates until a table is read.
+                    entry.0 += 1;
+                    if entry.1.len() < sample_size {
+                        entry.1.push(key);
+                    }
                 }
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
+            })
+            .await?;
         found.remove(&format!("{}:", meta::META_PREFIX));
         Ok(found)
     }

@@ -127,7 +127,7 @@ impl Engine {
         if let Some(ttl) = new_ttl {
             let mut batches = store.scan_table_keys(&table.prefix, table.redis_type());
             while let Some(batch) = batches.recv().await {
-                let mut pipe = redis::pipe();
+                let mut pipe = crate::store::Pipe::new();
                 for key in batch? {
                     match ttl {
                         Some(secs) => pipe.cmd("EXPIRE").arg(key).arg(secs).ignore(),

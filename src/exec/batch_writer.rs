@@ -144,7 +144,10 @@ impl Writer {
 impl Target {
     async fn run(self, mut rx: mpsc::Receiver<Batch>) -> Result<()> {
         let t = &self.table;
+        // One connection to one server: on a cluster each batch goes by
+        // write_alone, whose commands are routed to their keys' masters.
         let pipelined = t.storage == STORAGE_HASH
+            && !self.store.is_cluster()
             && t.ttl.is_none()
             && self.conflict != Conflict::Replace
             && self.store.has_hsetex().await;

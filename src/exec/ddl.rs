@@ -375,7 +375,7 @@ pub(super) async fn delete_all_keys(store: &Store, table: &TableInfo) -> Result<
     let mut n = 0;
     while let Some(batch) = batches.recv().await {
         let batch = batch?;
-        let mut pipe = redis::pipe();
+        let mut pipe = crate::store::Pipe::new();
         pipe.cmd("UNLINK").arg(&batch);
         store.pipeline(&pipe).await?;
         n += batch.len();

@@ -115,8 +115,17 @@ impl Engine {
                     }
                 }
                 Access::Scan { why } => {
+                    let store = self.catalog().store();
+                    let masters = if store.is_cluster() {
+                        format!(
+                            ", on each of the {} Redis Cluster masters at once",
+                            store.masters().len()
+                        )
+                    } else {
+                        String::new()
+                    };
                     lines.push(format!(
-                        "{}: SCAN MATCH {}* TYPE {} + pipelined {read} ({fields})",
+                        "{}: SCAN MATCH {}* TYPE {} + pipelined {read} ({fields}){masters}",
                         t.name,
                         crate::store::escape_glob(&t.prefix),
                         t.redis_type()

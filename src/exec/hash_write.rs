@@ -25,8 +25,9 @@ use redis::Value;
 use super::write::{Checked, Conflict};
 use crate::catalog::{ColType, TableInfo};
 use crate::error::{Error, Result};
+use crate::store::cluster::slot;
 use crate::store::resp3::{self, Frame};
-use crate::store::Store;
+use crate::store::{Pipe, Store};
 
 /// Rows per script call.
 const GROUP: usize = 100;
@@ -222,7 +223,9 @@ impl Rows<'_> {
             .filter_map(move |(c, (name, _))| self.encoded[c][r].as_deref().map(|v| (name.as_str(), v)))
     }
 
-    /// Write rows with the insert script, GROUP rows per call.
+    /// Write rows with the insert script, GROUP rows per call (on a
+    /// cluster, rows of one hash slot per call: a script's keys must share
+    /// one); the codes in the rows' order.
     async fn run_script(
         &self,
         store: &Store,
@@ -232,31 +235,78 @@ impl Rows<'_> {
         keys: &[String],
     ) -> Result<Vec<Code>> {
         let ttl = self.table.ttl.unwrap_or(0);
-        let mut pipe = redis::pipe();
-        for (group, keys) in rows.chunks(GROUP).zip(keys.chunks(GROUP)) {
-            let cmd = pipe.cmd("EVALSHA").arg(sha).arg(group.len()).arg(keys);
+        let groups: Vec<Vec<usize>> = if store.is_cluster() {
+            let mut by_slot: std::collections::BTreeMap<u16, Vec<usize>> = Default::default();
+            for (i, k) in keys.iter().enumerate() {
+                by_slot.entry(slot(k.as_bytes())).or_default().push(i);
+            }
+            by_slot
+                .into_values()
+                .flat_map(|g| g.chunks(GROUP).map(<[usize]>::to_vec).collect::<Vec<_>>())
+                .collect()
+        } else {
+            (0..rows.len())
+                .collect::<Vec<_>>()
+                .chunks(GROUP)
+                .map(<[usize]>::to_vec)
+                .collect()
+        };
+        let mut pipe = Pipe::new();
+        for group in &groups {
+            let cmd = pipe.cmd("EVALSHA").arg(sha).arg(group.len());
+            for &i in group {
+                cmd.arg(&keys[i]);
+            }
             cmd.arg(mode).arg(ttl);
-            for (r, _) in group {
-                cmd.arg(self.fields(*r).count());
-                for (f, v) in self.fields(*r) {
+            for &i in group {
+                let r = rows[i].0;
+                cmd.arg(self.fields(r).count());
+                for (f, v) in self.fields(r) {
                     cmd.arg(f).arg(v);
                 }
             }
         }
-        let groups = store.pipeline(&pipe).await?;
-        Ok(groups
-            .iter()
-            .flat_map(|g| match g {
-                Value::Array(codes) => codes.iter().map(code).collect::<Vec<_>>(),
-                other => vec![Err(format!("{other:?}"))],
-            })
-            .collect())
+        let replies = store.pipeline(&pipe).await?;
+        let mut codes: Vec<Code> = vec![Err("no reply".into()); rows.len()];
+        for (group, reply) in groups.iter().zip(&replies) {
+            match reply {
+                Value::Array(got) if got.len() == group.len() => {
+                    for (&i, c) in group.iter().zip(got) {
+                        codes[i] = code(c);
+                    }
+                }
+                other => {
+                    for &i in group {
+                        codes[i] = Err(format!("{other:?}"));
+                    }
+                }
+            }
+        }
+        Ok(codes)
     }
 
     /// Write rows whose keys were just found not to exist with one
     /// `HSETEX key FNX FIELDS n field value ...` each, pipelined on a
-    /// connection of their own (replies read without a value per row).
+    /// connection of their own (replies read without a value per row; on
+    /// a cluster, routed to each key's master).
     async fn hsetex_new(&self, store: &Store, rows: &[(usize, String)], keys: &[String]) -> Result<Vec<Code>> {
+        if store.is_cluster() {
+            let counts: Vec<String> = (0..=self.columns.len()).map(|n| n.to_string()).collect();
+            let commands: Vec<Vec<&[u8]>> = rows
+                .iter()
+                .zip(keys)
+                .map(|((r, _), key)| {
+                    let mut args = vec![b"HSETEX".as_slice(), key.as_bytes(), b"FNX", b"FIELDS", b""];
+                    for (f, v) in self.fields(*r) {
+                        args.extend([f.as_bytes(), v.as_bytes()]);
+                    }
+                    args[4] = counts[(args.len() - 5) / 2].as_bytes();
+                    args
+                })
+                .collect();
+            let reply = store.pipeline_own(commands.iter().map(Vec::as_slice)).await?;
+            return Ok(reply.frames().map(hsetex_code).collect());
+        }
         let mut out = Vec::new();
         let n = self.encode_hsetex(&mut out, rows, keys);
         let reply = store.pipeline_encoded(&out, n).await?;

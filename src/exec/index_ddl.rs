@@ -113,6 +113,12 @@ async fn require_search(store: &Store, what: &str) -> Result<()> {
     if store.has_search().await {
         return Ok(());
     }
+    if store.is_cluster() {
+        return Err(Error::Unsupported(format!(
+            "{what} is not supported on a Redis Cluster yet: there each master indexes only its own keys \
+             (see docs/cluster.md); queries run without pushdown and give the same answers"
+        )));
+    }
     Err(Error::Unsupported(format!(
         "RediSearch is not loaded in this Redis server; {what} needs it"
     )))

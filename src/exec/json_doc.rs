@@ -183,7 +183,7 @@ pub(super) async fn insert_docs(
     let ttl = table.ttl.unwrap_or(0).to_string();
     let mut written = 0;
     for (chunk, docs) in rows.chunks(WRITE_BATCH).zip(docs.chunks(WRITE_BATCH)) {
-        let mut pipe = redis::pipe();
+        let mut pipe = crate::store::Pipe::new();
         for ((_, id), doc) in chunk.iter().zip(docs) {
             pipe.cmd("EVALSHA")
                 .arg(&sha)
@@ -254,7 +254,7 @@ pub(super) async fn update_docs(
     let sha: String = store.query(redis::cmd("SCRIPT").arg("LOAD").arg(UPDATE_SCRIPT)).await?;
     let mut matched = 0;
     for chunk in calls.chunks(WRITE_BATCH) {
-        let mut pipe = redis::pipe();
+        let mut pipe = crate::store::Pipe::new();
         for (id, args) in chunk {
             pipe.cmd("EVALSHA").arg(&sha).arg(1).arg(table.key_of(id)).arg(args);
         }

@@ -116,7 +116,7 @@ impl Engine {
         let mut matched = 0;
         let rows: Vec<usize> = (0..ids.len()).filter(|&r| ids[r].is_some()).collect();
         for chunk in rows.chunks(UPDATE_BATCH) {
-            let mut pipe = redis::pipe();
+            let mut pipe = crate::store::Pipe::new();
             let mut sent = 0;
             for &r in chunk {
                 let key = plan.table.key_of(ids[r].as_deref().expect("filtered"));

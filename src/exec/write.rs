@@ -442,7 +442,7 @@ impl Engine {
                 let keys: Vec<String> = ids.iter().flatten().map(|id| table.key_of(id)).collect();
                 let mut deleted = 0;
                 for chunk in keys.chunks(WRITE_BATCH) {
-                    let mut pipe = redis::pipe();
+                    let mut pipe = crate::store::Pipe::new();
                     for k in chunk {
                         pipe.cmd("UNLINK").arg(k);
                     }
@@ -539,7 +539,7 @@ pub(super) async fn write_checked(
     let Checked { rows, keys } = checked;
     // One EXISTS per chunk of keys, all in one round trip: when none exists
     // (a load into a new table), no TYPE per key is needed.
-    let mut exists = redis::pipe();
+    let mut exists = crate::store::Pipe::new();
     for chunk in keys.chunks(WRITE_BATCH) {
         exists.cmd("EXISTS").arg(chunk);
     }
@@ -560,7 +560,7 @@ pub(super) async fn write_checked(
     let chunks = rows.chunks(WRITE_BATCH).zip(keys.chunks(WRITE_BATCH)).zip(existing);
     for ((chunk, chunk_keys), _) in chunks.filter(|(_, n)| *n > 0) {
         all_new = false;
-        let mut pipe = redis::pipe();
+        let mut pipe = crate::store::Pipe::new();
         for key in chunk_keys {
             pipe.cmd("TYPE").arg(key);
         }

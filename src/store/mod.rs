@@ -3,39 +3,42 @@
 //! pattern, and pipelined batch reads. Callers never build SCAN patterns or
 //! pipelines themselves, so a cluster-aware implementation can slot in here.
 
+pub mod cluster;
 pub mod embedded;
 pub mod health;
 pub mod json;
+pub mod node;
+pub mod pipe;
 pub mod resp3;
+mod scan;
 pub mod tls;
 
+pub use pipe::Pipe;
+pub use scan::escape_glob;
 pub use tls::RedisTls;
 
-use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Pipeline, Value};
-use tokio::sync::mpsc;
+use redis::Value;
 
-use crate::error::{connection_failed, Error, Result};
+use crate::error::{Error, Result};
+use cluster::Cluster;
+use node::Node;
 
 /// Keys fetched per pipelined round trip.
 pub const FETCH_BATCH: usize = 512;
 /// SCAN COUNT hint.
 pub const SCAN_COUNT: usize = 2000;
 
-/// A handle on one Redis server. Cheap to clone; all clones share one
-/// multiplexed connection that reconnects by itself, checked before use
-/// when it may be stale (see [`health`]).
+/// A handle on one Redis server or a Redis Cluster. Cheap to clone; all
+/// clones share the same connections. Callers never learn which it is,
+/// except where a cluster cannot do the same (RediSearch pushdown).
 #[derive(Clone)]
 pub struct Store {
-    conn: ConnectionManager,
-    health: Arc<health::Health>,
-    /// RESP3 connections for FT.* commands, whose replies carry RediSearch's
-    /// partial-result warnings (RESP2 drops them), read without copying.
-    search: Arc<resp3::Pool>,
+    /// The server; on a cluster, the first master found at connect time
+    /// (its pool serves [`Store::search_conn`]).
+    node: Arc<Node>,
+    cluster: Option<Arc<Cluster>>,
     /// Whether the server has HSETEX (Redis 8.0+), asked once.
     hsetex: Arc<tokio::sync::OnceCell<bool>>,
     url: String,
@@ -50,36 +53,22 @@ impl Store {
         Self::connect_with(url, &RedisTls::default()).await
     }
 
-    /// Connect to `url`, with these TLS settings if it is `rediss://`.
+    /// Connect to `url`, with these TLS settings if it is `rediss://`;
+    /// `redis+cluster://host:port[,host:port...]` names a cluster.
     pub async fn connect_with(url: &str, tls: &RedisTls) -> Result<Store> {
-        let bad_url = |e: redis::RedisError| Error::RedisUnavailable(format!("bad Redis URL {}: {e}", redacted(url)));
-        let mut client = redis::Client::open(url).map_err(bad_url)?;
-        let mut connector = None;
-        if let redis::ConnectionAddr::TcpTls { .. } = client.get_connection_info().addr() {
-            let loaded = tls.load()?;
-            client = redis::Client::build_with_tls(url, loaded.certificates).map_err(bad_url)?;
-            connector = Some(loaded.connector);
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_response_timeout(Some(Duration::from_secs(60)))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let info = client.get_connection_info().clone();
-        let db = info.redis_settings().db();
-        let health = Arc::new(health::Health::default());
-        let search = Arc::new(resp3::Pool::with_health(&info, health.clone(), connector)?);
-        let conn = ConnectionManager::new_with_config(client, config).await.map_err(|e| {
-            let hint = tls::hint(&e.to_string());
-            Error::RedisUnavailable(format!("cannot connect to {}: {e}{hint}", redacted(url)))
-        })?;
+        let (node, cluster) = if cluster::is_cluster_url(url) {
+            let c = Cluster::connect(url, tls).await?;
+            let first = c.topology().masters[0].clone();
+            (first, Some(Arc::new(c)))
+        } else {
+            (Arc::new(Node::connect(url, tls).await?), None)
+        };
         Ok(Store {
-            conn,
-            health,
-            search,
+            db: node.db,
+            node,
+            cluster,
             hsetex: Arc::default(),
             url: url.to_string(),
-            db,
         })
     }
 
@@ -87,67 +76,48 @@ impl Store {
         &self.url
     }
 
-    /// Run one command.
+    /// Whether this is a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster.is_some()
+    }
+
+    /// The masters: the one server, or every master of the cluster.
+    pub fn masters(&self) -> Vec<Arc<Node>> {
+        match &self.cluster {
+            Some(c) => c.topology().masters.clone(),
+            None => vec![self.node.clone()],
+        }
+    }
+
+    /// Run one command (on a cluster, on the master of its key's slot).
     pub async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
-        let mut conn = self.shared().await?;
-        let reply = cmd.query_async(&mut conn).await;
-        self.noted(reply)
-    }
-
-    /// The shared connection, checked first if it may be stale.
-    async fn shared(&self) -> Result<ConnectionManager> {
-        self.check_if_due().await?;
-        Ok(self.conn.clone())
-    }
-
-    /// Check the shared connection with INFO server if it may be stale
-    /// (see [`health`]).
-    async fn check_if_due(&self) -> Result<()> {
-        if !self.health.needs_check() {
-            return Ok(());
-        }
-        let mut conn = self.conn.clone();
-        let mut info = redis::cmd("INFO");
-        info.arg("server");
-        // On a dead connection the first try fails and the manager
-        // reconnects; INFO can safely be sent again.
-        let reply: redis::RedisResult<String> = match info.query_async(&mut conn).await {
-            Err(e) if connection_failed(&e) => info.query_async(&mut conn).await,
-            other => other,
+        let Some(cluster) = &self.cluster else {
+            return self.node.query(cmd).await;
         };
-        let run_id = match reply {
-            Ok(text) => health::run_id(&text),
-            Err(e) if connection_failed(&e) => return Err(e.into()),
-            // INFO refused (an ACL user without it): nothing to compare.
-            Err(_) => None,
-        };
-        if self.health.checked(run_id) {
-            tracing::warn!("Redis was restarted (new run_id): the catalog is rescanned");
+        let mut one = Pipe::new();
+        one.ignore_errors().add_command(cmd.clone());
+        let reply = pipe::run(cluster, &one).await?.pop().unwrap_or(Value::Nil);
+        if let Value::ServerError(e) = reply {
+            return Err(redis::RedisError::from(e).into());
         }
-        Ok(())
-    }
-
-    /// Note how a command on the shared connection ended.
-    fn noted<T>(&self, reply: redis::RedisResult<T>) -> Result<T> {
-        match reply {
-            Ok(v) => {
-                self.health.answered();
-                Ok(v)
-            }
-            Err(e) => {
-                if connection_failed(&e) {
-                    self.health.suspect();
-                }
-                Err(e.into())
-            }
-        }
+        redis::from_redis_value(reply).map_err(|e| Error::Redis(e.to_string()))
     }
 
     /// How many times Redis was found restarted (a new process, perhaps
-    /// empty) since this store connected; checks first if due.
+    /// empty) since this store connected, or (on a cluster) its masters
+    /// or slots changed; checks first if due.
     pub async fn epoch(&self) -> Result<u64> {
-        self.check_if_due().await?;
-        Ok(self.health.epoch())
+        let Some(cluster) = &self.cluster else {
+            self.node.check_if_due().await?;
+            return Ok(self.node.health.epoch());
+        };
+        let topology = cluster.topology();
+        let mut restarts = 0u64;
+        for node in &topology.masters {
+            node.check_if_due().await?;
+            restarts += node.health.epoch();
+        }
+        Ok((topology.generation << 32).wrapping_add(restarts))
     }
 
     /// The database number this store reads.
@@ -155,26 +125,33 @@ impl Store {
         self.db
     }
 
-    /// How many keys of this database have a TTL (`INFO keyspace`).
+    /// How many keys of this database have a TTL (`INFO keyspace` of
+    /// every master).
     pub async fn keys_with_ttl(&self) -> Result<u64> {
-        let info: String = self.query(redis::cmd("INFO").arg("keyspace")).await?;
         let prefix = format!("db{}:", self.db);
-        Ok(info
-            .lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .and_then(|rest| rest.split(',').find_map(|kv| kv.strip_prefix("expires=")))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or(0))
+        let mut n = 0;
+        for node in self.masters() {
+            let info: String = node.query(redis::cmd("INFO").arg("keyspace")).await?;
+            n += info
+                .lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .and_then(|rest| rest.split(',').find_map(|kv| kv.strip_prefix("expires=")))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        Ok(n)
     }
 
     /// A pooled RESP3 connection of its own (FT.* cursors, bulk writes);
-    /// give it back with [`Store::search_done`] once its last command completed.
+    /// give it back with [`Store::search_done`] once its last command
+    /// completed. On a cluster, a connection to one master: for commands
+    /// that need no other.
     pub async fn search_conn(&self) -> Result<resp3::Conn> {
-        self.search.get().await
+        self.node.pool.get().await
     }
 
     pub fn search_done(&self, conn: resp3::Conn) {
-        self.search.put(conn)
+        self.node.pool.put(conn)
     }
 
     /// The exact number of distinct keys of one table (SCAN, deduplicated).
@@ -187,11 +164,12 @@ impl Store {
         Ok(n)
     }
 
-    /// Run a pipeline; a failing command inside it comes back as an error value.
-    pub async fn pipeline(&self, pipe: &Pipeline) -> Result<Vec<Value>> {
-        let mut conn = self.shared().await?;
-        let reply = pipe.query_async(&mut conn).await;
-        self.noted(reply)
+    /// Run a pipeline (on a cluster, each command on its slot's master).
+    pub async fn pipeline(&self, pipe: &Pipe) -> Result<Vec<Value>> {
+        match &self.cluster {
+            Some(cluster) => pipe::run(cluster, pipe).await,
+            None => self.node.pipeline(pipe.redis()).await,
+        }
     }
 
     /// Run commands (each its arguments) pipelined on a connection of their
@@ -203,19 +181,25 @@ impl Store {
         &self,
         commands: impl IntoIterator<Item = &'c [A]>,
     ) -> Result<resp3::Reply> {
-        let mut conn = self.search.get().await?;
-        let reply = conn.pipeline(commands).await?;
-        self.search.put(conn);
-        Ok(reply)
+        match &self.cluster {
+            Some(cluster) => pipe::run_own(cluster, &commands.into_iter().collect::<Vec<_>>()).await,
+            None => self.node.pipeline_own(commands).await,
+        }
     }
 
     /// [`Store::pipeline_own`] for `n` commands already encoded by
-    /// [`resp3::encode_commands`].
+    /// [`resp3::encode_commands`]. One node only: a cluster's callers send
+    /// commands by [`Store::pipeline_own`], which routes them.
     pub async fn pipeline_encoded(&self, encoded: &[u8], n: usize) -> Result<resp3::Reply> {
-        let mut conn = self.search.get().await?;
+        if self.is_cluster() {
+            return Err(Error::Internal(
+                "pre-encoded commands cannot be routed on a Redis Cluster".into(),
+            ));
+        }
+        let mut conn = self.node.pool.get().await?;
         conn.send(encoded).await?;
         let reply = conn.receive(n).await?;
-        self.search.put(conn);
+        self.node.pool.put(conn);
         Ok(reply)
     }
 
@@ -231,85 +215,11 @@ impl Store {
             .await
     }
 
+    /// Whether RediSearch can answer for this store's tables. Not on a
+    /// cluster: there each master indexes only its own keys, and redsql
+    /// does not yet query every shard's index (docs/cluster.md).
     pub async fn has_search(&self) -> bool {
-        self.query::<Value>(&redis::cmd("FT._LIST")).await.is_ok()
-    }
-
-    /// Stream the distinct keys of one table (`<prefix><id>` with no `:` in
-    /// the id) as batches. Keys of nested tables (`<prefix><x>:<id>`) are left
-    /// out. SCAN may repeat a key; each key is sent once (remembered by a
-    /// 128-bit fingerprint, XXH3 seeded at random per scan, 16 bytes a key
-    /// rather than the key itself; two distinct keys share one with a chance
-    /// of about n²/2¹²⁹). Two SipHashes a key were a tenth of a full scan's
-    /// CPU; XXH3 is one pass.
-    pub fn scan_table_keys(&self, prefix: &str, key_type: &str) -> mpsc::Receiver<Result<Vec<Vec<u8>>>> {
-        let (tx, rx) = mpsc::channel(8);
-        let store = self.clone();
-        let pattern = format!("{}*", escape_glob(prefix));
-        let plen = prefix.len();
-        let key_type = key_type.to_string();
-        tokio::spawn(async move {
-            let mut seen: HashSet<u128, std::hash::BuildHasherDefault<Fingerprint>> = HashSet::default();
-            // Seeded per scan, so no set of key names collides on purpose.
-            let seed = std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8);
-            let fingerprint = |k: &[u8]| xxhash_rust::xxh3::xxh3_128_with_seed(k, seed);
-            // One connection of its own for the whole SCAN, read by the RESP3 reader.
-            let mut conn = match store.search.get().await {
-                Ok(c) => c,
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
-            };
-            let count = SCAN_COUNT.to_string();
-            let mut cursor = b"0".to_vec();
-            loop {
-                let args: [&[u8]; 8] = [
-                    b"SCAN",
-                    &cursor,
-                    b"MATCH",
-                    pattern.as_bytes(),
-                    b"COUNT",
-                    count.as_bytes(),
-                    b"TYPE",
-                    key_type.as_bytes(),
-                ];
-                let page = conn.call(&args).await.and_then(|reply| {
-                    let mut parts = reply.frame().elements();
-                    let (Some(next), Some(keys)) = (parts.next().and_then(|f| f.bytes()), parts.next()) else {
-                        return Err(Error::Redis(format!("unexpected SCAN reply {:?}", reply.frame())));
-                    };
-                    let batch: Vec<Vec<u8>> = keys
-                        .elements()
-                        .filter_map(|k| k.bytes())
-                        .filter(|k| k.len() >= plen && !k[plen..].contains(&b':'))
-                        .filter(|k| seen.insert(fingerprint(k)))
-                        .map(<[u8]>::to_vec)
-                        .collect();
-                    Ok((next.to_vec(), batch))
-                });
-                let (next, mut batch) = match page {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
-                };
-                while !batch.is_empty() {
-                    let rest = batch.split_off(batch.len().min(FETCH_BATCH));
-                    if tx.send(Ok(batch)).await.is_err() {
-                        return; // the reader went away
-                    }
-                    batch = rest;
-                }
-                if next == b"0" {
-                    store.search.put(conn);
-                    return;
-                }
-                cursor = next;
-            }
-        });
-        rx
+        !self.is_cluster() && self.query::<Value>(&redis::cmd("FT._LIST")).await.is_ok()
     }
 
     /// HMGET `fields` of every key in one pipelined round trip on the shared
@@ -322,7 +232,7 @@ impl Store {
         if fields.is_empty() {
             return Ok(keys.iter().map(|_| Some(Vec::new())).collect());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = Pipe::new();
         pipe.ignore_errors();
         for key in keys {
             pipe.cmd("HMGET").arg(key).arg(fields);
@@ -346,7 +256,7 @@ impl Store {
             }
         }
         if !all_nil.is_empty() {
-            let mut pipe = redis::pipe();
+            let mut pipe = Pipe::new();
             for &i in &all_nil {
                 pipe.cmd("EXISTS").arg(&keys[i]);
             }
@@ -422,7 +332,7 @@ impl Store {
         if keys.is_empty() {
             return Ok(keys);
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = Pipe::new();
         for k in &keys {
             pipe.cmd("TYPE").arg(k);
         }
@@ -437,7 +347,7 @@ impl Store {
 
     /// Remaining time to live in seconds of every key (None: no expiry or gone).
     pub async fn ttl_batch(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<i64>>> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Pipe::new();
         for key in keys {
             pipe.cmd("TTL").arg(key);
         }
@@ -454,7 +364,7 @@ impl Store {
 
     /// HGETALL of every key in one pipelined round trip (used for sampling).
     pub async fn hgetall_batch(&self, keys: &[Vec<u8>]) -> Result<Vec<Vec<(Vec<u8>, Vec<u8>)>>> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Pipe::new();
         pipe.ignore_errors();
         for key in keys {
             pipe.cmd("HGETALL").arg(key);
@@ -481,25 +391,6 @@ impl Store {
     }
 }
 
-/// Hashes a key fingerprint, which is already a random hash, by taking its
-/// low bits: SipHash over 1M fingerprints was 9% of a full scan's CPU.
-#[derive(Default)]
-struct Fingerprint(u64);
-
-impl std::hash::Hasher for Fingerprint {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u128(&mut self, i: u128) {
-        self.0 = i as u64;
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// A Redis URL fit for messages and logs: its password replaced by `***`.
 pub fn redacted(url: &str) -> String {
     let Some(start) = url.find("://").map(|i| i + 3) else {
@@ -513,19 +404,6 @@ pub fn redacted(url: &str) -> String {
         Some(colon) => format!("{}:***{}", &url[..start + colon], &url[at..]),
         None => url.to_string(),
     }
-}
-
-/// Escape the glob metacharacters of Redis MATCH patterns (`* ? [ ] \`), so a
-/// prefix is matched literally and can never widen a SCAN.
-pub fn escape_glob(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 4);
-    for c in s.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod common;
 
 mod arrays;
 mod auth;
+mod cluster;
 mod copy;
 mod dialect;
 mod disconnects;

@@ -117,7 +117,48 @@ pub fn split_args(line: &str) -> Vec<String> {
     args
 }
 
-async fn seed(url: &str, path: &Path) {
+/// Empty the database and seed it for `path` (see the module doc). On a
+/// cluster (`nodes`: its masters' URLs) every master is emptied key by key
+/// and the seed commands go through redsql's own routing (a key sent to the
+/// wrong master would be refused with MOVED, not stored).
+async fn seed(url: &str, nodes: &[String], path: &Path) {
+    let own = path.with_extension("redis");
+    let seed = if own.exists() {
+        own
+    } else {
+        path.with_file_name("seed.redis")
+    };
+    let text = std::fs::read_to_string(&seed).unwrap_or_default();
+    let lines: Vec<Vec<String>> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(split_args)
+        .collect();
+    if !nodes.is_empty() {
+        for node in nodes {
+            let mut con = crate::common::redis(node).await;
+            let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query_async(&mut con).await.unwrap();
+            if keys.is_empty() {
+                continue;
+            }
+            let mut pipe = redis::pipe();
+            for k in &keys {
+                pipe.cmd("UNLINK").arg(k).ignore();
+            }
+            let () = pipe.query_async(&mut con).await.unwrap();
+        }
+        let store = redsql::store::Store::connect(url).await.unwrap();
+        let mut pipe = redsql::store::Pipe::new();
+        for args in &lines {
+            pipe.cmd(&args[0]).arg(&args[1..]).ignore();
+        }
+        store
+            .pipeline(&pipe)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", seed.display()));
+        return;
+    }
     let mut con = crate::common::redis(url).await;
     // Key by key: a FLUSHDB (of any db) makes RediSearch drop every index,
     // other tests' in db 0 included.
@@ -125,22 +166,8 @@ async fn seed(url: &str, path: &Path) {
     for chunk in keys.chunks(500) {
         let _: i64 = redis::cmd("DEL").arg(chunk).query_async(&mut con).await.unwrap();
     }
-    let own = path.with_extension("redis");
-    let seed = if own.exists() {
-        own
-    } else {
-        path.with_file_name("seed.redis")
-    };
-    let Ok(text) = std::fs::read_to_string(&seed) else {
-        return;
-    };
     let mut pipe = redis::pipe();
-    for line in text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        let args = split_args(line);
+    for args in &lines {
         pipe.cmd(&args[0]).arg(&args[1..]).ignore();
     }
     let () = pipe
@@ -151,7 +178,20 @@ async fn seed(url: &str, path: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_tests() {
-    let url = format!("{}/15", crate::common::redis_url());
+    run_files(&format!("{}/15", crate::common::redis_url()), &[]).await;
+}
+
+/// The same files on a 3-master Redis Cluster, with the same expected
+/// answers (the cluster test run of scripts/test.sh).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_tests_on_a_cluster() {
+    let (url, nodes, _lock) = crate::common::cluster().await;
+    run_files(&url, &nodes).await;
+}
+
+/// Run every `.slt` file (or those matching `SLT_FILTER`) against a fresh
+/// redsql over `url`.
+async fn run_files(url: &str, nodes: &[String]) {
     let mut files = Vec::new();
     slt_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("sql-tests"), &mut files);
     files.sort();
@@ -159,8 +199,8 @@ async fn sql_tests() {
     let mut failures = Vec::new();
     let mut ran = 0;
     for file in files.iter().filter(|f| f.to_string_lossy().contains(&filter)) {
-        seed(&url, file).await;
-        let server = crate::common::start_server(&url).await;
+        seed(url, nodes, file).await;
+        let server = crate::common::start_server(url).await;
         let addr = server.local_addr();
         let mut runner = sqllogictest::Runner::new(|| async move {
             let conf = format!("host={} port={} user=slt", addr.ip(), addr.port());
@@ -181,5 +221,5 @@ async fn sql_tests() {
         failures.len(),
         failures.join("\n\n")
     );
-    println!("{ran} .slt files passed");
+    println!("{ran} .slt files passed on {url}");
 }

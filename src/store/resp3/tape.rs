@@ -264,6 +264,38 @@ impl Reply {
         ))
     }
 
+    /// One reply of frames taken from several (a cluster's nodes'): the
+    /// i-th frame is frame `order[i].1` of `parts[order[i].0]`.
+    pub fn merge(parts: Vec<Reply>, order: &[(usize, usize)]) -> Result<Reply> {
+        let mut bytes = BytesMut::with_capacity(parts.iter().map(|p| p.bytes.len()).sum());
+        let mut toks = Vec::with_capacity(parts.iter().map(|p| p.toks.len()).sum());
+        let mut bases = Vec::with_capacity(parts.len());
+        for p in &parts {
+            let (byte_base, tok_base) = (offset(bytes.len())?, offset(toks.len())?);
+            bases.push(tok_base);
+            offset(bytes.len() + p.bytes.len())?;
+            bytes.extend_from_slice(&p.bytes);
+            toks.extend(p.toks.iter().map(|t| {
+                let mut t = *t;
+                t.next += tok_base;
+                if matches!(t.kind, Kind::Str | Kind::Error) {
+                    t.a += byte_base;
+                }
+                t
+            }));
+        }
+        let roots = order
+            .iter()
+            .map(|&(p, f)| parts.get(p).and_then(|r| r.roots.get(f)).map(|&i| i + bases[p]))
+            .collect::<Option<Vec<u32>>>()
+            .ok_or_else(|| Error::Internal("merging replies: no such frame".into()))?;
+        Ok(Reply {
+            bytes: bytes.freeze(),
+            toks,
+            roots,
+        })
+    }
+
     /// The top-level frame (the first reply's, of a pipeline).
     pub fn frame(&self) -> Frame<'_> {
         let i = self.roots.first().map_or(0, |&i| i as usize);
@@ -406,6 +438,21 @@ impl<'a> Frame<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merged_replies_keep_their_frames_in_the_asked_order() {
+        let (a, _) = Reply::parse(b"*2\r\n$3\r\nabc\r\n_\r\n").unwrap();
+        let (b, _) = Reply::parse(b"-MOVED 1 h:1\r\n").unwrap();
+        let (c, _) = Reply::parse(b"*1\r\n:7\r\n").unwrap();
+        let m = Reply::merge(vec![a, b, c], &[(2, 0), (0, 0), (1, 0)]).unwrap();
+        let f: Vec<Frame> = m.frames().collect();
+        assert_eq!(f[0].elements().next().unwrap().int(), Some(7));
+        let first: Vec<Frame> = f[1].elements().collect();
+        assert_eq!(first[0].bytes(), Some(b"abc".as_slice()));
+        assert!(first[1].is_null());
+        assert_eq!(f[2].error(), Some(b"MOVED 1 h:1".as_slice()));
+        assert!(Reply::merge(Vec::new(), &[(0, 0)]).is_err());
+    }
 
     const PAGE: &[u8] =
         b"*2\r\n%2\r\n+results\r\n*1\r\n%1\r\n$5\r\nextra\r\n=8\r\ntxt:ab\r\n\r\n$7\r\nwarning\r\n~0\r\n:42\r\n";

@@ -25,6 +25,21 @@ pub fn plain_redis_url() -> String {
         .expect("REDSQL_TEST_PLAIN_REDIS_URL is not set: run the tests with `make test`")
 }
 
+/// The 3-master Redis Cluster started by `make test`: its URL and its
+/// masters' own URLs, and a lock the cluster tests hold (the slt run empties
+/// every master).
+pub async fn cluster() -> (String, Vec<String>, tokio::sync::MutexGuard<'static, ()>) {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let url = std::env::var("REDSQL_TEST_CLUSTER_URL")
+        .expect("REDSQL_TEST_CLUSTER_URL is not set: run the tests with `make test`");
+    let nodes = url
+        .trim_start_matches("redis+cluster://")
+        .split(',')
+        .map(|a| format!("redis://{a}"))
+        .collect();
+    (url, nodes, LOCK.lock().await)
+}
+
 /// A table name no other test uses.
 pub fn unique(name: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);

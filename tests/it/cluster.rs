@@ -1,0 +1,266 @@
+//! redsql on the 3-master Redis Cluster of `make test`: every key is stored
+//! on the master of its hash slot, scans read every master, and writes,
+//! COPY in and out, TTLs, metadata and DROP work across them with the
+//! answers of a single node. (The .slt files also run on the cluster:
+//! sqllogictest.rs; the PostgreSQL differential test too: scripts/test.sh.)
+
+use crate::common::*;
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+
+fn s(v: impl ToString) -> Option<String> {
+    Some(v.to_string())
+}
+
+/// Every key of `prefix` on each master, asked of each master alone (a
+/// master answers only for keys it holds).
+async fn keys_per_master(nodes: &[String], prefix: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    for node in nodes {
+        let mut con = redis(node).await;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        out.push(keys.len());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_and_writes_span_every_master_with_single_node_answers() {
+    let (url, nodes, _lock) = cluster().await;
+    let server = start_server(&url).await;
+    let c = connect(&server).await;
+    let t = unique("cl");
+    c.client
+        .batch_execute(&format!(
+            "CREATE TABLE {t} (id bigint PRIMARY KEY, region text, qty bigint, amount double precision) \
+             WITH (prefix = '{t}:')"
+        ))
+        .await
+        .unwrap();
+
+    // COPY FROM STDIN: 3,000 new keys, spread over the masters by slot.
+    let regions = ["north", "south", "east", "west"];
+    let mut csv = String::new();
+    for id in 1..=3000 {
+        csv += &format!("{id},{},{},{}.5\n", regions[id % 4], id % 10, id);
+    }
+    let sink = c
+        .client
+        .copy_in(&format!("COPY {t} FROM STDIN WITH (FORMAT csv)"))
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    sink.send(Bytes::from(csv)).await.unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 3000);
+    let per_master = keys_per_master(&nodes, &format!("{t}:")).await;
+    assert_eq!(per_master.iter().sum::<usize>(), 3000, "{per_master:?}");
+    assert!(
+        per_master.iter().all(|&n| n > 500),
+        "keys spread over every master: {per_master:?}"
+    );
+
+    // Reads: the full scan merges every master's keys, each once.
+    let expected_qty: usize = (1..=3000).map(|id| id % 10).sum();
+    assert_eq!(
+        texts(
+            &c.client,
+            &format!("SELECT count(*), sum(qty), count(DISTINCT id) FROM {t}")
+        )
+        .await,
+        vec![vec![s(3000), s(expected_qty), s(3000)]]
+    );
+    assert_eq!(
+        texts(
+            &c.client,
+            &format!("SELECT region, count(*) FROM {t} GROUP BY region ORDER BY region")
+        )
+        .await,
+        vec![
+            vec![s("east"), s(750)],
+            vec![s("north"), s(750)],
+            vec![s("south"), s(750)],
+            vec![s("west"), s(750)]
+        ]
+    );
+    // Key lookups go to each key's master.
+    assert_eq!(
+        texts(
+            &c.client,
+            &format!("SELECT id, region FROM {t} WHERE id IN (1, 2, 2999) ORDER BY id")
+        )
+        .await,
+        vec![vec![s(1), s("south")], vec![s(2), s("east")], vec![s(2999), s("west")]]
+    );
+
+    // Writes: the insert script runs per slot; a duplicate is refused
+    // with the rows written before it; ON CONFLICT skips.
+    let e = c
+        .client
+        .batch_execute(&format!(
+            "INSERT INTO {t} VALUES (5001, 'x', 1, 1), (5002, 'x', 1, 1), (7, 'x', 1, 1)"
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.as_db_error().unwrap().code().code(), "23505", "{e:?}");
+    let n = c
+        .client
+        .execute(
+            &format!("INSERT INTO {t} SELECT id + 10000, region, qty, amount FROM {t} WHERE id <= 500 ON CONFLICT (id) DO NOTHING"),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 500);
+    let n = c
+        .client
+        .execute(&format!("UPDATE {t} SET region = 'moved' WHERE id % 7 = 0"), &[])
+        .await
+        .unwrap();
+    let sevens = (1..=3000).filter(|i| i % 7 == 0).count() + (10001..=10500).filter(|i| i % 7 == 0).count();
+    assert_eq!(n as usize, sevens);
+    let n = c
+        .client
+        .execute(&format!("DELETE FROM {t} WHERE id > 10000"), &[])
+        .await
+        .unwrap();
+    assert_eq!(n, 500);
+    let rows = texts(&c.client, &format!("SELECT count(*) FROM {t}")).await;
+    // 3,000 and the two rows of the refused INSERT written before the duplicate, or not:
+    // what the count says must be what the masters hold.
+    let held: usize = keys_per_master(&nodes, &format!("{t}:")).await.iter().sum();
+    assert_eq!(rows, vec![vec![s(held)]]);
+    assert!(held >= 3000, "{held}");
+
+    // COPY TO STDOUT streams every master's rows.
+    let out = c
+        .client
+        .copy_out(&format!("COPY (SELECT id FROM {t} WHERE id <= 3000) TO STDOUT"))
+        .await
+        .unwrap();
+    futures::pin_mut!(out);
+    let mut lines = 0;
+    while let Some(chunk) = out.next().await {
+        lines += chunk.unwrap().iter().filter(|&&b| b == b'\n').count();
+    }
+    assert_eq!(lines, 3000);
+
+    // TTLs on every master; the catalog's counts and metadata.
+    c.client
+        .batch_execute(&format!("ALTER TABLE {t} SET (ttl = 600)"))
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(
+            &c.client,
+            &format!("SELECT count(*) FROM {t} WHERE _ttl BETWEEN 1 AND 600")
+        )
+        .await,
+        vec![vec![s(held)]]
+    );
+    // Pushdown needs per-shard indexes: refused plainly, not half done.
+    assert_eq!(
+        sqlstate(&c.client, &format!("CREATE INDEX ON {t} (region)")).await,
+        "0A000"
+    );
+    let plan = texts(
+        &c.client,
+        &format!("EXPLAIN SELECT count(*) FROM {t} WHERE region = 'north'"),
+    )
+    .await;
+    assert!(
+        plan[0][0]
+            .as_deref()
+            .unwrap()
+            .contains("on each of the 3 Redis Cluster masters at once"),
+        "{plan:?}"
+    );
+    c.client.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+    assert_eq!(keys_per_master(&nodes, &format!("{t}:")).await, vec![0; nodes.len()]);
+    assert_eq!(sqlstate(&c.client, &format!("SELECT * FROM {t}")).await, "42P01");
+    server.shutdown().await;
+}
+
+/// A private cluster of `scripts/redis-cluster.sh`, stopped when dropped.
+struct OwnCluster(Vec<u16>);
+
+impl OwnCluster {
+    fn start() -> OwnCluster {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/redis-cluster.sh");
+        let out = std::process::Command::new(script)
+            .args(["start", "3"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let ports = String::from_utf8_lossy(&out.stdout);
+        OwnCluster(ports.split_whitespace().map(|p| p.parse().unwrap()).collect())
+    }
+
+    fn url(&self) -> String {
+        let addrs: Vec<String> = self.0.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        format!("redis+cluster://{}", addrs.join(","))
+    }
+
+    fn signal(&self, port: u16, sig: &str) {
+        let pidfile = format!("{}/.run/redis-{port}/redis.pid", env!("CARGO_MANIFEST_DIR"));
+        let pid = std::fs::read_to_string(pidfile).unwrap();
+        std::process::Command::new("kill")
+            .args([sig, pid.trim()])
+            .status()
+            .unwrap();
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/redis-cluster.sh");
+        let ports: Vec<String> = self.0.iter().map(u16::to_string).collect();
+        let _ = std::process::Command::new(script).arg("stop").args(ports).status();
+    }
+}
+
+/// A master that dies while a scan waits on it ends the statement with an
+/// error, never with the other masters' rows as if they were all; the next
+/// statements fail promptly too (its slots are served by no one), and the
+/// server and the session stay up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_killed_mid_scan_is_an_error_not_a_partial_answer() {
+    let cluster = OwnCluster::start();
+    let server = start_server(&cluster.url()).await;
+    let c = connect(&server).await;
+    c.client
+        .batch_execute(
+            "CREATE TABLE fault (id bigint PRIMARY KEY, v bigint); \
+             INSERT INTO fault SELECT g, g % 10 FROM generate_series(1, 20000) g",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&c.client, "SELECT count(*) FROM fault").await,
+        vec![vec![s(20000)]]
+    );
+    // Frozen, the master holds the scan up; killed, it breaks it.
+    let victim = cluster.0[1];
+    cluster.signal(victim, "-STOP");
+    let client = &c.client;
+    let query = client.query("SELECT count(*), sum(v) FROM fault", &[]);
+    let kill = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        cluster.signal(victim, "-KILL");
+    };
+    let (answer, ()) = tokio::join!(query, kill);
+    let e = answer.expect_err("a master died mid-scan: the answer must be an error");
+    assert_eq!(e.as_db_error().map(|d| d.code().code()), Some("08006"), "{e:?}");
+    let next = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        client.query("SELECT count(*) FROM fault", &[]),
+    )
+    .await
+    .expect("no hang after a master died");
+    assert!(next.is_err(), "a third of the slots has no master: {next:?}");
+    assert_eq!(texts(client, "SELECT 1").await, vec![vec![s(1)]]);
+    server.shutdown().await;
+}
