@@ -8,7 +8,7 @@ export CARGO_TARGET_DIR
 LISTEN ?= 127.0.0.1:5433
 DEFAULT_BENCH_ROWS := 100000,1000000
 
-.PHONY: run test redis build build-release bench bench-load bench-pushdown fmt clippy clean-redis
+.PHONY: run test redis build build-release bench bench-load bench-pushdown bench-cluster fmt clippy clean-redis
 
 ## Install Redis 8.2 + RediSearch + RedisJSON into .redis/ (idempotent).
 redis:
@@ -53,6 +53,10 @@ bench: redis build-release
 ## Load benchmark: redsql load vs redis-benchmark HSET, same run (ROWS=200000 RUNS=3).
 bench-load:
 	@scripts/bench-load.sh $(or $(ROWS),200000) $(or $(RUNS),3)
+
+## Cluster benchmark: load and full scan on 1 node vs a 3-master cluster (ROWS=200000 RUNS=3).
+bench-cluster:
+	@scripts/bench-cluster.sh $(or $(ROWS),200000) $(or $(RUNS),3)
 
 ## Pushdown benchmark: an indexed GROUP BY and a 1% filter, redsql vs the raw
 ## FT.AGGREGATE vs the scan path (pushdown off), same run (ROWS=1000000 RUNS=5).
