@@ -35,19 +35,7 @@ single_url="redis://127.0.0.1:$port"
 cluster_url="redis+cluster://$(for p in $cluster_ports; do printf '127.0.0.1:%s,' "$p"; done)"
 cluster_url=${cluster_url%,}
 
-python3 - "$rows" "$work/sale.csv" <<'PY'
-import random, sys
-n, path = int(sys.argv[1]), sys.argv[2]
-rnd = random.Random(42)
-regions = ["north", "south", "east", "west", "central", "alpine", "coast", "delta"]
-statuses = ["completed", "open", "cancelled"]
-with open(path, "w") as f:
-    f.write("id,region,status,amount,qty,ts\n")
-    for i in range(n):
-        f.write(f"{i},{rnd.choice(regions)},{rnd.choice(statuses)},{rnd.random()*1000:.2f},"
-                f"{rnd.randint(1, 20)},2024-{rnd.randint(1,12):02d}-{rnd.randint(1,28):02d} "
-                f"{rnd.randint(0,23):02d}:{rnd.randint(0,59):02d}:00\n")
-PY
+python3 scripts/gen-sales.py "$rows" "$work/sale.csv"
 
 flush() { # url
   if [ "$1" = "$single_url" ]; then

@@ -21,19 +21,7 @@ port=$(scripts/free-port.sh)
 work=$(mktemp -d)
 trap 'scripts/redis-stop.sh "$port" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT INT TERM
 scripts/redis-start.sh "$port" >/dev/null
-python3 - "$rows" "$work/sale.csv" <<'PY'
-import random, sys
-n, path = int(sys.argv[1]), sys.argv[2]
-rnd = random.Random(42)
-regions = ["north", "south", "east", "west", "central", "alpine", "coast", "delta"]
-statuses = ["completed", "open", "cancelled"]
-with open(path, "w") as f:
-    f.write("id,region,status,amount,qty,ts\n")
-    for i in range(n):
-        f.write(f"{i},{rnd.choice(regions)},{rnd.choice(statuses)},{rnd.random()*1000:.2f},"
-                f"{rnd.randint(1, 20)},2024-{rnd.randint(1,12):02d}-{rnd.randint(1,28):02d} "
-                f"{rnd.randint(0,23):02d}:{rnd.randint(0,59):02d}:00\n")
-PY
+python3 scripts/gen-sales.py "$rows" "$work/sale.csv"
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 redsql=()
 limit=()
