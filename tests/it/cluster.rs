@@ -264,3 +264,83 @@ async fn a_master_killed_mid_scan_is_an_error_not_a_partial_answer() {
     assert_eq!(texts(client, "SELECT 1").await, vec![vec![s(1)]]);
     server.shutdown().await;
 }
+
+/// A slot that changes master while a scan runs could hide keys from it or
+/// show them twice: the statement stops with 08006 instead of answering,
+/// and the next one, on the new slot map, answers in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_moved_during_a_scan_stops_the_statement() {
+    let cluster = OwnCluster::start();
+    let server = start_server(&cluster.url()).await;
+    let c = connect(&server).await;
+    c.client
+        .batch_execute(
+            "CREATE TABLE moving (id bigint PRIMARY KEY, v bigint); \
+             INSERT INTO moving SELECT g, g FROM generate_series(1, 5000) g",
+        )
+        .await
+        .unwrap();
+    let (from, frozen, to) = (cluster.0[0], cluster.0[1], cluster.0[2]);
+    let mut a = redis(&format!("redis://127.0.0.1:{from}")).await;
+    let mut b = redis(&format!("redis://127.0.0.1:{to}")).await;
+    // An empty slot of the first master.
+    let slots: redis::Value = redis::cmd("CLUSTER").arg("SLOTS").query_async(&mut a).await.unwrap();
+    let redis::Value::Array(ranges) = slots else {
+        panic!("{slots:?}")
+    };
+    let owned = ranges
+        .iter()
+        .find_map(|r| match r {
+            redis::Value::Array(p) => match (&p[0], &p[1], &p[2]) {
+                (redis::Value::Int(lo), redis::Value::Int(hi), redis::Value::Array(m))
+                    if m[1] == redis::Value::Int(from as i64) =>
+                {
+                    Some(*lo..=*hi)
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("the first master's slots");
+    let mut empty = None;
+    for s in owned {
+        let n: i64 = redis::cmd("CLUSTER")
+            .arg("COUNTKEYSINSLOT")
+            .arg(s)
+            .query_async(&mut a)
+            .await
+            .unwrap();
+        if n == 0 {
+            empty = Some(s);
+            break;
+        }
+    }
+    let slot = empty.expect("an empty slot");
+    let to_id: String = redis::cmd("CLUSTER").arg("MYID").query_async(&mut b).await.unwrap();
+
+    // The scan waits on a frozen master while the slot moves elsewhere.
+    cluster.signal(frozen, "-STOP");
+    let client = &c.client;
+    let query = client.query("SELECT count(*) FROM moving", &[]);
+    let reshard = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        for con in [&mut b, &mut a] {
+            let () = redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(slot)
+                .arg("NODE")
+                .arg(&to_id)
+                .query_async(con)
+                .await
+                .unwrap();
+        }
+        cluster.signal(frozen, "-CONT");
+    };
+    let (answer, ()) = tokio::join!(query, reshard);
+    let e = answer.expect_err("a slot moved mid-scan: no answer");
+    let db = e.as_db_error().expect("a server error");
+    assert_eq!(db.code().code(), "08006");
+    assert!(db.message().contains("slots moved during the scan"), "{}", db.message());
+    assert_eq!(texts(client, "SELECT count(*) FROM moving").await, vec![vec![s(5000)]]);
+    server.shutdown().await;
+}
