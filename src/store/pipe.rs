@@ -398,7 +398,8 @@ pub async fn run_own<A: AsRef<[u8]>>(cluster: &Cluster, commands: &[&[A]]) -> Re
             ));
         }
         let topology = cluster.topology();
-        let mut batches: Vec<(Arc<Node>, Vec<(usize, bool)>)> = Vec::new();
+        // Per node: the commands sent to it, and whether each goes after ASKING.
+        let mut batches: Vec<(Arc<Node>, Asked)> = Vec::new();
         for (i, ask) in pending.drain(..) {
             let node = match (&ask, route(&args[i])) {
                 (Some(n), _) => n.clone(),
@@ -420,7 +421,7 @@ pub async fn run_own<A: AsRef<[u8]>>(cluster: &Cluster, commands: &[&[A]]) -> Re
                 }
                 list.push(args[i].as_slice());
             }
-            let reply = node.pipeline_own(list.into_iter()).await;
+            let reply = node.pipeline_own(list).await;
             (cmds, reply)
         });
         let (mut refresh, mut wait) = (false, false);
@@ -464,6 +465,9 @@ pub async fn run_own<A: AsRef<[u8]>>(cluster: &Cluster, commands: &[&[A]]) -> Re
     }
     resp3::Reply::merge(parts, &order)
 }
+
+/// Commands by their position, each with whether it follows `ASKING`.
+type Asked = Vec<(usize, bool)>;
 
 /// Each command's reply from the replies of its parts.
 fn combine(done: Vec<(Part, Value)>, combines: &[Combine]) -> Vec<Value> {
