@@ -344,3 +344,60 @@ async fn a_slot_moved_during_a_scan_stops_the_statement() {
     assert_eq!(texts(client, "SELECT count(*) FROM moving").await, vec![vec![s(5000)]]);
     server.shutdown().await;
 }
+
+/// `redsql load` writes a CSV across the masters (with a TTL: the insert
+/// script, grouped per slot), and TRUNCATE empties every master.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_load_and_truncate_span_every_master() {
+    let (url, nodes, _lock) = cluster().await;
+    let t = unique("clload");
+    let file = std::env::temp_dir().join(format!("{t}.csv"));
+    let csv: String = std::iter::once("id,name,score\n".to_string())
+        .chain((1..=2000).map(|i| format!("{i},n{i},{}.25\n", i % 50)))
+        .collect();
+    std::fs::write(&file, csv).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_redsql"))
+        .args([
+            "load",
+            file.to_str().unwrap(),
+            "--table",
+            &t,
+            "--key",
+            "id",
+            "--ttl",
+            "600",
+        ])
+        .args(["--redis", &url])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&format!("loaded 2000 rows into {t}")), "{err}");
+    let per_master = keys_per_master(&nodes, &format!("{t}:")).await;
+    assert_eq!(per_master.iter().sum::<usize>(), 2000, "{per_master:?}");
+    assert!(per_master.iter().all(|&n| n > 300), "{per_master:?}");
+
+    let server = start_server(&url).await;
+    let c = connect(&server).await;
+    assert_eq!(
+        texts(
+            &c.client,
+            &format!("SELECT count(*), sum(score), min(name), count(*) FILTER (WHERE _ttl > 500) FROM {t}")
+        )
+        .await,
+        vec![vec![
+            s(2000),
+            s((1..=2000).map(|i| (i % 50) as f64 + 0.25).sum::<f64>()),
+            s("n1"),
+            s(2000)
+        ]]
+    );
+    c.client.batch_execute(&format!("TRUNCATE {t}")).await.unwrap();
+    assert_eq!(keys_per_master(&nodes, &format!("{t}:")).await, vec![0; nodes.len()]);
+    assert_eq!(
+        texts(&c.client, &format!("SELECT count(*) FROM {t}")).await,
+        vec![vec![s(0)]]
+    );
+    server.shutdown().await;
+}
