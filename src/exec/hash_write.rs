@@ -291,16 +291,13 @@ impl Rows<'_> {
     /// a cluster, routed to each key's master).
     async fn hsetex_new(&self, store: &Store, rows: &[(usize, String)], keys: &[String]) -> Result<Vec<Code>> {
         if store.is_cluster() {
-            let counts: Vec<String> = (0..=self.columns.len()).map(|n| n.to_string()).collect();
+            let counts = self.field_counts();
             let commands: Vec<Vec<&[u8]>> = rows
                 .iter()
                 .zip(keys)
                 .map(|((r, _), key)| {
-                    let mut args = vec![b"HSETEX".as_slice(), key.as_bytes(), b"FNX", b"FIELDS", b""];
-                    for (f, v) in self.fields(*r) {
-                        args.extend([f.as_bytes(), v.as_bytes()]);
-                    }
-                    args[4] = counts[(args.len() - 5) / 2].as_bytes();
+                    let mut args = Vec::new();
+                    self.hsetex_args(*r, key, &counts, &mut args);
                     args
                 })
                 .collect();
@@ -313,18 +310,28 @@ impl Rows<'_> {
         Ok(reply.frames().map(hsetex_code).collect())
     }
 
+    /// "0" to "n" for n columns: HSETEX's field counts.
+    fn field_counts(&self) -> Vec<String> {
+        (0..=self.columns.len()).map(|n| n.to_string()).collect()
+    }
+
+    /// Row `r`'s `HSETEX key FNX FIELDS n field value ...` into `args`.
+    fn hsetex_args<'s>(&'s self, r: usize, key: &'s str, counts: &'s [String], args: &mut Vec<&'s [u8]>) {
+        args.clear();
+        args.extend([b"HSETEX".as_slice(), key.as_bytes(), b"FNX", b"FIELDS", b""]);
+        for (f, v) in self.fields(r) {
+            args.extend([f.as_bytes(), v.as_bytes()]);
+        }
+        args[4] = counts[(args.len() - 5) / 2].as_bytes();
+    }
+
     /// Append one `HSETEX key FNX FIELDS n field value ...` per row (`keys`
     /// are the rows' keys); how many commands.
     pub(super) fn encode_hsetex(&self, out: &mut Vec<u8>, rows: &[(usize, String)], keys: &[String]) -> usize {
-        let counts: Vec<String> = (0..=self.columns.len()).map(|n| n.to_string()).collect();
+        let counts = self.field_counts();
         let mut args: Vec<&[u8]> = Vec::with_capacity(5 + 2 * self.columns.len());
         for ((r, _), key) in rows.iter().zip(keys) {
-            args.clear();
-            args.extend([b"HSETEX".as_slice(), key.as_bytes(), b"FNX", b"FIELDS", b""]);
-            for (f, v) in self.fields(*r) {
-                args.extend([f.as_bytes(), v.as_bytes()]);
-            }
-            args[4] = counts[(args.len() - 5) / 2].as_bytes();
+            self.hsetex_args(*r, key, &counts, &mut args);
             resp3::encode_command(out, &args);
         }
         rows.len()

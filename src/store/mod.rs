@@ -42,8 +42,6 @@ pub struct Store {
     /// Whether the server has HSETEX (Redis 8.0+), asked once.
     hsetex: Arc<tokio::sync::OnceCell<bool>>,
     url: String,
-    /// The database number (RediSearch indexes only database 0).
-    db: i64,
 }
 
 impl Store {
@@ -64,7 +62,6 @@ impl Store {
             (Arc::new(Node::connect(url, tls).await?), None)
         };
         Ok(Store {
-            db: node.db,
             node,
             cluster,
             hsetex: Arc::default(),
@@ -122,13 +119,13 @@ impl Store {
 
     /// The database number this store reads.
     pub fn db(&self) -> i64 {
-        self.db
+        self.node.db
     }
 
     /// How many keys of this database have a TTL (`INFO keyspace` of
     /// every master).
     pub async fn keys_with_ttl(&self) -> Result<u64> {
-        let prefix = format!("db{}:", self.db);
+        let prefix = format!("db{}:", self.node.db);
         let mut n = 0;
         for node in self.masters() {
             let info: String = node.query(redis::cmd("INFO").arg("keyspace")).await?;

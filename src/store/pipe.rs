@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use redis::{Cmd, ServerError, ToRedisArgs, Value};
+use redis::{Cmd, ToRedisArgs, Value};
 
 use super::cluster::{self, Cluster};
 use super::node::Node;
@@ -74,10 +74,6 @@ impl Pipe {
         self.inner.ignore_errors();
         self.ignore_errors = true;
         self
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ignored.is_empty()
     }
 
     pub(super) fn redis(&self) -> &redis::Pipeline {
@@ -201,16 +197,36 @@ enum Redirect {
     TryAgain,
 }
 
-fn redirect(e: &ServerError) -> Option<Redirect> {
-    match e.code() {
+/// The redirection an error reply (`CODE details`) asks for, if any.
+fn redirect(code: &str, details: Option<&str>) -> Option<Redirect> {
+    match code {
         "MOVED" => Some(Redirect::Moved),
         "ASK" => {
-            let addr = e.details()?.split_whitespace().nth(1)?;
+            let addr = details?.split_whitespace().nth(1)?;
             Some(Redirect::Ask(addr.to_string()))
         }
         "TRYAGAIN" | "CLUSTERDOWN" => Some(Redirect::TryAgain),
         _ => None,
     }
+}
+
+/// The error of a round past the last.
+fn kept_redirecting() -> Error {
+    Error::RedisUnavailable(
+        "the Redis Cluster kept redirecting commands (slots moving?); the redirected commands did not run".into(),
+    )
+}
+
+/// After a round: ask for the slot map again if a command was `MOVED`,
+/// wait a little if one was told to try again.
+async fn after_round(cluster: &Cluster, seen: u64, moved: bool, wait: bool, round: usize) -> Result<()> {
+    if moved {
+        cluster.refresh(seen).await?;
+    }
+    if wait {
+        tokio::time::sleep(Duration::from_millis(50u64 << round.min(4))).await;
+    }
+    Ok(())
 }
 
 /// Run `pipe` on the cluster; replies as a single node's pipeline gives them.
@@ -294,11 +310,7 @@ async fn run_parts(cluster: &Cluster, mut pending: Vec<Part>, combines: &[Combin
             break;
         }
         if round == ROUNDS {
-            return Err(Error::RedisUnavailable(
-                "the Redis Cluster kept redirecting commands (slots moving?); nothing was left half done \
-                 by the redirected commands, which did not run"
-                    .into(),
-            ));
+            return Err(kept_redirecting());
         }
         let topology = cluster.topology();
         // Parts per node.
@@ -343,7 +355,7 @@ async fn run_parts(cluster: &Cluster, mut pending: Vec<Part>, combines: &[Combin
             let replies = replies?;
             for (mut part, reply) in parts.into_iter().zip(replies) {
                 let redirected = match &reply {
-                    Value::ServerError(e) => redirect(e),
+                    Value::ServerError(e) => redirect(e.code(), e.details()),
                     _ => None,
                 };
                 match redirected {
@@ -370,12 +382,7 @@ async fn run_parts(cluster: &Cluster, mut pending: Vec<Part>, combines: &[Combin
                 }
             }
         }
-        if refresh {
-            cluster.refresh(topology.generation).await?;
-        }
-        if wait {
-            tokio::time::sleep(Duration::from_millis(50u64 << round.min(4))).await;
-        }
+        after_round(cluster, topology.generation, refresh, wait, round).await?;
     }
     Ok(combine(done, combines))
 }
@@ -393,9 +400,7 @@ pub async fn run_own<A: AsRef<[u8]>>(cluster: &Cluster, commands: &[&[A]]) -> Re
             break;
         }
         if round == ROUNDS {
-            return Err(Error::RedisUnavailable(
-                "the Redis Cluster kept redirecting commands (slots moving?)".into(),
-            ));
+            return Err(kept_redirecting());
         }
         let topology = cluster.topology();
         // Per node: the commands sent to it, and whether each goes after ASKING.
@@ -438,30 +443,28 @@ pub async fn run_own<A: AsRef<[u8]>>(cluster: &Cluster, commands: &[&[A]]) -> Re
                         "a Redis Cluster node sent fewer replies than commands".into(),
                     ));
                 };
-                let error = frame.error().unwrap_or_default();
-                if error.starts_with(b"MOVED ") {
-                    refresh = true;
-                    pending.push((i, None));
-                } else if let Some(addr) = error.strip_prefix(b"ASK ") {
-                    let addr = String::from_utf8_lossy(addr);
-                    let addr = addr.split_whitespace().nth(1).unwrap_or_default();
-                    pending.push((i, Some(cluster.node(addr).await?)));
-                } else if error.starts_with(b"TRYAGAIN") || error.starts_with(b"CLUSTERDOWN") {
-                    wait = true;
-                    pending.push((i, None));
-                } else {
-                    order[i] = (part, at);
+                let error = frame.error().map(String::from_utf8_lossy);
+                let redirected = error.as_deref().and_then(|e| {
+                    let (code, details) = e.split_once(' ').map_or((e, None), |(c, d)| (c, Some(d)));
+                    redirect(code, details)
+                });
+                match redirected {
+                    None => order[i] = (part, at),
+                    Some(Redirect::Moved) => {
+                        refresh = true;
+                        pending.push((i, None));
+                    }
+                    Some(Redirect::Ask(addr)) => pending.push((i, Some(cluster.node(&addr).await?))),
+                    Some(Redirect::TryAgain) => {
+                        wait = true;
+                        pending.push((i, None));
+                    }
                 }
             }
             drop(frames);
             parts.push(reply);
         }
-        if refresh {
-            cluster.refresh(topology.generation).await?;
-        }
-        if wait {
-            tokio::time::sleep(Duration::from_millis(50u64 << round.min(4))).await;
-        }
+        after_round(cluster, topology.generation, refresh, wait, round).await?;
     }
     resp3::Reply::merge(parts, &order)
 }

@@ -118,9 +118,9 @@ pub fn split_args(line: &str) -> Vec<String> {
 }
 
 /// Empty the database and seed it for `path` (see the module doc). On a
-/// cluster (`nodes`: its masters' URLs) every master is emptied key by key
-/// and the seed commands go through redsql's own routing (a key sent to the
-/// wrong master would be refused with MOVED, not stored).
+/// cluster (`nodes`: its masters' URLs) every master is emptied key by key.
+/// The seed commands go through redsql's own Store (on a cluster its routing:
+/// a key sent to the wrong master would be refused with MOVED, not stored).
 async fn seed(url: &str, nodes: &[String], path: &Path) {
     let own = path.with_extension("redis");
     let seed = if own.exists() {
@@ -135,43 +135,31 @@ async fn seed(url: &str, nodes: &[String], path: &Path) {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(split_args)
         .collect();
-    if !nodes.is_empty() {
-        for node in nodes {
-            let mut con = crate::common::redis(node).await;
-            let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query_async(&mut con).await.unwrap();
-            if keys.is_empty() {
-                continue;
-            }
-            let mut pipe = redis::pipe();
-            for k in &keys {
-                pipe.cmd("UNLINK").arg(k).ignore();
-            }
-            let () = pipe.query_async(&mut con).await.unwrap();
+    // Key by key: a FLUSHDB (of any db) makes RediSearch drop every index,
+    // other tests' in db 0 included. On a cluster, every master its own keys.
+    let single = [url.to_string()];
+    for node in if nodes.is_empty() { &single[..] } else { nodes } {
+        let mut con = crate::common::redis(node).await;
+        let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query_async(&mut con).await.unwrap();
+        if keys.is_empty() {
+            continue;
         }
-        let store = redsql::store::Store::connect(url).await.unwrap();
-        let mut pipe = redsql::store::Pipe::new();
-        for args in &lines {
-            pipe.cmd(&args[0]).arg(&args[1..]).ignore();
+        let mut pipe = redis::pipe();
+        for k in &keys {
+            pipe.cmd("UNLINK").arg(k).ignore();
         }
-        store
-            .pipeline(&pipe)
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", seed.display()));
+        let () = pipe.query_async(&mut con).await.unwrap();
+    }
+    if lines.is_empty() {
         return;
     }
-    let mut con = crate::common::redis(url).await;
-    // Key by key: a FLUSHDB (of any db) makes RediSearch drop every index,
-    // other tests' in db 0 included.
-    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query_async(&mut con).await.unwrap();
-    for chunk in keys.chunks(500) {
-        let _: i64 = redis::cmd("DEL").arg(chunk).query_async(&mut con).await.unwrap();
-    }
-    let mut pipe = redis::pipe();
+    let store = redsql::store::Store::connect(url).await.unwrap();
+    let mut pipe = redsql::store::Pipe::new();
     for args in &lines {
         pipe.cmd(&args[0]).arg(&args[1..]).ignore();
     }
-    let () = pipe
-        .query_async(&mut con)
+    store
+        .pipeline(&pipe)
         .await
         .unwrap_or_else(|e| panic!("{}: {e}", seed.display()));
 }
