@@ -12,6 +12,7 @@
 
 use redis::Value;
 
+use super::shards::{self, Shard};
 use crate::error::Result;
 use crate::store::Store;
 
@@ -55,6 +56,16 @@ pub struct IndexInfo {
     pub failures: u64,
     pub indexing: bool,
     pub percent_indexed: f64,
+    /// Where the index lives: one part on one node; on a cluster one part
+    /// per master (see [`super::shards`]); `num_docs` etc. are their sums.
+    pub shards: Vec<Shard>,
+    /// Why the parts cannot answer together (a cluster whose slots moved).
+    pub layout_note: Option<String>,
+    /// The index is on a Redis Cluster, where RediSearch (without its
+    /// coordinator) answers from sortable values only: it loads no document
+    /// (`LOAD *` and `@__key` come back empty, measured on 2.10), so only
+    /// aggregates over SORTABLE fields are pushed down.
+    pub on_cluster: bool,
 }
 
 /// The separator redsql's CREATE INDEX gives text columns: a control
@@ -62,6 +73,24 @@ pub struct IndexInfo {
 pub const EXACT_SEPARATOR: &str = "\u{1f}";
 
 impl IndexInfo {
+    /// An index known by name only (no FT.INFO read yet).
+    pub fn named(name: &str) -> IndexInfo {
+        IndexInfo {
+            name: name.to_string(),
+            key_type: String::new(),
+            prefixes: Vec::new(),
+            filter: None,
+            attributes: Vec::new(),
+            num_docs: 0,
+            failures: 0,
+            indexing: false,
+            percent_indexed: 0.0,
+            shards: Vec::new(),
+            layout_note: None,
+            on_cluster: false,
+        }
+    }
+
     /// The column an attribute reads: the hash field, or for JSON the dotted
     /// path (`$.a.b` → `a.b`); None for paths redsql does not map to a column.
     pub fn column_of(&self, a: &Attribute) -> Option<String> {
@@ -100,6 +129,9 @@ impl IndexInfo {
 /// Why an index cannot answer queries right now, from its live state; Ok
 /// when nothing in it rules pushdown out.
 pub fn check_live(info: &IndexInfo, prefix: &str, storage: &str) -> std::result::Result<(), String> {
+    if let Some(note) = &info.layout_note {
+        return Err(note.clone());
+    }
     if !info.is_over(prefix, storage) {
         return Err(format!(
             "index {} is over {} prefixes {:?}, not exactly {} {prefix:?}",
@@ -131,29 +163,47 @@ pub fn check_live(info: &IndexInfo, prefix: &str, storage: &str) -> std::result:
     Ok(())
 }
 
-/// Every index, as FT.INFO describes it. Empty without RediSearch, and on
-/// a cluster, where an index holds one master's keys only and so covers no
-/// table (see `Store::has_search`).
+/// Every index, as FT.INFO describes it (on a cluster, the parts on the
+/// masters grouped into indexes). Empty without RediSearch.
 pub async fn list(store: &Store) -> Vec<IndexInfo> {
-    if store.is_cluster() {
-        return Vec::new();
+    // The parts are told apart by their names' slots: use the current map.
+    if let Err(e) = store.refresh_slots().await {
+        tracing::warn!("cannot read the Redis Cluster's slot map: {e}");
     }
-    let Ok(names) = store.query::<Vec<String>>(&redis::cmd("FT._LIST")).await else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for name in names {
-        if let Ok(info) = info(store, &name).await {
-            out.push(info);
+    let mut per_node = Vec::new();
+    for node in store.masters() {
+        let Ok(names) = node.query::<Vec<String>>(&redis::cmd("FT._LIST")).await else {
+            continue;
+        };
+        for name in names {
+            if let Ok(v) = node.query::<Value>(redis::cmd("FT.INFO").arg(&name)).await {
+                per_node.push((node.addr.clone(), parse_info(&name, &v)));
+            }
         }
     }
-    out
+    shards::group(store, per_node)
 }
 
-/// FT.INFO of one index.
-pub async fn info(store: &Store, name: &str) -> Result<IndexInfo> {
-    let v: Value = store.query(redis::cmd("FT.INFO").arg(name)).await?;
-    Ok(parse_info(name, &v))
+/// FT.INFO of every part of a known index, now.
+pub async fn live(store: &Store, known: &IndexInfo) -> Result<IndexInfo> {
+    let mut parts = Vec::new();
+    for s in &known.shards {
+        let node = store.master(&s.node)?;
+        let v: Value = node.query(redis::cmd("FT.INFO").arg(&s.name)).await?;
+        parts.push((s.node.clone(), parse_info(&s.name, &v)));
+    }
+    Ok(shards::merge(store, &known.name, parts))
+}
+
+/// Drop every part of an index (FT.DROPINDEX without DD: the documents stay).
+pub async fn drop(store: &Store, info: &IndexInfo) -> Result<()> {
+    for s in &info.shards {
+        store
+            .master(&s.node)?
+            .query::<Value>(redis::cmd("FT.DROPINDEX").arg(&s.name))
+            .await?;
+    }
+    Ok(())
 }
 
 fn parse_info(name: &str, v: &Value) -> IndexInfo {
@@ -173,7 +223,6 @@ fn parse_info(name: &str, v: &Value) -> IndexInfo {
     };
     let num = |k: &str| map_get(v, k).and_then(as_str).and_then(|s| s.parse::<f64>().ok());
     IndexInfo {
-        name: name.to_string(),
         key_type,
         prefixes,
         filter: filter.filter(|f| !f.is_empty()),
@@ -182,6 +231,7 @@ fn parse_info(name: &str, v: &Value) -> IndexInfo {
         failures: num("hash_indexing_failures").unwrap_or(0.0) as u64,
         indexing: num("indexing").unwrap_or(0.0) != 0.0,
         percent_indexed: num("percent_indexed").unwrap_or(0.0),
+        ..IndexInfo::named(name)
     }
 }
 

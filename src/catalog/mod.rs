@@ -18,6 +18,7 @@ pub mod indexable;
 pub mod infer;
 pub mod meta;
 pub mod pg;
+pub mod shards;
 pub mod system;
 pub mod types;
 
@@ -534,12 +535,20 @@ impl Catalog {
         if let Some(note) = &table.index_note {
             return Err(note.clone());
         }
-        let live = index::info(&self.store, name)
+        let Some(known) = &table.index else {
+            return Err(format!("index {name} was not read at the last catalog refresh"));
+        };
+        let live = index::live(&self.store, known)
             .await
             .map_err(|e| format!("index {name}: {e}"))?;
         index::check_live(&live, &table.prefix, table.storage)?;
-        let known = table.index.as_ref().map(|i| (&i.attributes, &i.prefixes));
-        if known != Some((&live.attributes, &live.prefixes)) {
+        let parts = |i: &index::IndexInfo| {
+            i.shards
+                .iter()
+                .map(|s| (s.name.clone(), s.node.clone()))
+                .collect::<Vec<_>>()
+        };
+        if (&known.attributes, &known.prefixes, parts(known)) != (&live.attributes, &live.prefixes, parts(&live)) {
             return Err(format!("index {name} changed since the catalog last checked it"));
         }
         Ok(Arc::new(live))

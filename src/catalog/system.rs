@@ -46,7 +46,19 @@ pub fn tables_frame(tables: &BTreeMap<String, Arc<TableInfo>>, states: &IndexSta
             .iter()
             .map(|s| s.as_ref().and_then(|r| r.clone().err()))
             .collect::<Vec<_>>(),
+        "index_parts" => t.iter().map(|t| t.index.as_deref().map(parts)).collect::<Vec<_>>(),
     )
+}
+
+/// Where an index lives, as of the last refresh: `name on host:port (N docs)`
+/// per part (one on a single node, one per master on a cluster).
+fn parts(index: &super::index::IndexInfo) -> String {
+    index
+        .shards
+        .iter()
+        .map(|s| format!("{} on {} ({} docs)", s.name, s.node, s.num_docs))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn columns_frame(tables: &BTreeMap<String, Arc<TableInfo>>) -> PolarsResult<DataFrame> {

@@ -358,11 +358,9 @@ impl Engine {
         if table.declared {
             meta::remove(store, &table.name).await?;
         }
-        if let Some(index) = &table.index_name {
+        if let Some(index) = &table.index {
             // The keys are gone already; FT.DROPINDEX without DD drops the index alone.
-            store
-                .query::<redis::Value>(redis::cmd("FT.DROPINDEX").arg(index))
-                .await?;
+            crate::catalog::index::drop(store, index).await?;
         }
         self.catalog().refresh().await?;
         Ok(true)

@@ -4,10 +4,41 @@
 //! and adds each step's row count and time.
 
 use super::{search, stream, Access, Engine, Planned};
+use crate::catalog::index::IndexInfo;
 use crate::error::Result;
 use crate::pushdown::Pushdown;
 use crate::sql::analyze::Source;
 use crate::sql::params::{bind, Param};
+
+/// The name the printed commands use: the index's, or on a cluster its
+/// first part's (each part runs them under its own name).
+fn first_part(index: &IndexInfo) -> &str {
+    match index.shards.as_slice() {
+        [first, _, ..] => &first.name,
+        _ => &index.name,
+    }
+}
+
+/// On a Redis Cluster, where the index's parts are and how their answers
+/// are put together; nothing for an index in one part.
+fn parts_lines(index: &IndexInfo, merged: &str) -> Vec<String> {
+    if index.shards.len() < 2 {
+        return Vec::new();
+    }
+    let parts: Vec<String> = index
+        .shards
+        .iter()
+        .map(|s| format!("{} on {} ({} docs)", s.name, s.node, s.num_docs))
+        .collect();
+    vec![
+        format!(
+            "  in {} parts, one per Redis Cluster master, all run at once: {}",
+            parts.len(),
+            parts.join(", ")
+        ),
+        format!("  {merged}; each part runs the commands below under its own name:"),
+    ]
+}
 
 impl Engine {
     /// The plan, one line per step.
@@ -60,9 +91,13 @@ impl Engine {
                         "{}: aggregate pushed down to RediSearch index {}:",
                         t.name, index.name
                     ));
+                    lines.extend(parts_lines(
+                        &index,
+                        "the groups of all parts merged: counts and sums added, MIN/MAX combined, AVG as merged sum / merged count",
+                    ));
                     lines.push(format!(
                         "  {}",
-                        search::command_text(&search::full_args(&index.name, agg.args(), &agg.pushed))
+                        search::command_text(&search::full_args(first_part(&index), agg.args(), &agg.pushed))
                     ));
                     for (name, body) in agg.missing_counts() {
                         lines.push(format!(
@@ -70,7 +105,7 @@ impl Engine {
                         ));
                         lines.push(format!(
                             "  {}",
-                            search::command_text(&search::full_args(&index.name, body, &agg.pushed))
+                            search::command_text(&search::full_args(first_part(&index), body, &agg.pushed))
                         ));
                     }
                     for body in agg.infinity_checks() {
@@ -80,7 +115,7 @@ impl Engine {
                         );
                         lines.push(format!(
                             "  {}",
-                            search::command_text(&search::full_args(&index.name, body, &agg.pushed))
+                            search::command_text(&search::full_args(first_part(&index), body, &agg.pushed))
                         ));
                     }
                     if !agg.guards.is_empty() {
@@ -107,7 +142,7 @@ impl Engine {
                     for body in fetch.commands() {
                         lines.push(format!(
                             "  {}",
-                            search::command_text(&search::full_args(&index.name, body, &fetch.pushed))
+                            search::command_text(&search::full_args(first_part(&index), body, &fetch.pushed))
                         ));
                     }
                     if fetch.json {

@@ -16,7 +16,8 @@
 
 use sqlparser::ast::{CreateIndex, Expr, ObjectName};
 
-use crate::catalog::index::EXACT_SEPARATOR;
+use crate::catalog::index::{self, IndexInfo, EXACT_SEPARATOR};
+use crate::catalog::shards::{self, Shard};
 use crate::catalog::{indexable, ColType, TableInfo, STORAGE_JSON};
 use crate::error::{Error, Result};
 use crate::exec::write::{table_name, WritePlan};
@@ -113,20 +114,76 @@ async fn require_search(store: &Store, what: &str) -> Result<()> {
     if store.has_search().await {
         return Ok(());
     }
-    if store.is_cluster() {
-        return Err(Error::Unsupported(format!(
-            "{what} is not supported on a Redis Cluster yet: there each master indexes only its own keys \
-             (see docs/cluster.md); queries run without pushdown and give the same answers"
-        )));
-    }
     Err(Error::Unsupported(format!(
-        "RediSearch is not loaded in this Redis server; {what} needs it"
+        "RediSearch is not loaded in this Redis server{}; {what} needs it",
+        if store.is_cluster() {
+            " (in every master of the cluster)"
+        } else {
+            ""
+        }
     )))
 }
 
-/// Every RediSearch index name.
+/// Every RediSearch index name (on a cluster, the names of the indexes
+/// whose parts the masters hold, see `catalog::shards`).
 async fn index_names(store: &Store) -> Result<Vec<String>> {
-    store.query(&redis::cmd("FT._LIST")).await
+    let mut out = Vec::new();
+    for node in store.masters() {
+        for name in node.query::<Vec<String>>(&redis::cmd("FT._LIST")).await? {
+            if shards::stranded(store, &name, &node.addr) {
+                continue;
+            }
+            let name = if store.is_cluster() {
+                shards::base_name(&name).to_string()
+            } else {
+                name
+            };
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Create the index: on one node as named; on a cluster one part per
+/// master, each under a name whose hash slot that master serves. A part
+/// that fails takes the parts made before it away again.
+async fn create_parts(store: &Store, name: &str, table: &TableInfo, columns: &[(String, ColType)]) -> Result<()> {
+    if !store.is_cluster() {
+        store.query::<redis::Value>(&ft_create(name, table, columns)).await?;
+        return Ok(());
+    }
+    let mut made: Vec<Shard> = Vec::new();
+    let mut out = Ok(());
+    for node in store.masters() {
+        let Some(part) = shards::part_name(store, name, &node.addr) else {
+            out = Err(Error::RedisUnavailable(format!(
+                "master {} serves no hash slot",
+                node.addr
+            )));
+            break;
+        };
+        match node.query::<redis::Value>(&ft_create(&part, table, columns)).await {
+            Ok(_) => made.push(Shard {
+                name: part,
+                node: node.addr.clone(),
+                num_docs: 0,
+            }),
+            Err(e) => {
+                out = Err(e);
+                break;
+            }
+        }
+    }
+    if out.is_err() && !made.is_empty() {
+        let partial = IndexInfo {
+            shards: made,
+            ..IndexInfo::named(name)
+        };
+        let _ = index::drop(store, &partial).await;
+    }
+    out
 }
 
 /// The indexed columns with their types, or why one cannot be indexed.
@@ -232,6 +289,11 @@ impl Engine {
         let table = self.catalog().get(&plan.table).await?;
         let columns = resolve(&table, &plan.columns)?;
         let name = plan.name.clone().unwrap_or_else(|| format!("{}_idx", table.name));
+        if store.is_cluster() && name.contains(['{', '}']) {
+            return Err(Error::Unsupported(format!(
+                "index name \"{name}\" has {{ or }}: on a Redis Cluster redsql adds a hash tag per master to it"
+            )));
+        }
         if index_names(store).await?.contains(&name) {
             if plan.if_not_exists {
                 return Ok(false);
@@ -263,7 +325,7 @@ impl Engine {
             )));
         }
         indexable::check_values(store, &table, &columns).await?;
-        store.query::<redis::Value>(&ft_create(&name, &table, &columns)).await?;
+        create_parts(store, &name, &table, &columns).await?;
         self.catalog().refresh().await?;
         Ok(true)
     }
@@ -276,20 +338,18 @@ impl Engine {
             return Ok(()); // no RediSearch, so no index
         }
         require_search(store, "DROP INDEX").await?;
-        let existing = index_names(store).await?;
+        let existing = index::list(store).await;
         let mut drop = Vec::new();
         for name in names {
-            if existing.contains(name) {
-                drop.push(name);
+            if let Some(info) = existing.iter().find(|i| &i.name == name) {
+                drop.push(info);
             } else if !if_exists {
                 return Err(Error::UndefinedObject(format!("index \"{name}\" does not exist")));
             }
         }
-        for name in drop {
+        for info in drop {
             // Without DD: FT.DROPINDEX never deletes the documents.
-            store
-                .query::<redis::Value>(redis::cmd("FT.DROPINDEX").arg(name))
-                .await?;
+            index::drop(store, info).await?;
         }
         self.catalog().refresh().await?;
         Ok(())

@@ -25,6 +25,7 @@ pub mod lookup_rows;
 pub mod memory;
 pub mod scan;
 pub mod search;
+mod search_agg;
 pub mod srf;
 pub mod stream;
 pub mod subquery;
@@ -375,7 +376,7 @@ impl Engine {
                         Access::Push {
                             index,
                             plan: Pushdown::Aggregate(agg),
-                        } => match search::aggregate(store, &index.name, &agg).await? {
+                        } => match search::aggregate(store, &index, &agg).await? {
                             Some(groups) => {
                                 let what = "FT.AGGREGATE (aggregate pushed down)";
                                 trace.push(step(t, what, groups.height(), "groups", started));
@@ -394,7 +395,7 @@ impl Engine {
                             index,
                             plan: Pushdown::Fetch(fetch),
                         } => {
-                            let out = search::fetch(store, &index.name, t, &needed, &fetch).await?;
+                            let out = search::fetch(store, &index, t, &needed, &fetch).await?;
                             trace.push(step(t, "FT.AGGREGATE (rows fetched)", out.0.height(), "rows", started));
                             out
                         }

@@ -4,21 +4,29 @@
 //!
 //! A RediSearch warning in any reply (a timeout, a missing value in an
 //! expression) means the result may be partial: the query fails with it.
+//!
+//! An index is one or more parts (one per Redis Cluster master, see
+//! `catalog::shards`); every command runs on each part at once, on a
+//! connection to its master. Aggregates are merged group by group in
+//! [`super::search_agg`]. Row fetches run on one node only: on a cluster
+//! RediSearch loads no document, so the planner pushes only aggregates.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures::future::try_join_all;
 use polars::prelude::*;
 use tokio::sync::mpsc;
 
 use super::scan::{self, Keys, Messy, RowsBuilder};
+use crate::catalog::index::IndexInfo;
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
-use crate::pushdown::aggregate::{guard_name, AggPlan, Reduce};
-use crate::pushdown::filter::{Kind, EXACT_INT};
 use crate::pushdown::{tail_args, FetchPlan, CURSOR_COUNT};
+use crate::store::node::Node;
 use crate::store::resp3::{self, Conn, Reply};
 use crate::store::Store;
+
+pub use super::search_agg::aggregate;
 
 /// The full FT.AGGREGATE argument list after the command name.
 pub fn full_args(index: &str, body: Vec<String>, pushed: &crate::pushdown::filter::Pushed) -> Vec<String> {
@@ -57,19 +65,19 @@ pub fn command_text(args: &[String]) -> String {
 }
 
 /// A reply row: its field/value pairs, borrowed from the reply.
-type Fields<'a> = [(&'a [u8], &'a [u8])];
+pub(super) type Fields<'a> = [(&'a [u8], &'a [u8])];
 
 /// Run one FT.AGGREGATE with a cursor, handing each row's field/value
 /// pairs to `on_row` until the cursor ends or `limit` rows were seen. One
 /// pooled connection serves the whole cursor; it goes back to the pool only
 /// when every reply was read whole.
-async fn cursor_rows(
-    store: &Store,
+pub(super) async fn cursor_rows(
+    node: &Node,
     args: &[String],
     limit: Option<u64>,
     mut on_row: impl FnMut(&Fields<'_>),
 ) -> Result<u64> {
-    let mut conn = store.search_conn().await?;
+    let mut conn = node.search_conn().await?;
     let out = async {
         let mut cursor = Cursor::open(&mut conn, args, limit).await?;
         // Each page counts against the statement's row budget as it comes.
@@ -88,7 +96,7 @@ async fn cursor_rows(
     }
     .await;
     if reusable(&out) {
-        store.search_done(conn);
+        node.search_done(conn);
     }
     out
 }
@@ -230,37 +238,72 @@ impl<'c> Cursor<'c> {
     }
 }
 
-fn field<'a>(fields: &Fields<'a>, name: &[u8]) -> Option<&'a [u8]> {
+pub(super) fn field<'a>(fields: &Fields<'a>, name: &[u8]) -> Option<&'a [u8]> {
     fields.iter().find(|(f, _)| *f == name).map(|(_, v)| *v)
 }
 
-/// Fetch the rows of a [`FetchPlan`] as the table's frame (needed columns).
+/// Each part of `index` with the master holding it (one on a single node).
+pub(super) fn parts(store: &Store, index: &IndexInfo) -> Result<Vec<(String, Arc<Node>)>> {
+    index
+        .shards
+        .iter()
+        .map(|s| Ok((s.name.clone(), store.master(&s.node)?)))
+        .collect()
+}
+
+/// Fetch the rows of a [`FetchPlan`] as the table's frame (needed columns):
+/// the same commands on every part of the index at once, rows put
+/// together. A LIMIT fetches the first rows of each part, of which the
+/// query's own ORDER BY and LIMIT in Polars keep the first overall.
 pub async fn fetch(
     store: &Store,
-    index: &str,
+    index: &IndexInfo,
     table: &TableInfo,
     columns: &[String],
     plan: &FetchPlan,
 ) -> Result<(DataFrame, Vec<Messy>)> {
+    let parts = parts(store, index)?;
     if plan.json {
-        let mut keys: Vec<Vec<u8>> = Vec::new();
-        for body in plan.commands() {
-            let args = full_args(index, body, &plan.pushed);
-            cursor_rows(store, &args, plan.limit, |fields| {
-                keys.extend(field(fields, b"__key").map(<[u8]>::to_vec));
-            })
-            .await?;
-        }
+        let per_part = try_join_all(parts.iter().map(|(name, node)| async move {
+            let mut keys: Vec<Vec<u8>> = Vec::new();
+            for body in plan.commands() {
+                let args = full_args(name, body, &plan.pushed);
+                cursor_rows(node, &args, plan.limit, |fields| {
+                    keys.extend(field(fields, b"__key").map(<[u8]>::to_vec));
+                })
+                .await?;
+            }
+            Ok::<_, Error>(keys)
+        }))
+        .await?;
+        let mut keys: Vec<Vec<u8>> = per_part.into_iter().flatten().collect();
         let plen = table.prefix.len();
         keys.retain(|k| k.len() >= plen && !k[plen..].contains(&b':'));
         return scan::read_table(store, table, columns, false, Keys::Exact(keys)).await;
     }
-    let mut rows = RowsBuilder::new(table, columns);
-    for body in plan.commands() {
-        let args = full_args(index, body, &plan.pushed);
-        cursor_rows(store, &args, plan.limit, |fields| push_row(&mut rows, fields)).await?;
+    let per_part = try_join_all(parts.iter().map(|(name, node)| async move {
+        let mut rows = RowsBuilder::new(table, columns);
+        for body in plan.commands() {
+            let args = full_args(name, body, &plan.pushed);
+            cursor_rows(node, &args, plan.limit, |fields| push_row(&mut rows, fields)).await?;
+        }
+        rows.finish()
+    }))
+    .await?;
+    let mut out: Option<(DataFrame, Vec<Messy>)> = None;
+    for (frame, messy) in per_part {
+        match &mut out {
+            None => out = Some((frame, messy)),
+            Some((all, all_messy)) => {
+                all.vstack_mut(&frame)?;
+                super::stream::merge_messy(all_messy, messy);
+            }
+        }
     }
-    rows.finish()
+    match out {
+        Some(out) => Ok(out),
+        None => RowsBuilder::new(table, columns).finish(),
+    }
 }
 
 /// One fetched row into the builder (hash tables: the row is the fields
@@ -279,181 +322,63 @@ fn push_row(rows: &mut RowsBuilder, fields: &Fields<'_>) {
 
 /// The rows of a hash table's fetch (no limit needed) page by page, each
 /// cursor page a frame of the needed columns, like the scan path's chunks:
-/// a task reads the pages on a pooled connection while the receiver works
-/// through earlier ones. When the receiver goes away the cursor is deleted.
+/// a task per part of the index reads its pages on a pooled connection to
+/// its master while the receiver works through earlier ones. When the
+/// receiver goes away the cursors are deleted; a part that fails sends its
+/// error, which ends the statement.
 pub fn fetch_pages(
     store: Store,
-    index: String,
+    index: Arc<IndexInfo>,
     table: Arc<TableInfo>,
     columns: Vec<String>,
     plan: FetchPlan,
 ) -> mpsc::Receiver<Result<(DataFrame, Vec<Messy>)>> {
     let (tx, rx) = mpsc::channel(2);
-    tokio::spawn(async move {
-        let mut conn = match store.search_conn().await {
-            Ok(conn) => conn,
-            Err(e) => {
-                let _ = tx.send(Err(e)).await;
-                return;
-            }
-        };
-        let out: Result<()> = async {
-            for body in plan.commands() {
-                let args = full_args(&index, body, &plan.pushed);
-                let mut cursor = Cursor::open(&mut conn, &args, plan.limit).await?;
-                loop {
-                    let mut rows = RowsBuilder::new(&table, &columns);
-                    let more = cursor.page(&mut |fields| push_row(&mut rows, fields)).await?;
-                    let chunk = rows.finish();
-                    let empty = matches!(&chunk, Ok((f, m)) if f.height() == 0 && m.is_empty());
-                    if !empty && tx.send(chunk).await.is_err() {
-                        return cursor.abandon().await;
-                    }
-                    if !more {
-                        break;
+    let parts = match parts(&store, &index) {
+        Ok(parts) => parts,
+        Err(e) => {
+            let _ = tx.try_send(Err(e));
+            return rx;
+        }
+    };
+    let plan = Arc::new(plan);
+    for (name, node) in parts {
+        let (tx, table, columns, plan) = (tx.clone(), table.clone(), columns.clone(), plan.clone());
+        tokio::spawn(async move {
+            let mut conn = match node.search_conn().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            let out: Result<()> = async {
+                for body in plan.commands() {
+                    let args = full_args(&name, body, &plan.pushed);
+                    let mut cursor = Cursor::open(&mut conn, &args, plan.limit).await?;
+                    loop {
+                        let mut rows = RowsBuilder::new(&table, &columns);
+                        let more = cursor.page(&mut |fields| push_row(&mut rows, fields)).await?;
+                        let chunk = rows.finish();
+                        let empty = matches!(&chunk, Ok((f, m)) if f.height() == 0 && m.is_empty());
+                        if !empty && tx.send(chunk).await.is_err() {
+                            return cursor.abandon().await;
+                        }
+                        if !more {
+                            break;
+                        }
                     }
                 }
+                Ok(())
             }
-            Ok(())
-        }
-        .await;
-        if reusable(&out) {
-            store.search_done(conn);
-        }
-        if let Err(e) = out {
-            let _ = tx.send(Err(e)).await;
-        }
-    });
+            .await;
+            if reusable(&out) {
+                node.search_done(conn);
+            }
+            if let Err(e) = out {
+                let _ = tx.send(Err(e)).await;
+            }
+        });
+    }
     rx
-}
-
-/// Run a pushed aggregate: the groups frame (group columns, then `__aN`),
-/// or None when a guard shows values RediSearch does not aggregate exactly
-/// (bigints beyond ±2⁵³ or fractional, infinities under MIN/MAX; the caller
-/// falls back to the scan path).
-pub async fn aggregate(store: &Store, index: &str, plan: &AggPlan) -> Result<Option<DataFrame>> {
-    let args = full_args(index, plan.args(), &plan.pushed);
-    let mut groups: Vec<Vec<Option<String>>> = vec![Vec::new(); plan.group_by.len()];
-    let mut outs: Vec<Vec<Option<f64>>> = vec![Vec::new(); plan.reducers.len()];
-    let mut dirty = false;
-    let mut rows = 0usize;
-    cursor_rows(store, &args, None, |fields| {
-        let get = |name: &str| text(fields, name);
-        for (g, col) in plan.group_by.iter().zip(groups.iter_mut()) {
-            col.push(get(&g.alias));
-        }
-        for (r, col) in plan.reducers.iter().zip(outs.iter_mut()) {
-            col.push(get(&r.name).and_then(|s| parse_number(&s)));
-        }
-        for g in &plan.guards {
-            if get(&guard_name(g)).and_then(|s| parse_number(&s)).unwrap_or(0.0) != 0.0 {
-                dirty = true;
-            }
-        }
-        rows += 1;
-    })
-    .await?;
-    for body in plan.infinity_checks() {
-        let mut infinite = 0.0;
-        cursor_rows(store, &full_args(index, body, &plan.pushed), None, |fields| {
-            infinite += text(fields, "__infinite").and_then(|s| parse_number(&s)).unwrap_or(0.0);
-        })
-        .await?;
-        if infinite > 0.0 {
-            return Ok(None);
-        }
-    }
-    // Counts of a field's values: COUNT(*) minus its missing rows per group.
-    if let Some(all) = plan.reducers.iter().position(|r| r.reduce == Reduce::CountAll) {
-        for (name, body) in plan.missing_counts() {
-            let args = full_args(index, body, &plan.pushed);
-            let mut missing: HashMap<Vec<Option<String>>, f64> = HashMap::new();
-            cursor_rows(store, &args, None, |fields| {
-                let key: Vec<Option<String>> = plan.group_by.iter().map(|g| text(fields, &g.alias)).collect();
-                let n = text(fields, "__missing").and_then(|s| parse_number(&s)).unwrap_or(0.0);
-                missing.insert(key, n);
-            })
-            .await?;
-            let Some(col) = plan.reducers.iter().position(|r| r.name == name) else {
-                continue;
-            };
-            for i in 0..rows {
-                let key: Vec<Option<String>> = groups.iter().map(|g| g[i].clone()).collect();
-                let m = missing.get(&key).copied().unwrap_or(0.0);
-                outs[col][i] = outs[all][i].map(|n| n - m);
-            }
-        }
-    }
-    if dirty || !sums_exact(plan, &outs) {
-        return Ok(None);
-    }
-    if plan.group_by.is_empty() && rows == 0 {
-        // SQL's aggregate over no rows is one row: counts 0, the rest NULL.
-        for (r, col) in plan.reducers.iter().zip(outs.iter_mut()) {
-            col.push(matches!(r.reduce, Reduce::CountAll | Reduce::Count(_) | Reduce::CountDistinct(_)).then_some(0.0));
-        }
-    }
-    let mut cols: Vec<Column> = Vec::new();
-    for (g, values) in plan.group_by.iter().zip(groups) {
-        cols.push(Series::new(g.column.as_str().into(), values).into_column());
-    }
-    for (r, values) in plan.reducers.iter().zip(outs) {
-        let integral = match &r.reduce {
-            Reduce::CountAll | Reduce::Count(_) | Reduce::CountDistinct(_) => true,
-            Reduce::Sum(_) | Reduce::Min(_) | Reduce::Max(_) => {
-                r.field.as_ref().is_some_and(|f| f.kind == Kind::BigInt)
-            }
-        };
-        let s = if integral {
-            Series::new(
-                r.name.as_str().into(),
-                values.iter().map(|v| v.map(|x| x as i64)).collect::<Vec<_>>(),
-            )
-        } else {
-            Series::new(r.name.as_str().into(), values)
-        };
-        cols.push(s.into_column());
-    }
-    Ok(Some(DataFrame::new_infer_height(cols)?))
-}
-
-/// Bigint sums are exact only while |count × max(|min|, |max|)| < 2⁵³.
-fn sums_exact(plan: &AggPlan, outs: &[Vec<Option<f64>>]) -> bool {
-    let col = |r: &Reduce| plan.reducers.iter().position(|x| &x.reduce == r);
-    for r in &plan.reducers {
-        let (Reduce::Sum(c), Some(f)) = (&r.reduce, &r.field) else {
-            continue;
-        };
-        if f.kind != Kind::BigInt {
-            continue;
-        }
-        let (Some(n), Some(lo), Some(hi)) = (
-            col(&Reduce::Count(c.clone())),
-            col(&Reduce::Min(c.clone())),
-            col(&Reduce::Max(c.clone())),
-        ) else {
-            return false;
-        };
-        for ((count, lo), hi) in outs[n].iter().zip(&outs[lo]).zip(&outs[hi]) {
-            let count = count.unwrap_or(0.0);
-            let big = lo.unwrap_or(0.0).abs().max(hi.unwrap_or(0.0).abs());
-            if count * big >= EXACT_INT {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-/// A field of a reply row as text (None when absent or nil).
-fn text(fields: &Fields<'_>, name: &str) -> Option<String> {
-    field(fields, name.as_bytes()).map(|b| String::from_utf8_lossy(b).into_owned())
-}
-
-/// A reducer's printed number (`inf`, `-nan` included).
-fn parse_number(s: &str) -> Option<f64> {
-    match s {
-        "nan" | "-nan" => Some(f64::NAN),
-        _ => s.parse().ok(),
-    }
 }

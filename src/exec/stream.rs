@@ -190,7 +190,7 @@ impl Engine {
             Access::Push {
                 index,
                 plan: Pushdown::Fetch(fetch),
-            } => received(search::fetch_pages(store, index.name.clone(), table, needed, fetch)).boxed(),
+            } => received(search::fetch_pages(store, index, table, needed, fetch)).boxed(),
             _ => {
                 let with_ttl = planned.analyzed.words.contains(scan::TTL_COLUMN);
                 scan_reads(store, table, needed, with_ttl).boxed()

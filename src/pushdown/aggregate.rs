@@ -408,6 +408,12 @@ impl Rewrite<'_> {
         let count = |me: &mut Self| me.col(Reduce::Count(c.clone()), Some(&field));
         let sql = match (name.as_str(), distinct) {
             ("count", false) => format!("min(\"{}\")", count(self)),
+            ("count", true) if self.schema.cluster => {
+                return Err(format!(
+                    "count(DISTINCT {c}) is not pushed down on a Redis Cluster: \
+                     a value on two masters would be counted twice"
+                ))
+            }
             ("count", true) if field.kind == Kind::Text => {
                 format!("min(\"{}\")", self.col(Reduce::CountDistinct(c.clone()), Some(&field)))
             }

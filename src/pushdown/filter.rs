@@ -87,6 +87,10 @@ impl Field {
 pub struct Schema {
     pub fields: HashMap<String, Field>,
     pub json: bool,
+    /// The index is on a Redis Cluster, in parts (one per master) whose
+    /// answers are merged: only what merges exactly is pushed, and no row
+    /// fetch (see [`IndexInfo::on_cluster`]).
+    pub cluster: bool,
 }
 
 impl Schema {
@@ -116,6 +120,7 @@ impl Schema {
         Schema {
             fields,
             json: table.storage == STORAGE_JSON,
+            cluster: index.on_cluster,
         }
     }
 

@@ -58,7 +58,11 @@ fn schema(json: bool) -> Schema {
         field("p", Kind::Text, plain),
     ]
     .into();
-    Schema { fields, json }
+    Schema {
+        fields,
+        json,
+        cluster: false,
+    }
 }
 
 fn tr_in(sql: &str, json: bool) -> Pushed {

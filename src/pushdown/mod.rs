@@ -133,6 +133,12 @@ pub fn plan(
         Ok(p) => return Ok(Pushdown::Aggregate(p)),
         Err(why) => why,
     };
+    if schema.cluster {
+        return Err(format!(
+            "on a Redis Cluster only aggregates are pushed down: RediSearch there loads no document \
+             (aggregate not pushed: {agg_why})"
+        ));
+    }
     let pushed = translate(select.selection.as_ref(), &schema);
     let exact = pushed.exactness == Exactness::Exact || pushed.filter_exactness == Exactness::Exact;
     let use_filter = pushed.exactness != Exactness::Exact && pushed.filter_exactness == Exactness::Exact;

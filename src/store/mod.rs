@@ -212,11 +212,52 @@ impl Store {
             .await
     }
 
-    /// Whether RediSearch can answer for this store's tables. Not on a
-    /// cluster: there each master indexes only its own keys, and redsql
-    /// does not yet query every shard's index (docs/cluster.md).
+    /// Whether RediSearch is loaded (on a cluster: in every master, each of
+    /// which indexes only its own keys; see `catalog::shards`).
     pub async fn has_search(&self) -> bool {
-        !self.is_cluster() && self.query::<Value>(&redis::cmd("FT._LIST")).await.is_ok()
+        for node in self.masters() {
+            if node.query::<Value>(&redis::cmd("FT._LIST")).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The master at `addr` (the one server of a single node, whatever its
+    /// address), for commands that must run on that node: a RediSearch
+    /// index lives on one node, not in a key's slot.
+    pub fn master(&self, addr: &str) -> Result<Arc<Node>> {
+        match &self.cluster {
+            None => Ok(self.node.clone()),
+            Some(c) => c
+                .topology()
+                .masters
+                .iter()
+                .find(|n| n.addr == addr)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::RedisUnavailable(format!(
+                        "{addr} is no longer a master of the Redis Cluster (its slots moved or it failed over)"
+                    ))
+                }),
+        }
+    }
+
+    /// Ask a cluster for its slot map again (nothing on one node).
+    pub async fn refresh_slots(&self) -> Result<()> {
+        match &self.cluster {
+            Some(c) => c.refresh(c.topology().generation).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The address of the master serving `key`'s hash slot (on one node,
+    /// that node's); None for a slot no master serves.
+    pub fn master_of(&self, key: &[u8]) -> Option<String> {
+        match &self.cluster {
+            None => Some(self.node.addr.clone()),
+            Some(c) => c.topology().node_of_slot(cluster::slot(key)).map(|n| n.addr.clone()),
+        }
     }
 
     /// HMGET `fields` of every key in one pipelined round trip on the shared

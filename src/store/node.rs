@@ -124,6 +124,16 @@ impl Node {
         }
     }
 
+    /// A pooled RESP3 connection to this node (FT.* cursors); give it back
+    /// with [`Node::search_done`] once its last command completed.
+    pub async fn search_conn(&self) -> Result<resp3::Conn> {
+        self.pool.get().await
+    }
+
+    pub fn search_done(&self, conn: resp3::Conn) {
+        self.pool.put(conn)
+    }
+
     /// Commands (each its arguments) pipelined on a pooled RESP3 connection.
     pub async fn pipeline_own<'c, A: AsRef<[u8]> + 'c>(
         &self,

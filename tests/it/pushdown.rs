@@ -5,6 +5,11 @@
 //! unless the ORDER BY fixes the order; integers exactly, floating-point
 //! numbers to 1e-11 relative; errors with the same SQLSTATE).
 //!
+//! On the 3-master cluster of `make test` the index is one part per master
+//! and each query runs three ways: on the cluster with pushdown on and off,
+//! and on the single node (pushdown off) over the same rows; all three
+//! must agree.
+//!
 //! `REDSQL_DIFF_SEED` replays a run (the seed is printed), and
 //! `REDSQL_DIFF_QUERIES` sets how many queries run. RediSearch indexes only
 //! db 0, so the tables live there under unique names and are dropped (keys,
@@ -17,11 +22,15 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use crate::common::{connect, redis, redis_url, start_server, unique};
+use redsql::store::{Pipe, Store};
+
+use crate::common::{cluster, connect, redis_url, start_server, unique};
 use data::Table;
 use gen::{Gen, Rng};
 
 type Rows = Vec<Vec<Option<String>>>;
+/// Column names and rows, or the error's SQLSTATE and message.
+type Answer = Result<(Vec<String>, Rows), (String, String)>;
 
 /// The URL of db 0 of the test Redis.
 fn db0(url: &str) -> String {
@@ -33,7 +42,7 @@ fn db0(url: &str) -> String {
 }
 
 /// Rows as text (simple protocol), or the error's SQLSTATE and message.
-async fn run(client: &Client, sql: &str) -> Result<(Vec<String>, Rows), (String, String)> {
+async fn run(client: &Client, sql: &str) -> Answer {
     let res = tokio::time::timeout(Duration::from_secs(60), client.simple_query(sql)).await;
     let msgs = match res {
         Err(_) => return Err(("timeout".into(), format!("{sql} took over 60 s"))),
@@ -151,57 +160,60 @@ async fn classify(client: &Client, sql: &str) -> (Class, String) {
 }
 
 /// HSET the rows straight into Redis, create the index as redsql's CREATE
-/// INDEX would, and wait until it is built.
-async fn setup(client: &Client, url: &str, t: &Table, rng: &mut Rng) {
+/// INDEX would (on a cluster, one part per master under a name whose hash
+/// slot that master serves), and wait until it is built.
+async fn setup(client: &Client, store: &Store, t: &Table, rng: &mut Rng) {
     client.batch_execute(&t.create_sql()).await.unwrap();
-    let mut con = redis(url).await;
-    let mut pipe = redis::pipe();
+    let mut pipe = Pipe::new();
     for (i, row) in t.rows(rng).into_iter().enumerate() {
         if row.is_empty() {
             continue;
         }
-        pipe.cmd("HSET").arg(format!("{}:{i}", t.name)).arg(row).ignore();
+        let fields: Vec<String> = row.into_iter().flat_map(|(f, v)| [f, v]).collect();
+        pipe.cmd("HSET").arg(format!("{}:{i}", t.name)).arg(&fields).ignore();
     }
-    let () = pipe.query_async(&mut con).await.expect("seed");
+    store.pipeline(&pipe).await.expect("seed");
     let index = format!("idx_{}", t.name);
-    let () = redis::cmd("FT.CREATE")
-        .arg(&index)
-        .arg(&["ON", "HASH", "PREFIX", "1"])
-        .arg(format!("{}:", t.name))
-        .arg(t.schema_args())
-        .query_async(&mut con)
-        .await
-        .expect("FT.CREATE");
-    let started = Instant::now();
-    loop {
-        let info: redis::Value = redis::cmd("FT.INFO").arg(&index).query_async(&mut con).await.unwrap();
-        let get = |k: &str| -> Option<String> {
-            let redis::Value::Array(v) = &info else { return None };
-            let i = v
-                .iter()
-                .position(|x| redis::from_redis_value::<String>(x.clone()).ok().as_deref() == Some(k))?;
-            redis::from_redis_value::<String>(v[i + 1].clone()).ok()
+    for node in store.masters() {
+        let name = if store.is_cluster() {
+            redsql::catalog::shards::part_name(store, &index, &node.addr).expect("a slot of the master")
+        } else {
+            index.clone()
         };
-        if get("indexing").as_deref() == Some("0") && get("percent_indexed").as_deref() == Some("1") {
-            break;
+        let _: redis::Value = node
+            .query(
+                redis::cmd("FT.CREATE")
+                    .arg(&name)
+                    .arg(&["ON", "HASH", "PREFIX", "1"])
+                    .arg(format!("{}:", t.name))
+                    .arg(t.schema_args()),
+            )
+            .await
+            .expect("FT.CREATE");
+        let started = Instant::now();
+        loop {
+            let info: redis::Value = node.query(redis::cmd("FT.INFO").arg(&name)).await.unwrap();
+            let get = |k: &str| redsql::catalog::index::map_get(&info, k).and_then(redsql::catalog::index::as_str);
+            if get("indexing").as_deref() == Some("0") && get("percent_indexed").as_deref() == Some("1") {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "index {name} is not built");
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "index {index} is not built"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 /// Wait until redsql's catalog has the index (pushdown shows in EXPLAIN,
 /// or for an unusable index, EXPLAIN names it as the reason).
 async fn wait_for_catalog(client: &Client, t: &Table) {
-    let sql = format!("SELECT * FROM {} WHERE u > 0", t.name);
+    // Pushed as an aggregate, or (while some key of db 0 has a TTL) as a
+    // fetch; on a cluster only as an aggregate.
+    let sql = format!("SELECT count(*) FROM {} WHERE u > 0", t.name);
     let started = Instant::now();
     loop {
         let (class, plan) = classify(client, &sql).await;
         let ready = if t.usable {
-            class == Class::Fetch
+            matches!(class, Class::Aggregate | Class::Fetch)
         } else {
             plan.contains("not pushed down") && plan.contains(&format!("idx_{}", t.name))
         };
@@ -232,7 +244,7 @@ fn only_in(a: &Rows, b: &Rows) -> Rows {
         .collect()
 }
 
-fn show(r: &Result<(Vec<String>, Rows), (String, String)>) -> String {
+fn show(r: &Answer) -> String {
     match r {
         Err((code, msg)) => format!("ERROR {code}: {msg}"),
         Ok((names, rows)) => {
@@ -254,6 +266,22 @@ fn show(r: &Result<(Vec<String>, Rows), (String, String)>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pushdown_returns_what_the_scan_path_returns_on_random_queries() {
+    differential(&db0(&redis_url()), None, 3000).await;
+}
+
+/// The same on the 3-master cluster, with the index in one part per master:
+/// every query's answer with pushdown on and off must be the single node's
+/// answer (pushdown off) over the same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pushdown_on_a_cluster_returns_what_one_node_returns_on_random_queries() {
+    let (url, _nodes, _lock) = cluster().await;
+    differential(&url, Some(&db0(&redis_url())), 3000).await;
+}
+
+/// Run `REDSQL_DIFF_QUERIES` (default `default_count`) random queries over
+/// `url` with pushdown on and off; with a `reference` Redis, the same
+/// tables are made there too and both answers must equal its (scanned) one.
+async fn differential(url: &str, reference: Option<&str>, default_count: usize) {
     let seed: u64 = std::env::var("REDSQL_DIFF_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -266,24 +294,39 @@ async fn pushdown_returns_what_the_scan_path_returns_on_random_queries() {
     let count: usize = std::env::var("REDSQL_DIFF_QUERIES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3000);
-    println!("pushdown differential test: seed {seed} (REDSQL_DIFF_SEED), {count} queries (REDSQL_DIFF_QUERIES)");
+        .unwrap_or(default_count);
+    println!(
+        "pushdown differential test on {url}: seed {seed} (REDSQL_DIFF_SEED), {count} queries (REDSQL_DIFF_QUERIES)"
+    );
     // REDSQL_DIFF_ONLY=i runs only query i of the seed's sequence.
     let only: Option<usize> = std::env::var("REDSQL_DIFF_ONLY").ok().and_then(|s| s.parse().ok());
     let started = Instant::now();
-    let url = db0(&redis_url());
-    let server = start_server(&url).await;
+    let server = start_server(url).await;
     let on = connect(&server).await;
     let off = connect(&server).await;
     off.client.batch_execute("SET redsql.pushdown = off").await.unwrap();
+    let store = Store::connect(url).await.unwrap();
+    let reference = match reference {
+        Some(url) => {
+            let server = start_server(url).await;
+            let conn = connect(&server).await;
+            conn.client.batch_execute("SET redsql.pushdown = off").await.unwrap();
+            Some((server, conn, Store::connect(url).await.unwrap()))
+        }
+        None => None,
+    };
     let mut rng = Rng::new(seed);
+    let mut reference_rng = Rng::new(seed);
     let tables = [
         data::clean(unique("pd_clean")),
         data::dirty(unique("pd_dirty")),
         data::broken(unique("pd_broken")),
     ];
     for t in &tables {
-        setup(&on.client, &url, t, &mut rng).await;
+        setup(&on.client, &store, t, &mut rng).await;
+        if let Some((_, r, store)) = &reference {
+            setup(&r.client, store, t, &mut reference_rng).await;
+        }
     }
     for t in &tables {
         wait_for_catalog(&on.client, t).await;
@@ -307,7 +350,22 @@ async fn pushdown_returns_what_the_scan_path_returns_on_random_queries() {
         }
         let (class, plan) = classify(&on.client, &q.sql).await;
         let a = run(&on.client, &q.sql).await;
-        let b = run(&off.client, &q.sql).await;
+        let mut b = run(&off.client, &q.sql).await;
+        if let Some((_, r, _)) = &reference {
+            // The cluster's scan answer is compared first, then stands in
+            // for the single node's in the comparison below.
+            let one_node = run(&r.client, &q.sql).await;
+            if !same(&q, &b, &one_node) && failures.len() < 8 {
+                failed += 1;
+                failures.push(format!(
+                    "query {i} (pushdown off: the cluster's answer differs from one node's): {}\n  cluster: {}\n  one node: {}",
+                    q.sql,
+                    show(&b),
+                    show(&one_node)
+                ));
+            }
+            b = one_node;
+        }
         match class {
             Class::Aggregate => {
                 agg += 1;
@@ -336,21 +394,7 @@ async fn pushdown_returns_what_the_scan_path_returns_on_random_queries() {
         if !t.usable && matches!(class, Class::Aggregate | Class::Fetch) {
             why = Some("the index of a table with indexing failures was used".to_string());
         }
-        let same = match (&a, &b) {
-            (Err((x, _)), Err((y, _))) => x == y,
-            (Ok((na, ra)), Ok((nb, rb))) => {
-                na == nb
-                    && if q.count_only {
-                        ra.len() == rb.len()
-                    } else if q.ordered {
-                        ra.len() == rb.len() && ra.iter().zip(rb).all(|(x, y)| row_eq(x, y))
-                    } else {
-                        same_multiset(ra, rb)
-                    }
-            }
-            _ => false,
-        };
-        if !same {
+        if !same(&q, &a, &b) {
             why = Some("results differ".into());
         }
         if let Some(why) = why {
@@ -405,21 +449,46 @@ async fn pushdown_returns_what_the_scan_path_returns_on_random_queries() {
     // REDSQL_DIFF_KEEP=1 keeps the tables and indexes, to replay queries.
     if std::env::var("REDSQL_DIFF_KEEP").is_err() {
         for t in &tables {
-            on.client
-                .batch_execute(&format!("DROP TABLE {}", t.name))
-                .await
-                .unwrap();
+            let drop = format!("DROP TABLE {}", t.name);
+            on.client.batch_execute(&drop).await.unwrap();
+            if let Some((_, r, _)) = &reference {
+                r.client.batch_execute(&drop).await.unwrap();
+            }
         }
     }
     server.shutdown().await;
+    if let Some((server, _, _)) = reference {
+        server.shutdown().await;
+    }
     assert!(
         failures.is_empty(),
         "{failed} of {count} queries differ with pushdown on and off (seed {seed}, REDSQL_DIFF_SEED={seed} replays):\n\n{}",
         failures.join("\n\n")
     );
+    // On a cluster only aggregates are pushed (a fifth of the queries are).
+    let least = if store.is_cluster() { count / 10 } else { count * 3 / 10 };
     assert!(
-        (agg + fetch) * 10 >= count * 3,
+        agg + fetch >= least,
         "only {} of {count} queries were pushed down: the test no longer exercises pushdown",
         agg + fetch
     );
+}
+
+/// The same answer: the same error (SQLSTATE), or the same columns and
+/// rows (as multisets unless the ORDER BY fixes the order).
+fn same(q: &gen::Query, a: &Answer, b: &Answer) -> bool {
+    match (a, b) {
+        (Err((x, _)), Err((y, _))) => x == y,
+        (Ok((na, ra)), Ok((nb, rb))) => {
+            na == nb
+                && if q.count_only {
+                    ra.len() == rb.len()
+                } else if q.ordered {
+                    ra.len() == rb.len() && ra.iter().zip(rb).all(|(x, y)| row_eq(x, y))
+                } else {
+                    same_multiset(ra, rb)
+                }
+        }
+        _ => false,
+    }
 }

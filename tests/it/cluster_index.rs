@@ -1,0 +1,200 @@
+//! RediSearch indexes on the Redis Cluster: CREATE INDEX makes one part per
+//! master (each named with a hash tag its master serves), aggregates run on
+//! every part and merge exactly, what cannot merge (COUNT(DISTINCT), row
+//! fetches) is scanned, and DROP INDEX / DROP TABLE take every part away.
+//! (The random differential test on the cluster is in pushdown.rs.)
+
+use redsql::store::Store;
+use tokio_postgres::Client;
+
+use crate::common::*;
+
+fn s(v: impl ToString) -> Option<String> {
+    Some(v.to_string())
+}
+
+/// Each master's RediSearch index names (asked of each master alone).
+async fn parts_per_master(nodes: &[String], base: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for node in nodes {
+        let mut con = redis(node).await;
+        let names: Vec<String> = redis::cmd("FT._LIST").query_async(&mut con).await.unwrap();
+        out.push(
+            names
+                .into_iter()
+                .filter(|n| n.starts_with(&format!("{base}{{")))
+                .collect(),
+        );
+    }
+    out
+}
+
+/// The EXPLAIN text of `sql`, one line per row.
+async fn explain(c: &Client, sql: &str) -> String {
+    texts(c, &format!("EXPLAIN {sql}"))
+        .await
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Wait until redsql.tables says the table's index can answer queries.
+async fn wait_usable(c: &Client, t: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let state = texts(
+            c,
+            &format!("SELECT index_usable, index_note FROM redsql.tables WHERE table_name = '{t}'"),
+        )
+        .await;
+        if state.first().and_then(|r| r[0].as_deref()) == Some("t") {
+            return;
+        }
+        assert!(started.elapsed().as_secs() < 30, "index of {t} never usable: {state:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Ids whose keys (`{t}:{id}`) live on each master, in master order.
+fn ids_by_master(store: &Store, t: &str, ids: std::ops::RangeInclusive<i64>) -> Vec<Vec<i64>> {
+    let masters: Vec<String> = store.masters().iter().map(|m| m.addr.clone()).collect();
+    let mut out = vec![Vec::new(); masters.len()];
+    for id in ids {
+        let at = store.master_of(format!("{t}:{id}").as_bytes()).unwrap();
+        out[masters.iter().position(|m| *m == at).unwrap()].push(id);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_is_one_part_per_master_and_aggregates_merge_exactly() {
+    let (url, nodes, _lock) = cluster().await;
+    let store = Store::connect(&url).await.unwrap();
+    let server = start_server(&url).await;
+    let c = connect(&server).await;
+    let off = connect(&server).await;
+    off.client.batch_execute("SET redsql.pushdown = off").await.unwrap();
+    let t = unique("clix");
+    c.client
+        .batch_execute(&format!(
+            "CREATE TABLE {t} (id bigint PRIMARY KEY, region text, qty bigint, amount double precision) \
+             WITH (prefix = '{t}:'); \
+             INSERT INTO {t} SELECT g, CASE g % 4 WHEN 0 THEN 'north' WHEN 1 THEN 'south' WHEN 2 THEN 'east' ELSE 'west' END, \
+             CASE WHEN g % 7 = 0 THEN NULL ELSE g % 10 END, g * 0.25 FROM generate_series(1, 3000) g"
+        ))
+        .await
+        .unwrap();
+    // Group 'neg': on the first master three rows without qty, on the
+    // second three negative ones, none on the third. RediSearch gives a
+    // group without values MIN = MAX = 0; merged naively, max(qty) would be
+    // 0 instead of -2.
+    let by_master = ids_by_master(&store, &t, 10_001..=10_200);
+    for id in &by_master[0][..3] {
+        c.client
+            .batch_execute(&format!("INSERT INTO {t} VALUES ({id}, 'neg', NULL, 1.5)"))
+            .await
+            .unwrap();
+    }
+    for (id, qty) in by_master[1][..3].iter().zip([-4, -7, -2]) {
+        c.client
+            .batch_execute(&format!("INSERT INTO {t} VALUES ({id}, 'neg', {qty}, -1)"))
+            .await
+            .unwrap();
+    }
+
+    let ix = format!("{t}_ix");
+    c.client
+        .batch_execute(&format!("CREATE INDEX {ix} ON {t} (region, qty, amount)"))
+        .await
+        .unwrap();
+    let parts = parts_per_master(&nodes, &ix).await;
+    assert!(parts.iter().all(|p| p.len() == 1), "one part per master: {parts:?}");
+    wait_usable(&c.client, &t).await;
+    let listed = texts(
+        &c.client,
+        &format!("SELECT index_name, index_parts FROM redsql.tables WHERE table_name = '{t}'"),
+    )
+    .await;
+    assert_eq!(listed[0][0].as_deref(), Some(ix.as_str()));
+    let layout = listed[0][1].clone().unwrap();
+    for p in parts.iter().flatten() {
+        assert!(layout.contains(&format!("{p} on 127.0.0.1:")), "{layout}");
+    }
+
+    // Pushed down per part and merged: the answers of the scan path.
+    let pushed = [
+        format!(
+            "SELECT region, count(*), count(qty), sum(qty), min(qty), max(qty), avg(qty), sum(amount), \
+             min(amount), max(amount), avg(amount) FROM {t} GROUP BY region ORDER BY region"
+        ),
+        format!("SELECT count(*), count(qty), min(qty), max(qty), sum(qty) FROM {t} WHERE region = 'neg'"),
+        format!("SELECT count(*), sum(qty), max(amount) FROM {t} WHERE region = 'nowhere'"),
+        format!(
+            "SELECT region, count(*) FROM {t} WHERE qty > 3 GROUP BY region HAVING count(*) > 10 ORDER BY 2 DESC, 1"
+        ),
+        format!("SELECT max(qty) - min(qty), sum(amount) / count(*) FROM {t} WHERE amount BETWEEN 10 AND 500"),
+    ];
+    for sql in &pushed {
+        let plan = explain(&c.client, sql).await;
+        assert!(plan.contains("aggregate pushed down"), "{sql}\n{plan}");
+        assert!(plan.contains("in 3 parts, one per Redis Cluster master"), "{plan}");
+        assert_eq!(texts(&c.client, sql).await, texts(&off.client, sql).await, "{sql}");
+    }
+    assert_eq!(
+        texts(&c.client, &pushed[1]).await,
+        vec![vec![s(6), s(3), s(-7), s(-2), s(-13)]]
+    );
+    assert_eq!(texts(&c.client, &pushed[2]).await, vec![vec![s(0), None, None]]);
+
+    // Not merged exactly, so scanned: the same answers.
+    for sql in [
+        format!("SELECT count(DISTINCT region) FROM {t}"),
+        format!("SELECT id FROM {t} WHERE region = 'neg' ORDER BY id"),
+        format!("SELECT id, qty FROM {t} WHERE qty < 0 ORDER BY qty LIMIT 2"),
+    ] {
+        let plan = explain(&c.client, &sql).await;
+        assert!(plan.contains("not pushed down"), "{sql}\n{plan}");
+        assert_eq!(texts(&c.client, &sql).await, texts(&off.client, &sql).await, "{sql}");
+    }
+    assert_eq!(
+        texts(&c.client, &format!("SELECT count(DISTINCT region) FROM {t}")).await,
+        vec![vec![s(5)]]
+    );
+    assert_eq!(
+        texts(
+            &c.client,
+            &format!("SELECT count(*) FROM (SELECT id FROM {t} WHERE region = 'neg') x")
+        )
+        .await,
+        vec![vec![s(6)]]
+    );
+
+    // Names: the hash tag is redsql's; a name with braces is refused.
+    assert_eq!(
+        sqlstate(&c.client, &format!("CREATE INDEX \"a{{b}}\" ON {t} (qty)")).await,
+        "0A000"
+    );
+    assert_eq!(
+        sqlstate(&c.client, &format!("CREATE INDEX {ix} ON {t} (qty)")).await,
+        "42P07"
+    );
+
+    // DROP INDEX takes every part away; DROP TABLE too.
+    c.client.batch_execute(&format!("DROP INDEX {ix}")).await.unwrap();
+    assert_eq!(
+        parts_per_master(&nodes, &ix).await,
+        vec![Vec::<String>::new(); nodes.len()]
+    );
+    c.client
+        .batch_execute(&format!("CREATE INDEX {ix} ON {t} (region)"))
+        .await
+        .unwrap();
+    assert!(parts_per_master(&nodes, &ix).await.iter().all(|p| p.len() == 1));
+    c.client.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+    assert_eq!(
+        parts_per_master(&nodes, &ix).await,
+        vec![Vec::<String>::new(); nodes.len()]
+    );
+    server.shutdown().await;
+}
