@@ -189,7 +189,16 @@ pub async fn live(store: &Store, known: &IndexInfo) -> Result<IndexInfo> {
     let mut parts = Vec::new();
     for s in &known.shards {
         let node = store.master(&s.node)?;
-        let v: Value = node.query(redis::cmd("FT.INFO").arg(&s.name)).await?;
+        let v: Value = match node.query(redis::cmd("FT.INFO").arg(&s.name)).await {
+            Err(e) if e.to_string().contains("MOVED") => {
+                return Err(crate::error::Error::Redis(format!(
+                    "its part {} on {} is out of reach since the cluster's slots moved ({e}); \
+                     DROP INDEX {} and CREATE INDEX again",
+                    s.name, s.node, known.name
+                )))
+            }
+            other => other?,
+        };
         parts.push((s.node.clone(), parse_info(&s.name, &v)));
     }
     Ok(shards::merge(store, &known.name, parts))

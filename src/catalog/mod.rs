@@ -493,8 +493,10 @@ impl Catalog {
             .filter(|(p, st)| *st == table.storage && p != &table.prefix && p.starts_with(&table.prefix))
             .map(|(p, _)| p)
             .collect();
-        let mut note = None;
-        if let Some(p) = nested.first() {
+        let mut note = info.layout_note.clone();
+        if note.is_some() {
+            // The parts do not cover the cluster: that is what to fix first.
+        } else if let Some(p) = nested.first() {
             note = Some(format!(
                 "index {} also holds keys under {p:?}, which are not rows of table \"{}\"",
                 info.name, table.name

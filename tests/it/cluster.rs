@@ -185,10 +185,10 @@ async fn reads_and_writes_span_every_master_with_single_node_answers() {
 }
 
 /// A private cluster of `scripts/redis-cluster.sh`, stopped when dropped.
-struct OwnCluster(Vec<u16>);
+pub(crate) struct OwnCluster(pub(crate) Vec<u16>);
 
 impl OwnCluster {
-    fn start() -> OwnCluster {
+    pub(crate) fn start() -> OwnCluster {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/redis-cluster.sh");
         let out = std::process::Command::new(script)
             .args(["start", "3"])
@@ -199,7 +199,7 @@ impl OwnCluster {
         OwnCluster(ports.split_whitespace().map(|p| p.parse().unwrap()).collect())
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let addrs: Vec<String> = self.0.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         format!("redis+cluster://{}", addrs.join(","))
     }
