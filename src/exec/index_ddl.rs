@@ -124,26 +124,10 @@ async fn require_search(store: &Store, what: &str) -> Result<()> {
     )))
 }
 
-/// Every RediSearch index name (on a cluster, the names of the indexes
-/// whose parts the masters hold, see `catalog::shards`).
-async fn index_names(store: &Store) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for node in store.masters() {
-        for name in node.query::<Vec<String>>(&redis::cmd("FT._LIST")).await? {
-            if shards::stranded(store, &name, &node.addr) {
-                continue;
-            }
-            let name = if store.is_cluster() {
-                shards::base_name(&name).to_string()
-            } else {
-                name
-            };
-            if !out.contains(&name) {
-                out.push(name);
-            }
-        }
-    }
-    Ok(out)
+/// Every RediSearch index name (on a cluster, of the indexes whose parts
+/// the masters hold, see `catalog::shards`).
+async fn index_names(store: &Store) -> Vec<String> {
+    index::list(store).await.into_iter().map(|i| i.name).collect()
 }
 
 /// Create the index: on one node as named; on a cluster one part per
@@ -294,7 +278,7 @@ impl Engine {
                 "index name \"{name}\" has {{ or }}: on a Redis Cluster redsql adds a hash tag per master to it"
             )));
         }
-        if index_names(store).await?.contains(&name) {
+        if index_names(store).await.contains(&name) {
             if plan.if_not_exists {
                 return Ok(false);
             }

@@ -13,7 +13,6 @@
 
 use std::sync::Arc;
 
-use futures::future::try_join_all;
 use polars::prelude::*;
 use tokio::sync::mpsc;
 
@@ -251,10 +250,19 @@ pub(super) fn parts(store: &Store, index: &IndexInfo) -> Result<Vec<(String, Arc
         .collect()
 }
 
-/// Fetch the rows of a [`FetchPlan`] as the table's frame (needed columns):
-/// the same commands on every part of the index at once, rows put
-/// together. A LIMIT fetches the first rows of each part, of which the
-/// query's own ORDER BY and LIMIT in Polars keep the first overall.
+/// The one part a row fetch reads: fetches are planned on one node only
+/// (on a cluster RediSearch loads no document, see `pushdown::plan`).
+fn one_part(store: &Store, index: &IndexInfo) -> Result<(String, Arc<Node>)> {
+    match parts(store, index)?.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(Error::Internal(format!(
+            "a row fetch was planned over index {} in several parts",
+            index.name
+        ))),
+    }
+}
+
+/// Fetch the rows of a [`FetchPlan`] as the table's frame (needed columns).
 pub async fn fetch(
     store: &Store,
     index: &IndexInfo,
@@ -262,48 +270,26 @@ pub async fn fetch(
     columns: &[String],
     plan: &FetchPlan,
 ) -> Result<(DataFrame, Vec<Messy>)> {
-    let parts = parts(store, index)?;
+    let (name, node) = one_part(store, index)?;
     if plan.json {
-        let per_part = try_join_all(parts.iter().map(|(name, node)| async move {
-            let mut keys: Vec<Vec<u8>> = Vec::new();
-            for body in plan.commands() {
-                let args = full_args(name, body, &plan.pushed);
-                cursor_rows(node, &args, plan.limit, |fields| {
-                    keys.extend(field(fields, b"__key").map(<[u8]>::to_vec));
-                })
-                .await?;
-            }
-            Ok::<_, Error>(keys)
-        }))
-        .await?;
-        let mut keys: Vec<Vec<u8>> = per_part.into_iter().flatten().collect();
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for body in plan.commands() {
+            let args = full_args(&name, body, &plan.pushed);
+            cursor_rows(&node, &args, plan.limit, |fields| {
+                keys.extend(field(fields, b"__key").map(<[u8]>::to_vec));
+            })
+            .await?;
+        }
         let plen = table.prefix.len();
         keys.retain(|k| k.len() >= plen && !k[plen..].contains(&b':'));
         return scan::read_table(store, table, columns, false, Keys::Exact(keys)).await;
     }
-    let per_part = try_join_all(parts.iter().map(|(name, node)| async move {
-        let mut rows = RowsBuilder::new(table, columns);
-        for body in plan.commands() {
-            let args = full_args(name, body, &plan.pushed);
-            cursor_rows(node, &args, plan.limit, |fields| push_row(&mut rows, fields)).await?;
-        }
-        rows.finish()
-    }))
-    .await?;
-    let mut out: Option<(DataFrame, Vec<Messy>)> = None;
-    for (frame, messy) in per_part {
-        match &mut out {
-            None => out = Some((frame, messy)),
-            Some((all, all_messy)) => {
-                all.vstack_mut(&frame)?;
-                super::stream::merge_messy(all_messy, messy);
-            }
-        }
+    let mut rows = RowsBuilder::new(table, columns);
+    for body in plan.commands() {
+        let args = full_args(&name, body, &plan.pushed);
+        cursor_rows(&node, &args, plan.limit, |fields| push_row(&mut rows, fields)).await?;
     }
-    match out {
-        Some(out) => Ok(out),
-        None => RowsBuilder::new(table, columns).finish(),
-    }
+    rows.finish()
 }
 
 /// One fetched row into the builder (hash tables: the row is the fields
@@ -322,10 +308,8 @@ fn push_row(rows: &mut RowsBuilder, fields: &Fields<'_>) {
 
 /// The rows of a hash table's fetch (no limit needed) page by page, each
 /// cursor page a frame of the needed columns, like the scan path's chunks:
-/// a task per part of the index reads its pages on a pooled connection to
-/// its master while the receiver works through earlier ones. When the
-/// receiver goes away the cursors are deleted; a part that fails sends its
-/// error, which ends the statement.
+/// a task reads the pages on a pooled connection while the receiver works
+/// through earlier ones. When the receiver goes away the cursor is deleted.
 pub fn fetch_pages(
     store: Store,
     index: Arc<IndexInfo>,
@@ -334,51 +318,47 @@ pub fn fetch_pages(
     plan: FetchPlan,
 ) -> mpsc::Receiver<Result<(DataFrame, Vec<Messy>)>> {
     let (tx, rx) = mpsc::channel(2);
-    let parts = match parts(&store, &index) {
-        Ok(parts) => parts,
-        Err(e) => {
-            let _ = tx.try_send(Err(e));
-            return rx;
-        }
-    };
-    let plan = Arc::new(plan);
-    for (name, node) in parts {
-        let (tx, table, columns, plan) = (tx.clone(), table.clone(), columns.clone(), plan.clone());
-        tokio::spawn(async move {
-            let mut conn = match node.search_conn().await {
-                Ok(conn) => conn,
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
-            };
-            let out: Result<()> = async {
-                for body in plan.commands() {
-                    let args = full_args(&name, body, &plan.pushed);
-                    let mut cursor = Cursor::open(&mut conn, &args, plan.limit).await?;
-                    loop {
-                        let mut rows = RowsBuilder::new(&table, &columns);
-                        let more = cursor.page(&mut |fields| push_row(&mut rows, fields)).await?;
-                        let chunk = rows.finish();
-                        let empty = matches!(&chunk, Ok((f, m)) if f.height() == 0 && m.is_empty());
-                        if !empty && tx.send(chunk).await.is_err() {
-                            return cursor.abandon().await;
-                        }
-                        if !more {
-                            break;
-                        }
+    tokio::spawn(async move {
+        let (name, node) = match one_part(&store, &index) {
+            Ok(part) => part,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        };
+        let mut conn = match node.search_conn().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        };
+        let out: Result<()> = async {
+            for body in plan.commands() {
+                let args = full_args(&name, body, &plan.pushed);
+                let mut cursor = Cursor::open(&mut conn, &args, plan.limit).await?;
+                loop {
+                    let mut rows = RowsBuilder::new(&table, &columns);
+                    let more = cursor.page(&mut |fields| push_row(&mut rows, fields)).await?;
+                    let chunk = rows.finish();
+                    let empty = matches!(&chunk, Ok((f, m)) if f.height() == 0 && m.is_empty());
+                    if !empty && tx.send(chunk).await.is_err() {
+                        return cursor.abandon().await;
+                    }
+                    if !more {
+                        break;
                     }
                 }
-                Ok(())
             }
-            .await;
-            if reusable(&out) {
-                node.search_done(conn);
-            }
-            if let Err(e) = out {
-                let _ = tx.send(Err(e)).await;
-            }
-        });
-    }
+            Ok(())
+        }
+        .await;
+        if reusable(&out) {
+            node.search_done(conn);
+        }
+        if let Err(e) = out {
+            let _ = tx.send(Err(e)).await;
+        }
+    });
     rx
 }
