@@ -64,7 +64,8 @@ pub struct IndexInfo {
     /// The index is on a Redis Cluster, where RediSearch (without its
     /// coordinator) answers from sortable values only: it loads no document
     /// (`LOAD *` and `@__key` come back empty, measured on 2.10), so only
-    /// aggregates over SORTABLE fields are pushed down.
+    /// aggregates over SORTABLE fields are pushed down, and row fetches get
+    /// keys from `FT.SEARCH ... NOCONTENT` and read the rows by key.
     pub on_cluster: bool,
 }
 

@@ -6,7 +6,7 @@
 use super::{search, stream, Access, Engine, Planned};
 use crate::catalog::index::IndexInfo;
 use crate::error::Result;
-use crate::pushdown::Pushdown;
+use crate::pushdown::{search_tail, FetchPlan, Pushdown};
 use crate::sql::analyze::Source;
 use crate::sql::params::{bind, Param};
 
@@ -38,6 +38,31 @@ fn parts_lines(index: &IndexInfo, merged: &str) -> Vec<String> {
         ),
         format!("  {merged}; each part runs the commands below under its own name:"),
     ]
+}
+
+/// A cluster's row fetch: the FT.SEARCH each part runs for keys.
+fn cluster_fetch_lines(index: &IndexInfo, fetch: &FetchPlan) -> Vec<String> {
+    let mut lines = parts_lines(
+        index,
+        "each part gives its matching keys (FT.SEARCH NOCONTENT: RediSearch in cluster mode loads no \
+         document, and FT.SEARCH has no FILTER and sorts by one key)",
+    );
+    let ask = fetch.limit.unwrap_or(super::search_keys::FIRST_ASK);
+    for body in fetch.search_commands() {
+        let mut args = vec![first_part(index).to_string()];
+        args.extend(body);
+        args.extend(["LIMIT".into(), "0".into(), ask.to_string()]);
+        args.extend(search_tail(&fetch.pushed));
+        lines.push(format!("  {}", search::quoted("FT.SEARCH", &args)));
+    }
+    if fetch.limit.is_none() {
+        lines.push(
+            "  (a part with more matching keys is asked again for all of them at once, up to its MAXSEARCHRESULTS; \
+             beyond that the table is scanned instead)"
+                .to_string(),
+        );
+    }
+    lines
 }
 
 impl Engine {
@@ -139,14 +164,19 @@ impl Engine {
                         (None, false) => "a superset of the matching rows (WHERE re-checked in Polars)".to_string(),
                     };
                     lines.push(format!("{}: RediSearch index {} fetches {what}:", t.name, index.name));
-                    for body in fetch.commands() {
-                        lines.push(format!(
-                            "  {}",
-                            search::command_text(&search::full_args(first_part(&index), body, &fetch.pushed))
-                        ));
+                    if fetch.cluster {
+                        lines.extend(cluster_fetch_lines(&index, &fetch));
+                    } else {
+                        for body in fetch.commands() {
+                            lines.push(format!(
+                                "  {}",
+                                search::command_text(&search::full_args(first_part(&index), body, &fetch.pushed))
+                            ));
+                        }
                     }
-                    if fetch.json {
-                        lines.push(format!("  then {read} ({fields}) of the keys found"));
+                    if fetch.json || fetch.cluster {
+                        let routed = if fetch.cluster { ", routed by hash slot" } else { "" };
+                        lines.push(format!("  then {read} ({fields}) of the keys found{routed}"));
                     }
                 }
                 Access::Scan { why } => {

@@ -26,6 +26,7 @@ pub mod memory;
 pub mod scan;
 pub mod search;
 mod search_agg;
+mod search_keys;
 pub mod srf;
 pub mod stream;
 pub mod subquery;
@@ -394,11 +395,23 @@ impl Engine {
                         Access::Push {
                             index,
                             plan: Pushdown::Fetch(fetch),
-                        } => {
-                            let out = search::fetch(store, &index, t, &needed, &fetch).await?;
-                            trace.push(step(t, "FT.AGGREGATE (rows fetched)", out.0.height(), "rows", started));
-                            out
-                        }
+                        } => match search::fetch(store, &index, t, &needed, &fetch).await? {
+                            Some(out) => {
+                                let what = if fetch.cluster {
+                                    "FT.SEARCH on every index part (keys), then rows read by key"
+                                } else {
+                                    "FT.AGGREGATE (rows fetched)"
+                                };
+                                trace.push(step(t, what, out.0.height(), "rows", started));
+                                out
+                            }
+                            None => {
+                                let out = scan::read_table(store, t, &needed, with_ttl, scan::Keys::All).await?;
+                                let what = "FT.SEARCH found more matching keys than MAXSEARCHRESULTS lets one reply hold; scanned instead";
+                                trace.push(step(t, what, out.0.height(), "rows", started));
+                                out
+                            }
+                        },
                         Access::Scan { .. } => {
                             let out = scan::read_table(store, t, &needed, with_ttl, scan::Keys::All).await?;
                             trace.push(step(t, "SCAN", out.0.height(), "rows", started));

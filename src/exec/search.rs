@@ -8,8 +8,9 @@
 //! An index is one or more parts (one per Redis Cluster master, see
 //! `catalog::shards`); every command runs on each part at once, on a
 //! connection to its master. Aggregates are merged group by group in
-//! [`super::search_agg`]. Row fetches run on one node only: on a cluster
-//! RediSearch loads no document, so the planner pushes only aggregates.
+//! [`super::search_agg`]. Row fetches read one node's cursor; on a cluster,
+//! where RediSearch loads no document, the parts give keys
+//! ([`super::search_keys`]) and the rows are read by key.
 
 use std::sync::Arc;
 
@@ -37,7 +38,12 @@ pub fn full_args(index: &str, body: Vec<String>, pushed: &crate::pushdown::filte
 
 /// A command as EXPLAIN prints it (arguments quoted when needed).
 pub fn command_text(args: &[String]) -> String {
-    let mut out = String::from("FT.AGGREGATE");
+    quoted("FT.AGGREGATE", args)
+}
+
+/// `command` and its arguments as EXPLAIN prints them.
+pub fn quoted(command: &str, args: &[String]) -> String {
+    let mut out = String::from(command);
     for a in args {
         out.push(' ');
         let plain = !a.is_empty()
@@ -102,7 +108,7 @@ pub(super) async fn cursor_rows(
 
 /// Whether a connection is fit for the pool after this outcome: every reply
 /// was read whole (a Redis error reply was read whole too).
-fn reusable<T>(out: &Result<T>) -> bool {
+pub(super) fn reusable<T>(out: &Result<T>) -> bool {
     matches!(out, Ok(_) | Err(Error::Redis(_)))
 }
 
@@ -250,8 +256,8 @@ pub(super) fn parts(store: &Store, index: &IndexInfo) -> Result<Vec<(String, Arc
         .collect()
 }
 
-/// The one part a row fetch reads: fetches are planned on one node only
-/// (on a cluster RediSearch loads no document, see `pushdown::plan`).
+/// The one part a cursor fetch reads (a cluster's fetches, in several
+/// parts, read keys instead: see [`super::search_keys`]).
 fn one_part(store: &Store, index: &IndexInfo) -> Result<(String, Arc<Node>)> {
     match parts(store, index)?.as_slice() {
         [one] => Ok(one.clone()),
@@ -262,14 +268,25 @@ fn one_part(store: &Store, index: &IndexInfo) -> Result<(String, Arc<Node>)> {
     }
 }
 
-/// Fetch the rows of a [`FetchPlan`] as the table's frame (needed columns).
+/// Fetch the rows of a [`FetchPlan`] as the table's frame (needed columns);
+/// None when a cluster's part has more matching keys than one FT.SEARCH
+/// reply may hold (the caller scans instead).
 pub async fn fetch(
     store: &Store,
     index: &IndexInfo,
     table: &TableInfo,
     columns: &[String],
     plan: &FetchPlan,
-) -> Result<(DataFrame, Vec<Messy>)> {
+) -> Result<Option<(DataFrame, Vec<Messy>)>> {
+    if plan.cluster {
+        let Some(keys) = super::search_keys::keys(store, index, plan).await? else {
+            return Ok(None);
+        };
+        let keys = own_keys(table, keys);
+        return scan::read_table(store, table, columns, false, Keys::Exact(keys))
+            .await
+            .map(Some);
+    }
     let (name, node) = one_part(store, index)?;
     if plan.json {
         let mut keys: Vec<Vec<u8>> = Vec::new();
@@ -280,16 +297,25 @@ pub async fn fetch(
             })
             .await?;
         }
-        let plen = table.prefix.len();
-        keys.retain(|k| k.len() >= plen && !k[plen..].contains(&b':'));
-        return scan::read_table(store, table, columns, false, Keys::Exact(keys)).await;
+        let keys = own_keys(table, keys);
+        return scan::read_table(store, table, columns, false, Keys::Exact(keys))
+            .await
+            .map(Some);
     }
     let mut rows = RowsBuilder::new(table, columns);
     for body in plan.commands() {
         let args = full_args(&name, body, &plan.pushed);
         cursor_rows(&node, &args, plan.limit, |fields| push_row(&mut rows, fields)).await?;
     }
-    rows.finish()
+    rows.finish().map(Some)
+}
+
+/// The index's keys that are the table's rows (not those of a table under a
+/// longer prefix, such as `sale:eu:1` beside `sale:1`).
+fn own_keys(table: &TableInfo, mut keys: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let plen = table.prefix.len();
+    keys.retain(|k| k.len() >= plen && !k[plen..].contains(&b':'));
+    keys
 }
 
 /// One fetched row into the builder (hash tables: the row is the fields

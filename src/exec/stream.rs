@@ -217,15 +217,16 @@ pub fn merge_messy(all: &mut Vec<Messy>, found: Vec<Messy>) {
 
 /// Whether a row-wise query over a table read this way runs chunk by chunk:
 /// when SCAN reads the whole table, or RediSearch fetches a hash table's
-/// matching rows (one chunk per cursor page). A key lookup, an aggregate
-/// and a JSON table's fetch (keys first, then JSON.GET) run whole.
+/// matching rows (one chunk per cursor page). A key lookup, an aggregate,
+/// and a fetch of keys first (a JSON table's, or any on a Redis Cluster)
+/// run whole.
 pub fn chunked(access: &Access) -> bool {
     match access {
         Access::Scan { .. } => true,
         Access::Push {
             plan: Pushdown::Fetch(fetch),
             ..
-        } => !fetch.json && fetch.limit.is_none(),
+        } => !fetch.json && !fetch.cluster && fetch.limit.is_none(),
         Access::Push { .. } | Access::Lookup(_) => false,
     }
 }

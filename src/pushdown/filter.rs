@@ -88,8 +88,9 @@ pub struct Schema {
     pub fields: HashMap<String, Field>,
     pub json: bool,
     /// The index is on a Redis Cluster, in parts (one per master) whose
-    /// answers are merged: only what merges exactly is pushed, and no row
-    /// fetch (see [`IndexInfo::on_cluster`]).
+    /// answers are merged: only what merges exactly is pushed, and row
+    /// fetches ask for keys with FT.SEARCH (no FILTER, one sort key; see
+    /// [`IndexInfo::on_cluster`]).
     pub cluster: bool,
 }
 

@@ -7,7 +7,9 @@
 //!   (`FT.AGGREGATE ... LOAD * WITHCURSOR`), and when the translation is
 //!   exact, only the first `LIMIT + OFFSET` of them in ORDER BY order; the
 //!   whole query then runs in Polars over the fetched rows, re-checking the
-//!   WHERE, so a superset fetch is still exact.
+//!   WHERE, so a superset fetch is still exact. On a Redis Cluster the index
+//!   parts give the matching keys (`FT.SEARCH ... NOCONTENT`, each part's own
+//!   first `LIMIT + OFFSET` by one sort key) and the rows are read by key.
 //!
 //! Every command carries `TIMEOUT 0` (no partial results on timeout) and
 //! `DIALECT 2`, literals travel as PARAMS, and replies come over RESP3 so a
@@ -49,18 +51,42 @@ pub struct FetchPlan {
     /// The first sort key's NULLs come first: fetch rows missing it apart.
     pub nulls_first: bool,
     pub json: bool,
+    /// The index is in parts on a Redis Cluster: keys come from FT.SEARCH
+    /// NOCONTENT on every part (see [`FetchPlan::search_commands`]).
+    pub cluster: bool,
 }
 
 impl FetchPlan {
     /// One argument list (after `FT.AGGREGATE <index>`) per command; their
     /// rows together are the fetch.
     pub fn commands(&self) -> Vec<Vec<String>> {
+        self.split(|query, sort| self.command(query, sort))
+    }
+
+    /// On a cluster: one argument list (after `FT.SEARCH <part>`, before
+    /// [`search_tail`]) per command; each part's keys from all of them
+    /// together hold the fetch's rows. FT.SEARCH has no FILTER and sorts by
+    /// one key only (the planner allows no more); its missing values sort
+    /// last in both directions, as FT.AGGREGATE's do.
+    pub fn search_commands(&self) -> Vec<Vec<String>> {
+        self.split(|query, sort| {
+            let mut a = vec![query, "NOCONTENT".into()];
+            if let (Some((alias, asc)), Some(_)) = (sort.first(), self.limit) {
+                a.extend(["SORTBY".into(), alias.clone(), if *asc { "ASC" } else { "DESC" }.into()]);
+            }
+            a
+        })
+    }
+
+    /// The commands' queries: one, or with the first sort key NULLS FIRST
+    /// the rows missing it (unsorted) and then the others.
+    fn split(&self, make: impl Fn(String, &[(String, bool)]) -> Vec<String>) -> Vec<Vec<String>> {
         match (self.nulls_first, self.sort.first()) {
             (true, Some((first, _))) => vec![
-                self.command(self.pushed.query_and(&format!("ismissing(@{first})")), &self.sort[1..]),
-                self.command(self.pushed.query_and(&format!("-ismissing(@{first})")), &self.sort),
+                make(self.pushed.query_and(&format!("ismissing(@{first})")), &self.sort[1..]),
+                make(self.pushed.query_and(&format!("-ismissing(@{first})")), &self.sort),
             ],
-            _ => vec![self.command(self.pushed.query_text().to_string(), &self.sort)],
+            _ => vec![make(self.pushed.query_text().to_string(), &self.sort)],
         }
     }
 
@@ -90,6 +116,13 @@ impl FetchPlan {
 /// Common trailing arguments: cursor, PARAMS, no timeout, dialect 2.
 pub fn tail_args(pushed: &Pushed) -> Vec<String> {
     let mut a = vec!["WITHCURSOR".into(), "COUNT".into(), CURSOR_COUNT.to_string()];
+    a.extend(search_tail(pushed));
+    a
+}
+
+/// FT.SEARCH's trailing arguments (after LIMIT): PARAMS, no timeout, dialect 2.
+pub fn search_tail(pushed: &Pushed) -> Vec<String> {
+    let mut a = Vec::new();
     if !pushed.params.is_empty() {
         a.push("PARAMS".into());
         a.push((pushed.params.len() * 2).to_string());
@@ -133,15 +166,11 @@ pub fn plan(
         Ok(p) => return Ok(Pushdown::Aggregate(p)),
         Err(why) => why,
     };
-    if schema.cluster {
-        return Err(format!(
-            "on a Redis Cluster only aggregates are pushed down: RediSearch there loads no document \
-             (aggregate not pushed: {agg_why})"
-        ));
-    }
     let pushed = translate(select.selection.as_ref(), &schema);
-    let exact = pushed.exactness == Exactness::Exact || pushed.filter_exactness == Exactness::Exact;
-    let use_filter = pushed.exactness != Exactness::Exact && pushed.filter_exactness == Exactness::Exact;
+    // On a cluster keys come from FT.SEARCH, which has no FILTER.
+    let filter_exact = !schema.cluster && pushed.filter_exactness == Exactness::Exact;
+    let exact = pushed.exactness == Exactness::Exact || filter_exact;
+    let use_filter = pushed.exactness != Exactness::Exact && filter_exact;
     let mut fetch = FetchPlan {
         pushed,
         use_filter,
@@ -149,6 +178,7 @@ pub fn plan(
         limit: None,
         nulls_first: false,
         json: schema.json,
+        cluster: schema.cluster,
     };
     if exact && ttl_free {
         if let Some((n, sort, nulls_first)) = top_k(query, &schema) {
@@ -158,8 +188,13 @@ pub fn plan(
         }
     }
     if fetch.pushed.query.is_none() && fetch.limit.is_none() && !fetch.use_filter {
+        let filter_only = if schema.cluster && fetch.pushed.filter.is_some() {
+            " query (on a Redis Cluster the index parts are asked with FT.SEARCH, which has no FILTER)"
+        } else {
+            ""
+        };
         return Err(format!(
-            "no part of the WHERE clause can be evaluated by the index (aggregate not pushed: {agg_why})"
+            "no part of the WHERE clause can be evaluated by the index{filter_only} (aggregate not pushed: {agg_why})"
         ));
     }
     Ok(Pushdown::Fetch(fetch))
@@ -197,6 +232,10 @@ fn top_k(query: &Query, schema: &Schema) -> Option<TopK> {
         let OrderByKind::Expressions(exprs) = &order.kind else {
             return None;
         };
+        // FT.SEARCH (a cluster's fetch) sorts by one key.
+        if schema.cluster && exprs.len() > 1 {
+            return None;
+        }
         for (i, o) in exprs.iter().enumerate() {
             let f = schema.field_of(&o.expr)?;
             // Doubles order the same in both; bigints beyond ±2⁵³ do not.

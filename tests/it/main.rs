@@ -7,6 +7,7 @@ mod common;
 mod arrays;
 mod auth;
 mod cluster;
+mod cluster_fetch;
 mod cluster_index;
 mod copy;
 mod dialect;
