@@ -15,8 +15,10 @@
 //! * redsql's peak RSS above its idle RSS in each case, next to the data's
 //!   Arrow size.
 //!
-//!   cargo run --release --example bench -- [--rows 100000,1000000] [--runs 3]
-//!       [--redsql PATH] [--lookup-seconds 10]
+//! ```text
+//! cargo run --release --example bench -- [--rows 100000,1000000] [--runs 3]
+//!     [--redsql PATH] [--lookup-seconds 10]
+//! ```
 
 mod data;
 mod procs;

@@ -442,7 +442,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let us = (x % 400_000_000_000_000_000) as i64 - 62_000_000_000_000_000;
-            let us = if x % 3 == 0 { us - us % 1_000_000 } else { us };
+            let us = if x.is_multiple_of(3) { us - us % 1_000_000 } else { us };
             let t = chrono::DateTime::from_timestamp_micros(us).unwrap();
             let frac = us.rem_euclid(1_000_000);
             let mut want = t.format("%Y-%m-%d %H:%M:%S").to_string();

@@ -179,7 +179,7 @@ impl Resolver<'_> {
     /// Whether the FROM clause yields no rows at all, so the select list is
     /// never evaluated (psql's `\d` footers read empty catalogs such as
     /// pg_policy with subqueries redsql cannot decorrelate).
-    fn from_is_empty(&mut self, from: &[sqlparser::ast::TableWithJoins]) -> bool {
+    fn yields_no_rows(&mut self, from: &[sqlparser::ast::TableWithJoins]) -> bool {
         probe_rows(from).is_some_and(|q| self.run(&q).is_ok_and(|df| df.height() == 0))
     }
 
@@ -197,7 +197,7 @@ impl Resolver<'_> {
             SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => is_aggregate(e),
             _ => false,
         });
-        plain_group && !aggregate && sel.having.is_none() && self.from_is_empty(&sel.from)
+        plain_group && !aggregate && sel.having.is_none() && self.yields_no_rows(&sel.from)
     }
 
     /// Runs a subquery in the query's context.
@@ -462,7 +462,7 @@ impl ExprPass<'_, '_> {
         let empty = match *self.outer_empty {
             Some(b) => b,
             None => {
-                let b = self.r.from_is_empty(self.from);
+                let b = self.r.yields_no_rows(self.from);
                 *self.outer_empty = Some(b);
                 b
             }

@@ -30,7 +30,9 @@ pub enum CursorStmt {
     Close(Option<String>),
 }
 
-/// What [`parse`] makes of a statement.
+/// What [`parse`] makes of a statement (one per statement, so the
+/// variants' size difference does not matter).
+#[allow(clippy::large_enum_variant)]
 pub enum Parsed {
     /// Not a cursor statement.
     Other(Statement),

@@ -15,6 +15,9 @@ use polars::prelude::*;
 use super::{at, out_name, rows};
 use crate::catalog::types::parse_timestamp;
 
+/// How one to_char pattern renders (given the text it matched).
+type Render<'a> = &'a dyn Fn(&str) -> String;
+
 pub const TIMESTAMP: DataType = DataType::Datetime(TimeUnit::Microseconds, None);
 
 /// A column's values as microseconds since 1970 (dates at midnight; text
@@ -214,7 +217,7 @@ pub fn format(t: NaiveDateTime, template: &str) -> String {
             }
         };
         // Longest patterns first, as PostgreSQL matches them.
-        let patterns: [(&str, &dyn Fn(&str) -> String); 31] = [
+        let patterns: [(&str, Render<'_>); 31] = [
             ("HH24", &|_| num(t.hour() as i64, 2)),
             ("HH12", &|_| num(hour12 as i64, 2)),
             ("HH", &|_| num(hour12 as i64, 2)),

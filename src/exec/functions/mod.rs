@@ -168,7 +168,7 @@ fn arith(
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         out.push(match (a.get(at(i, a.len())), b.get(at(i, b.len()))) {
-            (Some(_), Some(y)) if y == 0.0 => polars_bail!(ComputeError: "{DIVISION_BY_ZERO}"),
+            (Some(_), Some(0.0)) => polars_bail!(ComputeError: "{DIVISION_BY_ZERO}"),
             (Some(x), Some(y)) => Some(float_op(x, y)),
             _ => None,
         });
