@@ -182,7 +182,7 @@ def main():
                 continue
             b = rs.run(sql)
             plan = rs.run("EXPLAIN " + sql)
-            if isinstance(plan, Result) and any("FT.AGGREGATE" in str(r[0]) for r in plan.rows):
+            if isinstance(plan, Result) and any(("FT.AGGREGATE" in str(r[0]) or "FT.SEARCH" in str(r[0])) for r in plan.rows):
                 pushed += 1
             a, b_scan = scan[qid]
             ordered = has_top_level_order_by(sql)

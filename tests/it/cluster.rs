@@ -200,6 +200,38 @@ impl OwnCluster {
         format!("redis+cluster://{}", addrs.join(","))
     }
 
+    /// Start a killed node again on its port, with its cluster config: it
+    /// comes back as the master of its slots, without data (no persistence).
+    fn restart(&self, port: u16) {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let run = format!("{root}/.run/redis-{port}");
+        let status = std::process::Command::new(format!("{root}/.redis/bin/redis-server"))
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--dir", &run, "--daemonize", "yes"])
+            .args([
+                "--pidfile",
+                &format!("{run}/redis.pid"),
+                "--logfile",
+                &format!("{run}/redis.log"),
+            ])
+            .args(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
+            .args(["--cluster-node-timeout", "5000"])
+            .args(["--loadmodule", &format!("{root}/.redis/lib/redisearch.so")])
+            .args(["--loadmodule", &format!("{root}/.redis/lib/rejson.so")])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
     fn signal(&self, port: u16, sig: &str) {
         let pidfile = format!("{}/.run/redis-{port}/redis.pid", env!("CARGO_MANIFEST_DIR"));
         let pid = std::fs::read_to_string(pidfile).unwrap();
@@ -221,10 +253,13 @@ impl Drop for OwnCluster {
 /// A master that dies while a scan waits on it ends the statement with an
 /// error, never with the other masters' rows as if they were all; the next
 /// statements fail promptly too (its slots are served by no one), and the
-/// server and the session stay up.
+/// server and the session stay up. Restarted (empty: no persistence), the
+/// master serves its slots again and the same session counts what the
+/// cluster now holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_killed_mid_scan_is_an_error_not_a_partial_answer() {
     let cluster = OwnCluster::start();
+    let store = redsql::store::Store::connect(&cluster.url()).await.unwrap();
     let server = start_server(&cluster.url()).await;
     let c = connect(&server).await;
     c.client
@@ -258,6 +293,27 @@ async fn a_master_killed_mid_scan_is_an_error_not_a_partial_answer() {
     .expect("no hang after a master died");
     assert!(next.is_err(), "a third of the slots has no master: {next:?}");
     assert_eq!(texts(client, "SELECT 1").await, vec![vec![s(1)]]);
+
+    // Back, empty: the rows of the other masters remain.
+    cluster.restart(victim);
+    let victim_addr = format!("127.0.0.1:{victim}");
+    let kept = (1..=20000)
+        .filter(|id| store.master_of(format!("fault:{id}").as_bytes()).unwrap() != victim_addr)
+        .count();
+    let started = std::time::Instant::now();
+    let answer = loop {
+        match client.query("SELECT count(*) FROM fault", &[]).await {
+            Ok(rows) => break rows[0].get::<_, i64>(0),
+            Err(e) => {
+                assert!(
+                    started.elapsed().as_secs() < 60,
+                    "the restarted master never served again: {e:?}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        }
+    };
+    assert_eq!(answer as usize, kept);
     server.shutdown().await;
 }
 
