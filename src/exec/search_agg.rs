@@ -34,8 +34,12 @@ type Group = (Vec<Option<String>>, Vec<Option<f64>>);
 /// falls back to the scan path).
 pub async fn aggregate(store: &Store, index: &IndexInfo, plan: &AggPlan) -> Result<Option<DataFrame>> {
     let parts = parts(store, index)?;
+    // A document migrating between masters could be counted by two parts
+    // or by none: no migration before, no slot moved after.
+    let generation = store.steady().await?;
     let per_part =
         futures::future::try_join_all(parts.iter().map(|(name, node)| part_groups(node, name, plan))).await?;
+    store.still_steady(generation).await?;
     let mut all = Vec::with_capacity(per_part.len());
     for groups in per_part {
         match groups {

@@ -32,7 +32,11 @@ const ASKS: usize = 3;
 /// some part has more matching keys than one reply may hold.
 pub async fn keys(store: &Store, index: &IndexInfo, plan: &FetchPlan) -> Result<Option<Vec<Vec<u8>>>> {
     let parts = super::search::parts(store, index)?;
+    // A key migrating between masters could be given by two parts or by
+    // none: no migration before, no slot moved after.
+    let generation = store.steady().await?;
     let found = try_join_all(parts.iter().map(|(name, node)| part_keys(node, name, plan))).await?;
+    store.still_steady(generation).await?;
     let mut keys = Vec::new();
     for part in found {
         let Some(part) = part else {

@@ -47,6 +47,25 @@ fn crc16(data: &[u8]) -> u16 {
 }
 
 /// Whether `url` names a cluster.
+/// The slots `CLUSTER NODES` text shows its node migrating or importing:
+/// the `[slot->-id]` and `[slot-<-id]` entries of the `myself` line.
+fn migrating_slots(nodes: &str) -> Vec<String> {
+    let myself = nodes.lines().find(|l| {
+        l.split(' ')
+            .nth(2)
+            .is_some_and(|flags| flags.split(',').any(|f| f == "myself"))
+    });
+    myself
+        .into_iter()
+        .flat_map(|l| l.split(' ').skip(8))
+        .filter_map(|entry| {
+            let inner = entry.strip_prefix('[')?.strip_suffix(']')?;
+            let (slot, _) = inner.split_once("->-").or_else(|| inner.split_once("-<-"))?;
+            Some(slot.to_string())
+        })
+        .collect()
+}
+
 pub fn is_cluster_url(url: &str) -> bool {
     url.starts_with("redis+cluster://") || url.starts_with("rediss+cluster://")
 }
@@ -160,6 +179,71 @@ impl Cluster {
         Ok(Arc::new(Node::connect(&self.template.url(addr), &self.tls).await?))
     }
 
+    /// Before reading every master (a scan, or every index part): the
+    /// slot map's generation, for [`Cluster::still_steady`]; an error while
+    /// a slot is being migrated, whose keys in transit a read of every
+    /// master could miss or see twice.
+    pub async fn steady(&self) -> Result<u64> {
+        let generation = self.topology().generation;
+        self.no_migration().await?;
+        Ok(generation)
+    }
+
+    /// After reading every master: an error when a slot changed master
+    /// since `generation` or a migration is under way. (With the check
+    /// before, a key can only have moved during the read by a migration
+    /// that began and ended within it, which changes the slot map.)
+    pub async fn still_steady(&self, generation: u64) -> Result<()> {
+        self.refresh(generation).await?;
+        if self.topology().generation != generation {
+            return Err(Error::RedisUnavailable(
+                "the Redis Cluster's slots moved while every master was read; keys may have been missed \
+                 or seen twice, so the statement stops (run it again)"
+                    .into(),
+            ));
+        }
+        self.no_migration().await
+    }
+
+    async fn no_migration(&self) -> Result<()> {
+        let migrating = self.migrations().await?;
+        match migrating.first() {
+            None => Ok(()),
+            Some(first) => Err(Error::RedisUnavailable(format!(
+                "a slot is being migrated between Redis Cluster masters ({first}{}): keys in transit could \
+                 be missed or seen twice by a read of every master, so the statement stops (run it again \
+                 once the resharding is done)",
+                if migrating.len() > 1 {
+                    format!(" and {} more", migrating.len() - 1)
+                } else {
+                    String::new()
+                }
+            ))),
+        }
+    }
+
+    /// The slots a master is migrating or importing now, as `slot 42 on
+    /// host:port` (`CLUSTER NODES` of every master: each shows its own
+    /// `[42->-<id>]` or `[42-<-<id>]` on its `myself` line).
+    pub async fn migrations(&self) -> Result<Vec<String>> {
+        let topology = self.topology();
+        let cmd = redis::cmd("CLUSTER").arg("NODES").clone();
+        let replies = futures::future::try_join_all(topology.masters.iter().map(|n| {
+            let cmd = &cmd;
+            async move { Ok::<_, Error>((n.addr.clone(), n.query::<String>(cmd).await?)) }
+        }))
+        .await?;
+        let mut out = Vec::new();
+        for (addr, text) in replies {
+            out.extend(
+                migrating_slots(&text)
+                    .into_iter()
+                    .map(|s| format!("slot {s} on {addr}")),
+            );
+        }
+        Ok(out)
+    }
+
     /// Ask the cluster for its slots again, unless someone did since
     /// `seen` (the generation the caller routed by).
     pub async fn refresh(&self, seen: u64) -> Result<()> {
@@ -266,6 +350,15 @@ impl Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn migrating_and_importing_slots_are_read_from_the_myself_line() {
+        let nodes = "07c3 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460 [93->-292f] [77-<-58e6]\n\
+                     292f 127.0.0.1:30002@40002 master - 0 1 2 connected 5461-10922 [93-<-07c3]\n";
+        assert_eq!(migrating_slots(nodes), vec!["93".to_string(), "77".to_string()]);
+        let steady = "07c3 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460\n";
+        assert!(migrating_slots(steady).is_empty());
+    }
 
     #[test]
     fn slots_match_redis_cluster_keyslot() {

@@ -243,6 +243,24 @@ impl Store {
         }
     }
 
+    /// Before reading every master at once (see [`cluster::Cluster::steady`]):
+    /// an error while a slot is being migrated; 0 on one node.
+    pub async fn steady(&self) -> Result<u64> {
+        match &self.cluster {
+            Some(c) => c.steady().await,
+            None => Ok(0),
+        }
+    }
+
+    /// After reading every master: an error when a slot moved since
+    /// `generation` or is being migrated (nothing on one node).
+    pub async fn still_steady(&self, generation: u64) -> Result<()> {
+        match &self.cluster {
+            Some(c) => c.still_steady(generation).await,
+            None => Ok(()),
+        }
+    }
+
     /// Ask a cluster for its slot map again (nothing on one node).
     pub async fn refresh_slots(&self) -> Result<()> {
         match &self.cluster {

@@ -32,6 +32,13 @@ impl Store {
             return rx;
         };
         tokio::spawn(async move {
+            let generation = match cluster.steady().await {
+                Ok(g) => g,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
             let topology = cluster.topology();
             let scans: Vec<_> = topology
                 .masters
@@ -51,17 +58,8 @@ impl Store {
             }
             // Keys moved between masters while they were scanned could be
             // missed or seen twice: check that no slot moved meanwhile.
-            let moved = match cluster.refresh(topology.generation).await {
-                Ok(()) => cluster.topology().generation != topology.generation,
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
-            };
-            if moved {
-                let msg = "the Redis Cluster's slots moved during the scan; its keys may have been missed \
-                           or seen twice, so the statement stops (run it again)";
-                let _ = tx.send(Err(Error::RedisUnavailable(msg.into()))).await;
+            if let Err(e) = cluster.still_steady(generation).await {
+                let _ = tx.send(Err(e)).await;
             }
         });
         rx

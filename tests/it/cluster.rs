@@ -392,8 +392,99 @@ async fn a_slot_moved_during_a_scan_stops_the_statement() {
     let e = answer.expect_err("a slot moved mid-scan: no answer");
     let db = e.as_db_error().expect("a server error");
     assert_eq!(db.code().code(), "08006");
-    assert!(db.message().contains("slots moved during the scan"), "{}", db.message());
+    assert!(
+        db.message().contains("slots moved while every master was read"),
+        "{}",
+        db.message()
+    );
     assert_eq!(texts(client, "SELECT count(*) FROM moving").await, vec![vec![s(5000)]]);
+    server.shutdown().await;
+}
+
+/// A slot being migrated (MIGRATING on its master, IMPORTING on another, as
+/// a resharding leaves it while MIGRATE moves its keys) stops every read of
+/// all masters with 08006: a scan, a pushed-down aggregate, a pushed-down
+/// fetch. Key lookups still answer (routed, following ASK). Once the slot
+/// is stable again, the same statements answer in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_being_migrated_stops_reads_of_every_master() {
+    let cluster = OwnCluster::start();
+    let store = redsql::store::Store::connect(&cluster.url()).await.unwrap();
+    let server = start_server(&cluster.url()).await;
+    let c = connect(&server).await;
+    let off = connect(&server).await;
+    off.client.batch_execute("SET redsql.pushdown = off").await.unwrap();
+    c.client
+        .batch_execute(
+            "CREATE TABLE mig (id bigint PRIMARY KEY, v bigint); \
+             INSERT INTO mig SELECT g, g % 10 FROM generate_series(1, 3000) g; \
+             CREATE INDEX ON mig (v)",
+        )
+        .await
+        .unwrap();
+    crate::cluster_index::wait_usable(&c.client, "mig").await;
+    let from = store.master_of(b"mig:1").unwrap();
+    let to = cluster
+        .0
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .find(|a| *a != from)
+        .unwrap();
+    let mut src = redis(&format!("redis://{from}")).await;
+    let mut dst = redis(&format!("redis://{to}")).await;
+    let slot: i64 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg("mig:1")
+        .query_async(&mut src)
+        .await
+        .unwrap();
+    let src_id: String = redis::cmd("CLUSTER").arg("MYID").query_async(&mut src).await.unwrap();
+    let dst_id: String = redis::cmd("CLUSTER").arg("MYID").query_async(&mut dst).await.unwrap();
+    let setslot = |state: &str, id: Option<&str>| {
+        let mut cmd = redis::cmd("CLUSTER");
+        cmd.arg("SETSLOT").arg(slot).arg(state);
+        if let Some(id) = id {
+            cmd.arg(id);
+        }
+        cmd
+    };
+    let () = setslot("IMPORTING", Some(&src_id)).query_async(&mut dst).await.unwrap();
+    let () = setslot("MIGRATING", Some(&dst_id)).query_async(&mut src).await.unwrap();
+
+    let reads = [
+        (&c.client, "SELECT count(*), sum(v) FROM mig", "aggregate pushed down"),
+        (&c.client, "SELECT id FROM mig WHERE v = 3 ORDER BY id", "FT.SEARCH"),
+        (&off.client, "SELECT count(*), sum(v) FROM mig", "SCAN"),
+    ];
+    let mut stopped = Vec::new();
+    for (client, sql, how) in reads {
+        let plan = texts(client, &format!("EXPLAIN {sql}")).await;
+        assert!(format!("{plan:?}").contains(how), "{sql}: {plan:?}");
+        stopped.push(client.query(sql, &[]).await.map(|r| r.len()));
+    }
+    let lookup = texts(&c.client, "SELECT v FROM mig WHERE id = 1").await;
+    let () = setslot("STABLE", None).query_async(&mut src).await.unwrap();
+    let () = setslot("STABLE", None).query_async(&mut dst).await.unwrap();
+
+    for (answer, (_, sql, _)) in stopped.iter().zip(&reads) {
+        let e = answer.as_ref().expect_err(sql);
+        let db = e.as_db_error().expect("a server error");
+        assert_eq!(db.code().code(), "08006", "{sql}: {}", db.message());
+        assert!(
+            db.message().contains(&format!("slot {slot} on 127.0.0.1:")),
+            "{}",
+            db.message()
+        );
+    }
+    assert_eq!(lookup, vec![vec![s(1)]]);
+    for (client, sql, _) in reads {
+        let want = if sql.contains("v = 3") { 300 } else { 1 };
+        assert_eq!(client.query(sql, &[]).await.unwrap().len(), want, "{sql}");
+    }
+    assert_eq!(
+        texts(&c.client, "SELECT count(*), sum(v) FROM mig").await,
+        vec![vec![s(3000), s(13500)]]
+    );
     server.shutdown().await;
 }
 
