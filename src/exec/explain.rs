@@ -40,6 +40,15 @@ fn parts_lines(index: &IndexInfo, merged: &str) -> Vec<String> {
     ]
 }
 
+/// Why the commands load `@__key` first, when they do.
+fn live_only_line(pushed: &crate::pushdown::filter::Pushed) -> Option<String> {
+    pushed.live_only.then(|| {
+        "  (keys in this database have TTLs, and RediSearch keeps a key whose TTL has passed until Redis deletes \
+         it: each match's key is opened (LOAD 1 @__key) and only those still there are kept)"
+            .to_string()
+    })
+}
+
 /// A cluster's row fetch: the FT.SEARCH each part runs for keys.
 fn cluster_fetch_lines(index: &IndexInfo, fetch: &FetchPlan) -> Vec<String> {
     let mut lines = parts_lines(
@@ -116,6 +125,7 @@ impl Engine {
                         "{}: aggregate pushed down to RediSearch index {}:",
                         t.name, index.name
                     ));
+                    lines.extend(live_only_line(&agg.pushed));
                     lines.extend(parts_lines(
                         &index,
                         "the groups of all parts merged: counts and sums added, MIN/MAX combined, AVG as merged sum / merged count",
@@ -164,6 +174,7 @@ impl Engine {
                         (None, false) => "a superset of the matching rows (WHERE re-checked in Polars)".to_string(),
                     };
                     lines.push(format!("{}: RediSearch index {} fetches {what}:", t.name, index.name));
+                    lines.extend(live_only_line(&fetch.pushed));
                     if fetch.cluster {
                         lines.extend(cluster_fetch_lines(&index, &fetch));
                     } else {

@@ -263,9 +263,10 @@ impl Engine {
 
     /// RediSearch keeps counting a key whose TTL has passed until Redis
     /// deletes it (measured: 11660 documents for 0 live keys during a mass
-    /// expiry), so aggregates and LIMITs are pushed only while no key has a
-    /// TTL. Row fetches are not affected: an expired key loads no fields and
-    /// is skipped.
+    /// expiry). While some key has a TTL, pushed commands on one node open
+    /// each match's key and keep those still there; on a cluster, where that
+    /// load returns nothing, aggregates and LIMITs are not pushed (row
+    /// fetches re-read their rows, and an expired key is no row).
     async fn no_expiring_keys(&self) -> std::result::Result<(), String> {
         match self.catalog.store().keys_with_ttl().await {
             Ok(0) => Ok(()),

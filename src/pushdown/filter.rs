@@ -92,6 +92,9 @@ pub struct Schema {
     /// fetches ask for keys with FT.SEARCH (no FILTER, one sort key; see
     /// [`IndexInfo::on_cluster`]).
     pub cluster: bool,
+    /// Some key of the database has a TTL: every command opens the keys it
+    /// matches and keeps only those still there (see [`Pushed::live_only`]).
+    pub live_only: bool,
 }
 
 impl Schema {
@@ -122,6 +125,7 @@ impl Schema {
             fields,
             json: table.storage == STORAGE_JSON,
             cluster: index.on_cluster,
+            live_only: false,
         }
     }
 
@@ -156,6 +160,12 @@ pub struct Pushed {
     pub params: Vec<(String, String)>,
     /// Columns the query or filter reads.
     pub columns: BTreeSet<String>,
+    /// Keep only the matches whose key is still there: RediSearch keeps a
+    /// key whose TTL has passed in its results until Redis deletes it, but
+    /// loading `@__key` opens the key, and comes back missing for such a
+    /// key (measured on RediSearch 2.10 with Redis 8.2, hashes and JSON; in
+    /// cluster mode no load works, so this is for one node only).
+    pub live_only: bool,
 }
 
 impl Pushed {
@@ -176,6 +186,9 @@ impl Pushed {
     /// `use_filter` (the query alone is only a superset).
     pub fn command_start(&self, query: String, use_filter: bool) -> Vec<String> {
         let mut a = vec![query];
+        if self.live_only {
+            a.extend(["LOAD", "1", "@__key", "FILTER", "exists(@__key)"].map(String::from));
+        }
         if let Some(f) = self.filter.as_ref().filter(|_| use_filter) {
             a.extend(["FILTER".into(), f.clone()]);
         }
@@ -300,6 +313,7 @@ pub fn translate(selection: Option<&Expr>, schema: &Schema) -> Pushed {
         filter_exactness: node.filter_exact,
         params: t.params,
         columns: node.columns,
+        live_only: schema.live_only,
     }
 }
 

@@ -62,6 +62,7 @@ fn schema(json: bool) -> Schema {
         fields,
         json,
         cluster: false,
+        live_only: false,
     }
 }
 

@@ -137,8 +137,10 @@ pub fn search_tail(pushed: &Pushed) -> Vec<String> {
 
 /// Plan the pushdown of `query` (bound) over `table`, registered as `name`.
 /// `no_expiring_keys`: Err(why) when keys may have outlived their TTL in the
-/// index; then only row fetches (whose rows are re-read) are pushed, without
-/// a LIMIT (an expired key would take the place of a live row).
+/// index. On one node every command then keeps only the matches whose key
+/// is still there ([`filter::Pushed::live_only`]); on a cluster, where
+/// RediSearch loads nothing, only row fetches (whose rows are re-read) are
+/// pushed, without a LIMIT (an expired key would take a live row's place).
 pub fn plan(
     query: &Query,
     name: &str,
@@ -160,7 +162,14 @@ pub fn plan(
     if !single {
         return Err("not a single-table SELECT".into());
     }
-    let schema = Schema::new(table, index);
+    let mut schema = Schema::new(table, index);
+    let no_expiring_keys = match no_expiring_keys {
+        Err(_) if !schema.cluster => {
+            schema.live_only = true;
+            Ok(())
+        }
+        other => other,
+    };
     let ttl_free = no_expiring_keys.is_ok();
     let agg_why = match no_expiring_keys.and_then(|()| aggregate::plan(query, &schema)) {
         Ok(p) => return Ok(Pushdown::Aggregate(p)),

@@ -12,6 +12,7 @@ mod cluster_index;
 mod copy;
 mod dialect;
 mod disconnects;
+mod expiring;
 mod faults;
 mod faults_write;
 mod files;

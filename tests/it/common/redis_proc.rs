@@ -63,6 +63,8 @@ impl OwnRedis {
         let mut cmd = Command::new(redis_server_bin());
         cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            // DEBUG (e.g. SET-ACTIVE-EXPIRE 0) from the tests' own connections.
+            .args(["--enable-debug-command", "local"])
             .arg("--dir")
             .arg(std::env::temp_dir());
         if modules {
