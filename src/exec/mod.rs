@@ -271,8 +271,9 @@ impl Engine {
         match self.catalog.store().keys_with_ttl().await {
             Ok(0) => Ok(()),
             Ok(n) => Err(format!(
-                "{n} keys in this database have a TTL, and RediSearch counts a key whose TTL has passed until Redis \
-                 deletes it, so aggregates and LIMIT are computed from the rows"
+                "{n} keys in this database have a TTL, and on a Redis Cluster RediSearch keeps counting a key whose \
+                 TTL has passed until Redis deletes it (it loads no key to check), so aggregates and LIMIT are \
+                 computed from the rows"
             )),
             Err(e) => Err(format!("cannot read INFO keyspace: {e}")),
         }
