@@ -17,6 +17,7 @@
 
 pub mod aggregate;
 pub mod filter;
+pub mod pushed;
 
 use sqlparser::ast::{Expr, LimitClause, OrderByKind, Query, SetExpr, TableFactor, Value};
 
