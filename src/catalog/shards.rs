@@ -25,6 +25,13 @@ pub struct Shard {
     pub num_docs: u64,
 }
 
+/// As EXPLAIN and `redsql.tables.index_parts` show it.
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} on {} ({} docs)", self.name, self.node, self.num_docs)
+    }
+}
+
 /// The index name a part name belongs to: `sale_idx{3}` → `sale_idx`;
 /// a name without a trailing hash tag is its own.
 pub fn base_name(part: &str) -> &str {

@@ -56,7 +56,7 @@ fn parts(index: &super::index::IndexInfo) -> String {
     index
         .shards
         .iter()
-        .map(|s| format!("{} on {} ({} docs)", s.name, s.node, s.num_docs))
+        .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
 }

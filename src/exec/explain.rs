@@ -6,6 +6,7 @@
 use super::{search, stream, Access, Engine, Planned};
 use crate::catalog::index::IndexInfo;
 use crate::error::Result;
+use crate::pushdown::pushed::Pushed;
 use crate::pushdown::{search_tail, FetchPlan, Pushdown};
 use crate::sql::analyze::Source;
 use crate::sql::params::{bind, Param};
@@ -25,11 +26,7 @@ fn parts_lines(index: &IndexInfo, merged: &str) -> Vec<String> {
     if index.shards.len() < 2 {
         return Vec::new();
     }
-    let parts: Vec<String> = index
-        .shards
-        .iter()
-        .map(|s| format!("{} on {} ({} docs)", s.name, s.node, s.num_docs))
-        .collect();
+    let parts: Vec<String> = index.shards.iter().map(ToString::to_string).collect();
     vec![
         format!(
             "  in {} parts, one per Redis Cluster master, all run at once: {}",
@@ -41,7 +38,7 @@ fn parts_lines(index: &IndexInfo, merged: &str) -> Vec<String> {
 }
 
 /// Why the commands load `@__key` first, when they do.
-fn live_only_line(pushed: &crate::pushdown::filter::Pushed) -> Option<String> {
+fn live_only_line(pushed: &Pushed) -> Option<String> {
     pushed.live_only.then(|| {
         "  (keys in this database have TTLs, and RediSearch keeps a key whose TTL has passed until Redis deletes \
          it: each match's key is opened (LOAD 1 @__key) and only those still there are kept)"

@@ -248,12 +248,28 @@ pub(super) fn field<'a>(fields: &Fields<'a>, name: &[u8]) -> Option<&'a [u8]> {
 }
 
 /// Each part of `index` with the master holding it (one on a single node).
-pub(super) fn parts(store: &Store, index: &IndexInfo) -> Result<Vec<(String, Arc<Node>)>> {
+fn parts(store: &Store, index: &IndexInfo) -> Result<Vec<(String, Arc<Node>)>> {
     index
         .shards
         .iter()
         .map(|s| Ok((s.name.clone(), store.master(&s.node)?)))
         .collect()
+}
+
+/// `run` on every part of `index` at once (its name and master), the
+/// answers in part order. On a cluster a key migrating between masters
+/// could be seen by two parts or by none: the read stops unless no slot is
+/// being migrated before it and none moved after it.
+pub(super) async fn on_every_part<T, F, Fut>(store: &Store, index: &IndexInfo, run: F) -> Result<Vec<T>>
+where
+    F: Fn(String, Arc<Node>) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let parts = parts(store, index)?;
+    let generation = store.steady().await?;
+    let answers = futures::future::try_join_all(parts.into_iter().map(|(name, node)| run(name, node))).await?;
+    store.still_steady(generation).await?;
+    Ok(answers)
 }
 
 /// The one part a cursor fetch reads (a cluster's fetches, in several

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
-use super::search::{cursor_rows, full_args, parts, Fields};
+use super::search::{cursor_rows, full_args, on_every_part, Fields};
 use crate::catalog::index::IndexInfo;
 use crate::error::{Error, Result};
 use crate::pushdown::aggregate::{guard_name, AggPlan, Reduce};
@@ -33,13 +33,10 @@ type Group = (Vec<Option<String>>, Vec<Option<f64>>);
 /// (bigints beyond ±2⁵³ or fractional, infinities under MIN/MAX; the caller
 /// falls back to the scan path).
 pub async fn aggregate(store: &Store, index: &IndexInfo, plan: &AggPlan) -> Result<Option<DataFrame>> {
-    let parts = parts(store, index)?;
-    // A document migrating between masters could be counted by two parts
-    // or by none: no migration before, no slot moved after.
-    let generation = store.steady().await?;
-    let per_part =
-        futures::future::try_join_all(parts.iter().map(|(name, node)| part_groups(node, name, plan))).await?;
-    store.still_steady(generation).await?;
+    let per_part = on_every_part(store, index, |name, node| async move {
+        part_groups(&node, &name, plan).await
+    })
+    .await?;
     let mut all = Vec::with_capacity(per_part.len());
     for groups in per_part {
         match groups {

@@ -12,8 +12,6 @@
 //! every key it counts. When a part has more matching keys than that, the
 //! fetch gives up (`None`) and the caller scans the table instead.
 
-use futures::future::try_join_all;
-
 use crate::catalog::index::IndexInfo;
 use crate::error::{Error, Result};
 use crate::pushdown::{search_tail, FetchPlan};
@@ -31,12 +29,12 @@ const ASKS: usize = 3;
 /// The keys of a cluster fetch's rows, from every part at once; None when
 /// some part has more matching keys than one reply may hold.
 pub async fn keys(store: &Store, index: &IndexInfo, plan: &FetchPlan) -> Result<Option<Vec<Vec<u8>>>> {
-    let parts = super::search::parts(store, index)?;
-    // A key migrating between masters could be given by two parts or by
-    // none: no migration before, no slot moved after.
-    let generation = store.steady().await?;
-    let found = try_join_all(parts.iter().map(|(name, node)| part_keys(node, name, plan))).await?;
-    store.still_steady(generation).await?;
+    let found = super::search::on_every_part(
+        store,
+        index,
+        |name, node| async move { part_keys(&node, &name, plan).await },
+    )
+    .await?;
     let mut keys = Vec::new();
     for part in found {
         let Some(part) = part else {

@@ -46,7 +46,6 @@ fn crc16(data: &[u8]) -> u16 {
     crc
 }
 
-/// Whether `url` names a cluster.
 /// The slots `CLUSTER NODES` text shows its node migrating or importing:
 /// the `[slot->-id]` and `[slot-<-id]` entries of the `myself` line.
 fn migrating_slots(nodes: &str) -> Vec<String> {
@@ -66,6 +65,7 @@ fn migrating_slots(nodes: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether `url` names a cluster.
 pub fn is_cluster_url(url: &str) -> bool {
     url.starts_with("redis+cluster://") || url.starts_with("rediss+cluster://")
 }
@@ -137,6 +137,11 @@ impl Topology {
     pub fn node_of_slot(&self, slot: u16) -> Option<&Arc<Node>> {
         self.masters.get(*self.slots.get(slot as usize)? as usize)
     }
+
+    /// The master at `addr`, if it is one.
+    pub fn master(&self, addr: &str) -> Option<&Arc<Node>> {
+        self.masters.iter().find(|n| n.addr == addr)
+    }
 }
 
 pub struct Cluster {
@@ -173,10 +178,15 @@ impl Cluster {
 
     /// A node by address: a master, or a new connection (an `ASK` target).
     pub async fn node(&self, addr: &str) -> Result<Arc<Node>> {
-        if let Some(n) = self.topology().masters.iter().find(|n| n.addr == addr) {
-            return Ok(n.clone());
+        self.node_in(&self.topology(), addr).await
+    }
+
+    /// The master of `topology` at `addr`, or a new connection to it.
+    async fn node_in(&self, topology: &Topology, addr: &str) -> Result<Arc<Node>> {
+        match topology.master(addr) {
+            Some(n) => Ok(n.clone()),
+            None => Ok(Arc::new(Node::connect(&self.template.url(addr), &self.tls).await?)),
         }
-        Ok(Arc::new(Node::connect(&self.template.url(addr), &self.tls).await?))
     }
 
     /// Before reading every master (a scan, or every index part): the
@@ -225,7 +235,7 @@ impl Cluster {
     /// The slots a master is migrating or importing now, as `slot 42 on
     /// host:port` (`CLUSTER NODES` of every master: each shows its own
     /// `[42->-<id>]` or `[42-<-<id>]` on its `myself` line).
-    pub async fn migrations(&self) -> Result<Vec<String>> {
+    async fn migrations(&self) -> Result<Vec<String>> {
         let topology = self.topology();
         let cmd = redis::cmd("CLUSTER").arg("NODES").clone();
         let replies = futures::future::try_join_all(topology.masters.iter().map(|n| {
@@ -274,10 +284,7 @@ impl Cluster {
 
     /// `CLUSTER SLOTS` of the node at `addr`: (first, last, master address).
     async fn slots_from(&self, old: &Topology, addr: &str) -> Result<Vec<(u16, u16, String)>> {
-        let node = match old.masters.iter().find(|n| n.addr == addr) {
-            Some(n) => n.clone(),
-            None => Arc::new(Node::connect(&self.template.url(addr), &self.tls).await?),
-        };
+        let node = self.node_in(old, addr).await?;
         let reply: Value = node.query(&redis::cmd("CLUSTER").arg("SLOTS").clone()).await?;
         let host_of_asked = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
         let unexpected = || Error::Redis(format!("unexpected CLUSTER SLOTS reply from {addr}"));
@@ -319,11 +326,7 @@ impl Cluster {
             let i = match by_addr.get(addr.as_str()) {
                 Some(&i) => i,
                 None => {
-                    let node = match old.masters.iter().find(|n| &n.addr == addr) {
-                        Some(n) => n.clone(),
-                        None => Arc::new(Node::connect(&self.template.url(addr), &self.tls).await?),
-                    };
-                    masters.push(node);
+                    masters.push(self.node_in(old, addr).await?);
                     by_addr.insert(addr, (masters.len() - 1) as u16);
                     (masters.len() - 1) as u16
                 }

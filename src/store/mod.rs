@@ -144,11 +144,11 @@ impl Store {
     /// completed. On a cluster, a connection to one master: for commands
     /// that need no other.
     pub async fn search_conn(&self) -> Result<resp3::Conn> {
-        self.node.pool.get().await
+        self.node.search_conn().await
     }
 
     pub fn search_done(&self, conn: resp3::Conn) {
-        self.node.pool.put(conn)
+        self.node.search_done(conn)
     }
 
     /// The exact number of distinct keys of one table (SCAN, deduplicated).
@@ -229,17 +229,11 @@ impl Store {
     pub fn master(&self, addr: &str) -> Result<Arc<Node>> {
         match &self.cluster {
             None => Ok(self.node.clone()),
-            Some(c) => c
-                .topology()
-                .masters
-                .iter()
-                .find(|n| n.addr == addr)
-                .cloned()
-                .ok_or_else(|| {
-                    Error::RedisUnavailable(format!(
-                        "{addr} is no longer a master of the Redis Cluster (its slots moved or it failed over)"
-                    ))
-                }),
+            Some(c) => c.topology().master(addr).cloned().ok_or_else(|| {
+                Error::RedisUnavailable(format!(
+                    "{addr} is no longer a master of the Redis Cluster (its slots moved or it failed over)"
+                ))
+            }),
         }
     }
 
