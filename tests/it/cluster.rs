@@ -412,8 +412,7 @@ async fn a_slot_being_migrated_stops_reads_of_every_master() {
     let store = redsql::store::Store::connect(&cluster.url()).await.unwrap();
     let server = start_server(&cluster.url()).await;
     let c = connect(&server).await;
-    let off = connect(&server).await;
-    off.client.batch_execute("SET redsql.pushdown = off").await.unwrap();
+    let off = connect_scanning(&server).await;
     c.client
         .batch_execute(
             "CREATE TABLE mig (id bigint PRIMARY KEY, v bigint); \

@@ -28,8 +28,7 @@ async fn row_fetches_ask_every_part_for_keys_and_merge_each_parts_top_rows() {
     let store = Store::connect(&url).await.unwrap();
     let server = start_server(&url).await;
     let c = connect(&server).await;
-    let off = connect(&server).await;
-    off.client.batch_execute("SET redsql.pushdown = off").await.unwrap();
+    let off = connect_scanning(&server).await;
     let t = unique("clfe");
     // 36,000 rows: about 12,000 per master, more than one first ask (10,000).
     c.client
@@ -117,8 +116,7 @@ async fn a_part_with_more_matches_than_maxsearchresults_is_scanned_instead() {
     let (url, nodes, _lock) = cluster().await;
     let server = start_server(&url).await;
     let c = connect(&server).await;
-    let off = connect(&server).await;
-    off.client.batch_execute("SET redsql.pushdown = off").await.unwrap();
+    let off = connect_scanning(&server).await;
     let t = unique("clmx");
     c.client
         .batch_execute(&format!(
@@ -174,8 +172,7 @@ async fn a_json_tables_fetch_reads_the_keys_every_part_gives() {
     let (url, _nodes, _lock) = cluster().await;
     let server = start_server(&url).await;
     let c = connect(&server).await;
-    let off = connect(&server).await;
-    off.client.batch_execute("SET redsql.pushdown = off").await.unwrap();
+    let off = connect_scanning(&server).await;
     let t = unique("cljs");
     c.client
         .batch_execute(&format!(

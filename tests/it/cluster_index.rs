@@ -74,8 +74,7 @@ async fn an_index_is_one_part_per_master_and_aggregates_merge_exactly() {
     let store = Store::connect(&url).await.unwrap();
     let server = start_server(&url).await;
     let c = connect(&server).await;
-    let off = connect(&server).await;
-    off.client.batch_execute("SET redsql.pushdown = off").await.unwrap();
+    let off = connect_scanning(&server).await;
     let t = unique("clix");
     c.client
         .batch_execute(&format!(

@@ -17,8 +17,7 @@ async fn pushed_queries_leave_out_keys_whose_ttl_passed() {
     let redis = OwnRedis::with_modules().await;
     let server = start_server(&redis.url()).await;
     let c = connect(&server).await;
-    let off = connect(&server).await;
-    off.client.batch_execute("SET redsql.pushdown = off").await.unwrap();
+    let off = connect_scanning(&server).await;
     c.client
         .batch_execute(
             "CREATE TABLE ex (id bigint PRIMARY KEY, region text, qty bigint, amount double precision); \

@@ -24,7 +24,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 
 use redsql::store::{Pipe, Store};
 
-use crate::common::{cluster, connect, redis_url, start_server, unique};
+use crate::common::{cluster, connect, connect_scanning, redis_url, start_server, unique};
 use data::Table;
 use gen::{Gen, Rng};
 
@@ -303,8 +303,7 @@ async fn differential(url: &str, reference: Option<&str>, default_count: usize) 
     let started = Instant::now();
     let server = start_server(url).await;
     let on = connect(&server).await;
-    let off = connect(&server).await;
-    off.client.batch_execute("SET redsql.pushdown = off").await.unwrap();
+    let off = connect_scanning(&server).await;
     let store = Store::connect(url).await.unwrap();
     let reference = match reference {
         Some(url) => {

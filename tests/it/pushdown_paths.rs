@@ -9,7 +9,7 @@ use redsql::catalog::types::ColType;
 use redsql::exec::index_ddl::field_args;
 use tokio_postgres::SimpleQueryMessage;
 
-use crate::common::{calls, connect, private_server, redis, sqlstate};
+use crate::common::{calls, connect, connect_scanning, private_server, redis, sqlstate};
 
 /// Rows as text, sorted (for order-insensitive comparison).
 async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
@@ -166,8 +166,7 @@ async fn pushed_queries_send_ft_aggregate_not_scan_and_agree() {
     assert!(calls(&mut con, "FT.AGGREGATE").await >= QUERIES.len() as u64);
 
     // The scan path gives the same answers.
-    let off = connect(&server).await;
-    off.client.batch_execute("SET redsql.pushdown = off").await.unwrap();
+    let off = connect_scanning(&server).await;
     for (q, on) in QUERIES.iter().zip(&pushed) {
         let off_rows = rows(&off.client, q).await;
         assert!(same(&off_rows, on), "{q}:\n{off_rows:?}\n{on:?}");

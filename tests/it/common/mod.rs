@@ -100,6 +100,14 @@ impl Conn {
     }
 }
 
+/// A session with pushdown off (`SET redsql.pushdown = off`): the scan
+/// path's answers, to compare pushed-down ones with.
+pub async fn connect_scanning(server: &Server) -> Conn {
+    let c = connect(server).await;
+    c.client.batch_execute("SET redsql.pushdown = off").await.unwrap();
+    c
+}
+
 pub async fn connect(server: &Server) -> Conn {
     let addr = server.local_addr();
     let conf = format!("host={} port={} user=test dbname=redsql", addr.ip(), addr.port());
