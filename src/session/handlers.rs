@@ -228,7 +228,7 @@ where
         send_notices(client, &[notice]).await?;
     }
     // The heavier paths' futures are boxed so that this one, which a point
-    // lookup's statement runs in, stays a few KB (see do_query).
+    // lookup's statement runs in, stays a few KB (see limits::within_limits).
     match prepared {
         Prepared::Command(stmt) => {
             if matches!(
@@ -400,7 +400,15 @@ impl SimpleQueryHandler for QueryHandler {
                 Ok(p) => match limits::writable(&self.access, client, &p) {
                     Ok(()) => {
                         let settings = settings(client);
-                        let run = execute(&self.engine, client, &p, &[], &Format::UnifiedText, false, stream);
+                        let run = Box::pin(execute(
+                            &self.engine,
+                            client,
+                            &p,
+                            &[],
+                            &Format::UnifiedText,
+                            false,
+                            stream,
+                        ));
                         limits::within_limits(&settings, run).await
                     }
                     Err(e) => Err(e),
@@ -509,9 +517,6 @@ impl ExtendedQueryHandler for QueryHandler {
         let prepared = &portal.statement.statement;
         limits::writable(&self.access, client, prepared)?;
         let settings = settings(client);
-        // Boxed: the statement's future is moved through the limits'
-        // wrappers below and pgwire's; moving its bytes each time cost a
-        // point lookup a fifth of its CPU (perf, pgbench -M prepared).
         let run = Box::pin(execute(
             &self.engine,
             client,
